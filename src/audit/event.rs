@@ -1,0 +1,337 @@
+//! The audit event as the tool sees it: a borrowed view of the few fields of a
+//! Kubernetes `audit.k8s.io` Event that matter for secret access, and the
+//! classification of one record into a [`SecretAccess`].
+//!
+//! Only the fields named here are type-checked; every other field is skipped
+//! without allocation. Request and response bodies are noted as present and
+//! never kept, so no secret value can travel further than this module.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The request stages of the audit API, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Unknown = 0,
+    RequestReceived = 1,
+    ResponseStarted = 2,
+    ResponseComplete = 3,
+    Panic = 4,
+}
+
+impl Stage {
+    fn parse(s: &str) -> Stage {
+        match s {
+            "RequestReceived" => Stage::RequestReceived,
+            "ResponseStarted" => Stage::ResponseStarted,
+            "ResponseComplete" => Stage::ResponseComplete,
+            "Panic" => Stage::Panic,
+            _ => Stage::Unknown,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawUser<'a> {
+    #[serde(borrow, default)]
+    username: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawObjectRef<'a> {
+    #[serde(borrow, default)]
+    resource: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    subresource: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawStatus {
+    #[serde(default)]
+    code: Option<i64>,
+}
+
+/// The first string of a JSON array of strings (the client of `sourceIPs`),
+/// read without allocating a vector.
+struct FirstString<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstString<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = FirstString<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                #[derive(Deserialize)]
+                struct S<'a>(#[serde(borrow)] Cow<'a, str>);
+                let first = seq.next_element::<S<'a>>()?.map(|s| s.0);
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstString(first))
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow, default, rename = "auditID")]
+    audit_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stage: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    verb: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<RawUser<'a>>,
+    #[serde(borrow, default, rename = "impersonatedUser")]
+    impersonated_user: Option<RawUser<'a>>,
+    #[serde(borrow, default, rename = "sourceIPs")]
+    source_ips: Option<FirstString<'a>>,
+    #[serde(borrow, default, rename = "userAgent")]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "objectRef")]
+    object_ref: Option<RawObjectRef<'a>>,
+    #[serde(default, rename = "responseStatus")]
+    response_status: Option<RawStatus>,
+    #[serde(borrow, default, rename = "requestReceivedTimestamp")]
+    request_received: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "stageTimestamp")]
+    stage_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<TimestampField<'a>>,
+    #[serde(default, rename = "requestObject")]
+    request_object: Option<IgnoredAny>,
+    #[serde(default, rename = "responseObject")]
+    response_object: Option<IgnoredAny>,
+    /// An envelope such as `{"timestamp": ..., "message": {event}}`.
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+}
+
+/// `timestamp` is an RFC 3339 string on v1beta1 events and epoch
+/// milliseconds on some envelopes.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TimestampField<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Millis(i64),
+}
+
+/// One record about a secret, reduced to what the rollup needs. Strings
+/// borrow from the record where it had no escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretAccess<'a> {
+    pub audit_id: Option<Cow<'a, str>>,
+    pub stage: Stage,
+    pub verb: Cow<'a, str>,
+    pub namespace: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+    pub subresource: Option<Cow<'a, str>>,
+    /// The effective user: the impersonated one when present.
+    pub user: Cow<'a, str>,
+    /// The authenticated user when the request was impersonated.
+    pub impersonated_by: Option<Cow<'a, str>>,
+    pub source_ip: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    /// The response code of this stage, if it has one.
+    pub code: Option<u16>,
+    /// Event time in microseconds since the epoch, if the event has one.
+    pub time: Option<i64>,
+    /// The record carries a request or response body.
+    pub has_payload: bool,
+}
+
+/// What one well-framed record turned out to be.
+#[derive(Debug)]
+pub enum Classified<'a> {
+    Secret(Box<SecretAccess<'a>>),
+    NotSecret,
+}
+
+/// Why a record could not be read as an audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses one record (a JSON object) and tells whether it is secret access.
+pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
+    let ev: RawEvent<'_> =
+        serde_json::from_slice(record).map_err(|e| ParseError(format!("not an audit event: {e}")))?;
+    if ev.object_ref.is_none() && ev.audit_id.is_none() {
+        if let Some(inner) = ev.message {
+            // An envelope: the event is the object (or the JSON string) inside.
+            let inner = inner.get().as_bytes();
+            return match inner.first() {
+                Some(b'{') => classify(inner),
+                Some(b'"') => Err(ParseError(
+                    "an envelope whose message is a JSON string; read it with its container format".into(),
+                )),
+                _ => Ok(Classified::NotSecret),
+            };
+        }
+    }
+    let Some(obj) = ev.object_ref else {
+        return Ok(Classified::NotSecret);
+    };
+    if obj.resource.as_deref() != Some("secrets") {
+        return Ok(Classified::NotSecret);
+    }
+    let authenticated = ev.user.and_then(|u| u.username);
+    let impersonated = ev.impersonated_user.and_then(|u| u.username);
+    let (user, impersonated_by) = match impersonated {
+        Some(imp) => (imp, authenticated),
+        None => (authenticated.unwrap_or(Cow::Borrowed("")), None),
+    };
+    let code = ev
+        .response_status
+        .and_then(|s| s.code)
+        .and_then(|c| u16::try_from(c).ok());
+    let time = [ev.request_received.as_deref(), ev.stage_timestamp.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(parse_rfc3339_micros)
+        .or_else(|| match ev.timestamp.as_ref()? {
+            TimestampField::Text(t) => parse_rfc3339_micros(t),
+            TimestampField::Millis(ms) => ms.checked_mul(1000),
+        });
+    Ok(Classified::Secret(Box::new(SecretAccess {
+        audit_id: ev.audit_id,
+        stage: ev.stage.as_deref().map_or(Stage::Unknown, Stage::parse),
+        verb: ev.verb.unwrap_or(Cow::Borrowed("")),
+        namespace: obj.namespace.filter(|s| !s.is_empty()),
+        name: obj.name.filter(|s| !s.is_empty()),
+        subresource: obj.subresource.filter(|s| !s.is_empty()),
+        user,
+        impersonated_by,
+        source_ip: ev.source_ips.and_then(|s| s.0),
+        user_agent: ev.user_agent,
+        code,
+        time,
+        has_payload: ev.request_object.is_some() || ev.response_object.is_some(),
+    })))
+}
+
+/// RFC 3339 to microseconds since the epoch.
+pub fn parse_rfc3339_micros(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(rec: &str) -> SecretAccess<'_> {
+        match classify(rec.as_bytes()).unwrap() {
+            Classified::Secret(s) => *s,
+            Classified::NotSecret => panic!("not classified as secret: {rec}"),
+        }
+    }
+
+    #[test]
+    fn reads_the_fields_of_a_secret_get() {
+        let s = secret(
+            r#"{"kind":"Event","auditID":"a1","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},
+            "sourceIPs":["10.0.0.1","10.0.0.2"],"userAgent":"kubectl","objectRef":{"resource":"secrets","namespace":"prod","name":"db"},
+            "responseStatus":{"code":200},"requestReceivedTimestamp":"2026-11-01T00:00:00.5Z","stageTimestamp":"2026-11-01T00:00:01Z"}"#,
+        );
+        assert_eq!(s.verb, "get");
+        assert_eq!(s.user, "bob");
+        assert_eq!(s.namespace.as_deref(), Some("prod"));
+        assert_eq!(s.name.as_deref(), Some("db"));
+        assert_eq!(s.source_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(s.code, Some(200));
+        assert_eq!(s.stage, Stage::ResponseComplete);
+        assert_eq!(s.time, Some(1_793_491_200_500_000));
+        assert!(!s.has_payload);
+    }
+
+    #[test]
+    fn impersonated_user_is_the_effective_user() {
+        let s = secret(
+            r#"{"verb":"get","user":{"username":"admin"},"impersonatedUser":{"username":"system:serviceaccount:a:b"},
+            "objectRef":{"resource":"secrets","namespace":"a","name":"x"}}"#,
+        );
+        assert_eq!(s.user, "system:serviceaccount:a:b");
+        assert_eq!(s.impersonated_by.as_deref(), Some("admin"));
+    }
+
+    #[test]
+    fn other_resources_are_not_secret_access() {
+        for rec in [
+            r#"{"verb":"get","objectRef":{"resource":"configmaps","name":"secrets"},"userAgent":"secrets"}"#,
+            r#"{"verb":"get","requestURI":"/healthz"}"#,
+            r#"{"kind":0}"#,
+        ] {
+            assert!(matches!(classify(rec.as_bytes()).unwrap(), Classified::NotSecret), "{rec}");
+        }
+    }
+
+    #[test]
+    fn wrongly_typed_fields_are_parse_errors() {
+        for rec in [
+            r#"{"verb":"get","objectRef":"secrets"}"#,
+            r#"{"verb":"get","objectRef":{"resource":["secrets"]}}"#,
+            r#"{"verb":"get","objectRef":{"resource":"secrets"},"responseStatus":{"code":"201"}}"#,
+            r#"{"verb":"get","objectRef":{"resource":"secrets"}"#,
+        ] {
+            assert!(classify(rec.as_bytes()).is_err(), "{rec}");
+        }
+    }
+
+    #[test]
+    fn time_falls_back_from_received_to_stage_to_v1beta1_timestamp() {
+        let s = secret(r#"{"objectRef":{"resource":"secrets"},"stageTimestamp":"2026-11-01T00:00:00Z"}"#);
+        assert_eq!(s.time, Some(1_793_491_200_000_000));
+        let s = secret(r#"{"objectRef":{"resource":"secrets"},"timestamp":"2026-11-01T00:00:00Z"}"#);
+        assert_eq!(s.time, Some(1_793_491_200_000_000));
+        let s = secret(r#"{"objectRef":{"resource":"secrets"}}"#);
+        assert_eq!(s.time, None);
+    }
+
+    #[test]
+    fn bodies_are_noted_not_kept() {
+        let s = secret(
+            r#"{"objectRef":{"resource":"secrets"},"requestObject":{"data":{"password":"aHVudGVyMg=="}}}"#,
+        );
+        assert!(s.has_payload);
+    }
+
+    #[test]
+    fn an_envelope_with_an_event_object_is_unwrapped() {
+        let s = secret(
+            r#"{"timestamp":1561532751495,"message":{"kind":"Event","auditID":"x","verb":"get","objectRef":{"resource":"secrets","namespace":"kube-system","name":"t"}}}"#,
+        );
+        assert_eq!(s.name.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn nesting_past_the_limit_never_crashes() {
+        let deep = |field: &str| {
+            format!(
+                r#"{{"objectRef":{{"resource":"secrets"}},"{field}":{}{}}}"#,
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            )
+        };
+        // Skipped fields are walked without recursion; named ones fail.
+        assert!(classify(deep("extra").as_bytes()).is_ok());
+        assert!(classify(deep("responseStatus").as_bytes()).is_err());
+    }
+}

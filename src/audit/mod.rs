@@ -1,0 +1,7 @@
+//! The audit core: the event model and its classification (`event`), the
+//! accumulator that counts records and deduplicates secret requests
+//! (`shard`), and the rollup built from it (`rollup`).
+
+pub mod event;
+pub mod rollup;
+pub mod shard;

@@ -1,0 +1,569 @@
+//! The accumulator every reader feeds: record accounting, the secret-request
+//! table (deduplicated by auditID), and the interned strings it refers to.
+//!
+//! One `Shard` per thread; shards merge exactly, so splitting the input across
+//! threads or files never changes a count. A request is kept once, compactly
+//! (a 128-bit id, symbols for its strings, its time and its outcome), so memory
+//! grows only with distinct secret requests and distinct strings.
+
+use std::sync::Arc;
+
+use memchr::memmem;
+use rustc_hash::FxHashMap;
+
+use super::event::{classify, Classified, SecretAccess, Stage};
+
+/// The bytes every record about secrets contains (the API server never
+/// escapes this word); records without it are only checked for framing.
+pub const NEEDLE: &[u8] = b"secrets";
+
+/// An interned string; 0 stands for "absent".
+pub type Sym = u32;
+
+/// Interned strings of one shard.
+#[derive(Default)]
+pub struct Interner {
+    ids: FxHashMap<Box<str>, Sym>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        self.strings.push(s.into());
+        let id = self.strings.len() as Sym;
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    fn intern_opt(&mut self, s: Option<&str>) -> Sym {
+        s.map_or(0, |s| self.intern(s))
+    }
+
+    /// The string of a symbol; `None` for 0.
+    pub fn get(&self, id: Sym) -> Option<&str> {
+        id.checked_sub(1).map(|i| &*self.strings[i as usize])
+    }
+}
+
+/// What the request table keeps of one secret request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Event time in microseconds; `i64::MIN` when unknown.
+    pub time: i64,
+    pub namespace: Sym,
+    pub name: Sym,
+    pub subresource: Sym,
+    pub user: Sym,
+    pub impersonated_by: Sym,
+    pub verb: Sym,
+    pub source_ip: Sym,
+    pub user_agent: Sym,
+    /// The auditID when it is not a UUID (a UUID is the table key itself).
+    pub audit_id_text: Sym,
+    /// Response code of the latest stage that had one; 0 when none had.
+    pub code: u16,
+    pub code_stage: Stage,
+    pub has_audit_id: bool,
+}
+
+/// Record accounting, as DESIGN.md defines it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub records: u64,
+    pub malformed: u64,
+    pub skipped: u64,
+    pub filtered: u64,
+    pub secret_records: u64,
+    /// Secret records that carried a request or response body.
+    pub payload_records: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.records += o.records;
+        self.malformed += o.malformed;
+        self.skipped += o.skipped;
+        self.filtered += o.filtered;
+        self.secret_records += o.secret_records;
+        self.payload_records += o.payload_records;
+    }
+}
+
+/// Where a malformed record was: a line of a file (the line number counted
+/// within a block until blocks are stitched together) or a labelled item of a
+/// container document.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub input: u32,
+    pub block: u64,
+    pub line: u64,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Malformed {
+    pub at: Position,
+    pub reason: String,
+}
+
+/// Which secret records count (`--since`, `--until`, `--namespace`, `--user`).
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub namespaces: Vec<String>,
+    pub users: Vec<String>,
+}
+
+impl Filter {
+    fn admits(&self, s: &SecretAccess<'_>) -> bool {
+        if self.since.is_some() || self.until.is_some() {
+            let Some(t) = s.time else { return false };
+            if self.since.is_some_and(|since| t < since) || self.until.is_some_and(|until| t >= until) {
+                return false;
+            }
+        }
+        // A request without a namespace covers every namespace.
+        if !self.namespaces.is_empty()
+            && s.namespace
+                .as_deref()
+                .is_some_and(|ns| !self.namespaces.iter().any(|n| n == ns))
+        {
+            return false;
+        }
+        if !self.users.is_empty() && !self.users.iter().any(|u| *u == s.user) {
+            return false;
+        }
+        true
+    }
+}
+
+/// Settings shared by every shard of a run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub filter: Filter,
+    pub max_record_size: usize,
+    /// Keep every malformed position (with `-v`), not only the first few.
+    pub keep_all_malformed: bool,
+}
+
+/// How many malformed records are named without `-v`.
+pub const MALFORMED_SHOWN: usize = 5;
+
+/// The per-thread accumulator.
+pub struct Shard {
+    pub settings: Arc<Settings>,
+    pub strings: Interner,
+    pub requests: FxHashMap<u128, Request>,
+    pub counts: Counts,
+    /// Per input: (records, malformed).
+    pub per_input: FxHashMap<u32, (u64, u64)>,
+    pub malformed: Vec<Malformed>,
+    /// Lines in each (input, block), to turn block-relative line numbers into
+    /// file line numbers.
+    pub block_lines: Vec<(u32, u64, u64)>,
+    finder: memmem::Finder<'static>,
+}
+
+/// The prefix before the event on each line of a line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinePrefix {
+    /// kube-apiserver audit log: the line is the event.
+    None,
+    /// CloudWatch Logs export: `<ISO-8601 timestamp> <event>`.
+    Timestamp,
+}
+
+impl Shard {
+    pub fn new(settings: Arc<Settings>) -> Shard {
+        Shard {
+            settings,
+            strings: Interner::default(),
+            requests: FxHashMap::default(),
+            counts: Counts::default(),
+            per_input: FxHashMap::default(),
+            malformed: Vec::new(),
+            block_lines: Vec::new(),
+            finder: memmem::Finder::new(NEEDLE),
+        }
+    }
+
+    /// Counts a malformed record at `at`.
+    pub fn malformed(&mut self, at: Position, reason: impl Into<String>) {
+        self.counts.records += 1;
+        self.counts.malformed += 1;
+        let e = self.per_input.entry(at.input).or_default();
+        e.0 += 1;
+        e.1 += 1;
+        self.note_malformed(at, reason.into());
+    }
+
+    fn note_malformed(&mut self, at: Position, reason: String) {
+        self.malformed.push(Malformed { at, reason });
+        if !self.settings.keep_all_malformed && self.malformed.len() >= 4 * MALFORMED_SHOWN {
+            self.trim_malformed();
+        }
+    }
+
+    fn trim_malformed(&mut self) {
+        self.malformed.sort_by(|a, b| a.at.cmp(&b.at));
+        if !self.settings.keep_all_malformed {
+            self.malformed.truncate(MALFORMED_SHOWN);
+        }
+    }
+
+    /// One record (a JSON object, possibly with surrounding whitespace) found
+    /// in a container or a stream. `container_time` is the timestamp the
+    /// container gave it, in microseconds.
+    pub fn record(&mut self, raw: &[u8], at: Position, container_time: Option<i64>) {
+        let rec = trim_ascii(raw);
+        if let Err(reason) = check_frame(rec, self.settings.max_record_size) {
+            return self.malformed(at, reason);
+        }
+        self.counts.records += 1;
+        self.per_input.entry(at.input).or_default().0 += 1;
+        if self.finder.find(rec).is_none() {
+            self.counts.skipped += 1;
+            return;
+        }
+        self.candidate(rec, at, container_time);
+    }
+
+    /// A block of complete lines of a line format (every line ends with `\n`,
+    /// except perhaps the last line of the input). Lines are numbered from 1
+    /// within the block.
+    pub fn lines(&mut self, block: &[u8], input: u32, seq: u64, prefix: LinePrefix) {
+        let mut hits = self.finder.find_iter(block).map(|h| h).peekable();
+        let mut hit_positions: Vec<usize> = Vec::new();
+        // Collect hit positions lazily: the finder borrows self immutably.
+        hit_positions.extend(hits.by_ref());
+        let mut next_hit = hit_positions.into_iter().peekable();
+        let mut start = 0usize;
+        let mut line_no = 0u64;
+        let mut records = 0u64;
+        let mut skipped = 0u64;
+        let max = self.settings.max_record_size;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            line_no += 1;
+            let line = &block[start..end];
+            let line_start = start;
+            start = end + 1;
+            let mut has_hit = false;
+            while let Some(&h) = next_hit.peek() {
+                if h < line_start {
+                    next_hit.next();
+                } else {
+                    has_hit = h < end;
+                    break;
+                }
+            }
+            let line = trim_ascii(line);
+            if line.is_empty() {
+                continue;
+            }
+            let at = || Position { input, block: seq, line: line_no, label: None };
+            let (rec, container_time) = match prefix {
+                LinePrefix::None => (line, None),
+                LinePrefix::Timestamp => match split_timestamp_prefix(line) {
+                    Some(parts) => parts,
+                    None => {
+                        self.malformed(at(), "not a `<timestamp> <event>` line");
+                        continue;
+                    }
+                },
+            };
+            if let Err(reason) = check_frame(rec, max) {
+                self.malformed(at(), reason);
+                continue;
+            }
+            records += 1;
+            if has_hit {
+                self.candidate(rec, at(), container_time);
+            } else {
+                skipped += 1;
+            }
+        }
+        self.counts.records += records;
+        self.counts.skipped += skipped;
+        self.per_input.entry(input).or_default().0 += records;
+        self.block_lines.push((input, seq, line_no));
+    }
+
+    /// A well-framed record that contains the needle: parse and classify it.
+    fn candidate(&mut self, rec: &[u8], at: Position, container_time: Option<i64>) {
+        let access = match classify(rec) {
+            Ok(Classified::Secret(access)) => access,
+            Ok(Classified::NotSecret) => {
+                self.counts.skipped += 1;
+                return;
+            }
+            Err(e) => {
+                self.counts.malformed += 1;
+                self.per_input.entry(at.input).or_default().1 += 1;
+                self.note_malformed(at, e.0);
+                return;
+            }
+        };
+        let mut access = *access;
+        if access.time.is_none() {
+            access.time = container_time;
+        }
+        if !self.settings.filter.admits(&access) {
+            self.counts.filtered += 1;
+            return;
+        }
+        self.counts.secret_records += 1;
+        if access.has_payload {
+            self.counts.payload_records += 1;
+        }
+        self.add_request(&access, rec);
+    }
+
+    fn add_request(&mut self, a: &SecretAccess<'_>, rec: &[u8]) {
+        let (key, is_uuid) = match a.audit_id.as_deref() {
+            Some(id) => match uuid::Uuid::try_parse(id) {
+                Ok(u) => (u.as_u128(), true),
+                Err(_) => (xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), 1), false),
+            },
+            // Without an auditID a record cannot be matched with its other
+            // stages; identical records still count once.
+            None => (xxhash_rust::xxh3::xxh3_128_with_seed(rec, 2), false),
+        };
+        let code = a.code.unwrap_or(0);
+        if let Some(req) = self.requests.get_mut(&key) {
+            if a.code.is_some() && a.stage >= req.code_stage {
+                req.code = code;
+                req.code_stage = a.stage;
+            }
+            if let Some(t) = a.time {
+                if req.time == i64::MIN || t < req.time {
+                    req.time = t;
+                }
+            }
+            return;
+        }
+        let s = &mut self.strings;
+        let req = Request {
+            time: a.time.unwrap_or(i64::MIN),
+            namespace: s.intern_opt(a.namespace.as_deref()),
+            name: s.intern_opt(a.name.as_deref()),
+            subresource: s.intern_opt(a.subresource.as_deref()),
+            user: s.intern(&a.user),
+            impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
+            verb: s.intern(&a.verb),
+            source_ip: s.intern_opt(a.source_ip.as_deref()),
+            user_agent: s.intern_opt(a.user_agent.as_deref()),
+            audit_id_text: if is_uuid { 0 } else { s.intern_opt(a.audit_id.as_deref()) },
+            code,
+            code_stage: if a.code.is_some() { a.stage } else { Stage::Unknown },
+            has_audit_id: a.audit_id.is_some(),
+        };
+        self.requests.insert(key, req);
+    }
+
+    /// Folds another shard into this one. Exact: a request seen by both is
+    /// kept once, with the outcome of its latest stage.
+    pub fn merge(&mut self, other: Shard) {
+        self.counts.add(&other.counts);
+        for (input, (r, m)) in other.per_input {
+            let e = self.per_input.entry(input).or_default();
+            e.0 += r;
+            e.1 += m;
+        }
+        self.malformed.extend(other.malformed);
+        if !self.settings.keep_all_malformed {
+            self.trim_malformed();
+        }
+        self.block_lines.extend(other.block_lines);
+        let mut remap = vec![0 as Sym; other.strings.strings.len() + 1];
+        for (i, s) in other.strings.strings.iter().enumerate() {
+            remap[i + 1] = self.strings.intern(s);
+        }
+        let m = |s: Sym| remap[s as usize];
+        for (key, r) in other.requests {
+            let r = Request {
+                namespace: m(r.namespace),
+                name: m(r.name),
+                subresource: m(r.subresource),
+                user: m(r.user),
+                impersonated_by: m(r.impersonated_by),
+                verb: m(r.verb),
+                source_ip: m(r.source_ip),
+                user_agent: m(r.user_agent),
+                audit_id_text: m(r.audit_id_text),
+                ..r
+            };
+            match self.requests.get_mut(&key) {
+                None => {
+                    self.requests.insert(key, r);
+                }
+                Some(mine) => {
+                    if r.code != 0 && r.code_stage >= mine.code_stage {
+                        mine.code = r.code;
+                        mine.code_stage = r.code_stage;
+                    }
+                    if r.time != i64::MIN && (mine.time == i64::MIN || r.time < mine.time) {
+                        mine.time = r.time;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns block-relative line numbers into file line numbers and orders
+    /// the malformed list by position. Call once, after the last merge.
+    pub fn finish(&mut self) {
+        self.block_lines.sort_unstable();
+        let mut base: FxHashMap<(u32, u64), u64> = FxHashMap::default();
+        let mut current: Option<u32> = None;
+        let mut sum = 0u64;
+        for &(input, seq, lines) in &self.block_lines {
+            if current != Some(input) {
+                current = Some(input);
+                sum = 0;
+            }
+            base.insert((input, seq), sum);
+            sum += lines;
+        }
+        for m in &mut self.malformed {
+            if m.at.label.is_none() {
+                m.at.line += base.get(&(m.at.input, m.at.block)).copied().unwrap_or(0);
+                m.at.block = 0;
+            }
+        }
+        self.trim_malformed();
+    }
+
+    /// A stable text form of a request's auditID.
+    pub fn audit_id(&self, key: u128, r: &Request) -> String {
+        match self.strings.get(r.audit_id_text) {
+            Some(text) => text.to_string(),
+            None if r.has_audit_id => uuid::Uuid::from_u128(key).hyphenated().to_string(),
+            None => String::new(),
+        }
+    }
+}
+
+/// Checks that a record is one framed JSON object no larger than `max`.
+pub fn check_frame(rec: &[u8], max: usize) -> Result<(), &'static str> {
+    if rec.len() > max {
+        return Err("larger than --max-record-size");
+    }
+    match (rec.first(), rec.last()) {
+        (Some(b'{'), Some(b'}')) => Ok(()),
+        (Some(b'{'), _) => Err("cut off: the JSON object does not end"),
+        _ => Err("not a JSON object"),
+    }
+}
+
+/// Splits `<ISO-8601 timestamp> <event>` into the event and the time.
+fn split_timestamp_prefix(line: &[u8]) -> Option<(&[u8], Option<i64>)> {
+    let space = memchr::memchr(b' ', line)?;
+    let ts = std::str::from_utf8(&line[..space]).ok()?;
+    let time = super::event::parse_rfc3339_micros(ts);
+    time?;
+    Some((&line[space + 1..], time))
+}
+
+pub fn trim_ascii(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Arc<Settings> {
+        Arc::new(Settings { filter: Filter::default(), max_record_size: 1 << 20, keep_all_malformed: false })
+    }
+
+    const GET: &str = r#"{"auditID":"6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"secrets","namespace":"prod","name":"db"},"responseStatus":{"code":200}}"#;
+
+    fn at(line: u64) -> Position {
+        Position { input: 0, block: 0, line, label: None }
+    }
+
+    #[test]
+    fn a_request_seen_at_two_stages_counts_once_with_its_last_outcome() {
+        let mut s = Shard::new(settings());
+        let started = GET.replace("ResponseComplete", "ResponseStarted").replace("200", "200");
+        let complete = GET.replace("200", "403");
+        s.record(started.as_bytes(), at(1), None);
+        s.record(complete.as_bytes(), at(2), None);
+        assert_eq!(s.counts.secret_records, 2);
+        assert_eq!(s.requests.len(), 1);
+        assert_eq!(s.requests.values().next().unwrap().code, 403);
+    }
+
+    #[test]
+    fn merging_shards_dedups_across_them() {
+        let mut a = Shard::new(settings());
+        let mut b = Shard::new(settings());
+        a.record(GET.replace("ResponseComplete", "ResponseStarted").as_bytes(), at(1), None);
+        b.record(GET.replace("200", "401").as_bytes(), at(1), None);
+        b.record(GET.replace("6f1c", "7f1c").as_bytes(), at(2), None);
+        a.merge(b);
+        assert_eq!(a.counts.secret_records, 3);
+        assert_eq!(a.requests.len(), 2);
+        let key = uuid::Uuid::parse_str("6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162").unwrap().as_u128();
+        assert_eq!(a.requests[&key].code, 401);
+    }
+
+    #[test]
+    fn accounting_adds_up_over_bad_and_good_lines() {
+        let mut s = Shard::new(settings());
+        let block = format!(
+            "{GET}\n{{\"kind\":\"Event\",\"verb\":\"get\"}}\nnot json\n{{\"cut\": \n\n{}\n{{\"objectRef\":\"secrets\"}}\n",
+            r#"{"objectRef":{"resource":"configmaps"},"userAgent":"external-secrets"}"#
+        );
+        s.lines(block.as_bytes(), 0, 0, LinePrefix::None);
+        let c = s.counts;
+        assert_eq!(c.records, 6);
+        assert_eq!(c.malformed, 3);
+        assert_eq!(c.skipped, 2);
+        assert_eq!(c.secret_records, 1);
+        assert_eq!(c.records, c.malformed + c.skipped + c.filtered + c.secret_records);
+        s.finish();
+        let lines: Vec<u64> = s.malformed.iter().map(|m| m.at.line).collect();
+        assert_eq!(lines, vec![3, 4, 7]);
+    }
+
+    #[test]
+    fn block_line_numbers_become_file_line_numbers() {
+        let mut s = Shard::new(settings());
+        s.lines(b"{}\n{}\n", 0, 0, LinePrefix::None);
+        s.lines(b"{}\nbad\n", 0, 1, LinePrefix::None);
+        s.finish();
+        assert_eq!(s.malformed[0].at.line, 4);
+    }
+
+    #[test]
+    fn timestamp_prefixed_lines_give_their_time_to_events_without_one() {
+        let mut s = Shard::new(settings());
+        let rec = r#"{"auditID":"x","verb":"get","objectRef":{"resource":"secrets"}}"#;
+        s.lines(format!("2026-11-01T00:00:00.000Z {rec}\n").as_bytes(), 0, 0, LinePrefix::Timestamp);
+        assert_eq!(s.requests.values().next().unwrap().time, 1_793_491_200_000_000);
+    }
+
+    #[test]
+    fn filters_count_what_they_exclude() {
+        let mut st = (*settings()).clone();
+        st.filter.users = vec!["alice".into()];
+        let mut s = Shard::new(Arc::new(st));
+        s.record(GET.as_bytes(), at(1), None);
+        assert_eq!((s.counts.filtered, s.counts.secret_records), (1, 0));
+    }
+
+    #[test]
+    fn oversized_records_are_malformed() {
+        let mut st = (*settings()).clone();
+        st.max_record_size = 10;
+        let mut s = Shard::new(Arc::new(st));
+        s.record(GET.as_bytes(), at(1), None);
+        assert_eq!(s.counts.malformed, 1);
+    }
+}

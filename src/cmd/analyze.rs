@@ -1,0 +1,403 @@
+//! `secret-audit analyze`: offline analysis of exported audit logs.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use crate::audit::rollup::{self, Key, RequestRow, Row, Totals, DEFAULT_KEYS};
+use crate::audit::shard::{Settings, Shard, MALFORMED_SHOWN};
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::error::{exit, AppError};
+use crate::input::{self, Format, InputReport, ReadOptions};
+use crate::output::{json as jsonout, rfc3339, table::Table};
+use crate::timearg::parse_time;
+
+/// The version of the JSON document `analyze --output json` writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Files or directories (read recursively) to analyze; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Rollup keys, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = DEFAULT_KEYS, env = "SECRET_AUDIT_BY")]
+    pub by: Vec<Key>,
+    /// Show only the N rows with the most requests (totals still cover all).
+    #[arg(long, value_name = "N", env = "SECRET_AUDIT_TOP")]
+    pub top: Option<usize>,
+    /// List individual requests instead of the rollup.
+    #[arg(long)]
+    pub requests: bool,
+    /// Only requests at or after this time: an age (90m, 2h, 7d) or RFC 3339.
+    #[arg(long, visible_alias = "start-time", value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only requests before this time: an age (90m, 2h, 7d) or RFC 3339.
+    #[arg(long, visible_alias = "end-time", value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only requests on secrets of this namespace (repeatable); collection-wide
+    /// requests without a namespace cover every namespace and stay in.
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Vec<String>,
+    /// Only requests by this (effective) user (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub user: Vec<String>,
+    /// Records larger than this are malformed and skipped unread (bytes; K, M, G suffixes).
+    #[arg(long, default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
+    pub max_record_size: usize,
+    /// Worker threads (default: every core).
+    #[arg(long, env = "SECRET_AUDIT_THREADS")]
+    pub threads: Option<usize>,
+    /// Exit 1 when the answer is incomplete (any malformed record).
+    #[arg(long, env = "SECRET_AUDIT_STRICT")]
+    pub strict: bool,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim().trim_end_matches(['B', 'b']).trim_end_matches('i');
+    let (num, mult) = match t.chars().last() {
+        Some('K' | 'k') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("invalid size {s:?}: use bytes, or a number with K, M or G"))
+}
+
+pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
+    let now = chrono::Utc::now();
+    let time = |t: &Option<String>| -> Result<Option<i64>, AppError> {
+        t.as_deref()
+            .map(|t| parse_time(t, now).map(|d| d.timestamp_micros()).map_err(AppError::Usage))
+            .transpose()
+    };
+    let mut by = Vec::new();
+    for k in &args.by {
+        if !by.contains(k) {
+            by.push(*k);
+        }
+    }
+    let settings = Arc::new(Settings {
+        filter: crate::audit::shard::Filter {
+            since: time(&args.since)?,
+            until: time(&args.until)?,
+            namespaces: args.namespace.clone(),
+            users: args.user.clone(),
+        },
+        max_record_size: args.max_record_size,
+        keep_all_malformed: global.verbose > 0,
+    });
+    let inputs = input::collect_inputs(&args.paths)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = progress_bar(&inputs, global.quiet);
+    let opts = ReadOptions { threads, format: args.format, progress: progress.clone() };
+    let (shard, reports) = input::read_all(&inputs, settings, &opts);
+    progress.finish_and_clear();
+
+    if !global.quiet {
+        warn(&shard, &reports, global.verbose > 0);
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let (rows, totals) = rollup::rollup(&shard, &by, if args.requests { None } else { args.top });
+    let summary = summary(&shard, &reports, &totals);
+    match global.output {
+        OutputFormat::Json => {
+            let mut doc = Map::new();
+            doc.insert("schema_version".into(), json!(SCHEMA_VERSION));
+            doc.insert("summary".into(), summary);
+            if args.requests {
+                let reqs = rollup::requests(&shard);
+                doc.insert("requests".into(), Value::Array(reqs.iter().map(request_json).collect()));
+            } else {
+                doc.insert("rollup".into(), Value::Array(rows.iter().map(row_json).collect()));
+            }
+            jsonout::write(&mut out, &doc)?;
+        }
+        fmt => {
+            let table = if args.requests {
+                requests_table(&rollup::requests(&shard), fmt == OutputFormat::Csv)
+            } else {
+                rollup_table(&rows, &by, fmt == OutputFormat::Csv)
+            };
+            match fmt {
+                OutputFormat::Csv => table.write_csv(&mut out)?,
+                OutputFormat::Markdown => {
+                    writeln!(out, "{}\n", headline(&totals, reports.len()))?;
+                    table.write_markdown(&mut out)?;
+                    writeln!(out, "\n{}", accounting(&shard, &totals))?;
+                }
+                _ => {
+                    writeln!(out, "{}", headline(&totals, reports.len()))?;
+                    table.write_table(&mut out)?;
+                    writeln!(out, "{}", accounting(&shard, &totals))?;
+                }
+            }
+        }
+    }
+    out.flush().context("writing the report")?;
+    if args.strict && shard.counts.malformed > 0 {
+        if !global.quiet {
+            eprintln!(
+                "secret-audit: --strict: {} malformed record(s), the answer is incomplete",
+                shard.counts.malformed
+            );
+        }
+        return Ok(exit::CHECK_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+fn progress_bar(inputs: &[input::Input], quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let total: u64 = inputs
+        .iter()
+        .filter(|i| !i.is_stdin())
+        .filter_map(|i| std::fs::metadata(&i.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}")
+            .expect("progress template"),
+    );
+    bar
+}
+
+/// Malformed records, unreadable inputs and secret payloads, on stderr.
+fn warn(shard: &Shard, reports: &[InputReport], verbose: bool) {
+    let name = |i: u32| reports.get(i as usize).map_or("?", |r| r.path.as_str());
+    for r in reports {
+        if let Some(p) = &r.problem {
+            eprintln!("warning: {}: {}", r.path, p);
+        }
+    }
+    if shard.counts.malformed > 0 {
+        let shown = if verbose { shard.malformed.len() } else { MALFORMED_SHOWN.min(shard.malformed.len()) };
+        eprintln!("warning: {} malformed record(s) not counted:", shard.counts.malformed);
+        for m in &shard.malformed[..shown] {
+            let place = match &m.at.label {
+                Some(l) => format!("{}: {l}", name(m.at.input)),
+                None => format!("{}:{}", name(m.at.input), m.at.line),
+            };
+            eprintln!("  {}: {}", crate::output::sanitize::sanitize(&place), m.reason);
+        }
+        if (shown as u64) < shard.counts.malformed {
+            eprintln!("  ... and {} more (-v lists them all)", shard.counts.malformed - shown as u64);
+        }
+    }
+    if shard.counts.payload_records > 0 {
+        eprintln!(
+            "warning: this audit log contains secret payloads: {} secret event(s) carry request or response bodies \
+             (secret-audit never prints them; consider the Metadata audit level for secrets)",
+            shard.counts.payload_records
+        );
+    }
+}
+
+fn time_json(t: Option<i64>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(rfc3339(t, true)))
+}
+
+fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
+    let c = &shard.counts;
+    let inputs: Vec<Value> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (records, malformed) = shard.per_input.get(&(i as u32)).copied().unwrap_or_default();
+            json!({
+                "path": r.path,
+                "format": r.format.map(|f| f.name()),
+                "gzip": r.gzip,
+                "records": records,
+                "malformed": malformed,
+            })
+        })
+        .collect();
+    json!({
+        "records": c.records,
+        "malformed": c.malformed,
+        "skipped": c.skipped,
+        "filtered": c.filtered,
+        "secret_records": c.secret_records,
+        "secret_requests": totals.requests,
+        "denied": totals.denied,
+        "payload_records": c.payload_records,
+        "first_seen": time_json(totals.first_seen),
+        "last_seen": time_json(totals.last_seen),
+        "inputs": inputs,
+    })
+}
+
+fn row_json(r: &Row) -> Value {
+    let mut m = Map::new();
+    for (k, v) in &r.keys {
+        m.insert(k.name().into(), json!(v));
+    }
+    if let Some(s) = r.scope {
+        m.insert("scope".into(), json!(s));
+    }
+    m.insert("verbs".into(), json!(r.verbs));
+    m.insert("requests".into(), json!(r.requests));
+    m.insert("denied".into(), json!(r.denied));
+    m.insert("first_seen".into(), time_json(r.first_seen));
+    m.insert("last_seen".into(), time_json(r.last_seen));
+    m.insert("source_ips".into(), json!(r.source_ips));
+    m.insert("source_ip_count".into(), json!(r.source_ip_count));
+    m.insert("user_agents".into(), json!(r.user_agents));
+    m.insert("user_agent_count".into(), json!(r.user_agent_count));
+    m.insert("impersonated_by".into(), json!(r.impersonated_by));
+    Value::Object(m)
+}
+
+fn request_json(r: &RequestRow) -> Value {
+    json!({
+        "time": time_json(r.time),
+        "verb": r.verb,
+        "namespace": r.namespace,
+        "secret": r.secret,
+        "subresource": r.subresource,
+        "scope": r.scope,
+        "user": r.user,
+        "impersonated_by": r.impersonated_by,
+        "code": r.code,
+        "source_ip": r.source_ip,
+        "user_agent": r.user_agent,
+        "audit_id": r.audit_id,
+    })
+}
+
+fn headline(t: &Totals, inputs: usize) -> String {
+    let span = match (t.first_seen, t.last_seen) {
+        (Some(a), Some(b)) => format!("from {} to {}", rfc3339(a, false), rfc3339(b, false)),
+        _ => "no time span".into(),
+    };
+    format!(
+        "Secret access {span}: {} request(s), {} denied, in {} row(s) from {inputs} input(s)",
+        t.requests, t.denied, t.rows
+    )
+}
+
+fn accounting(shard: &Shard, t: &Totals) -> String {
+    let c = &shard.counts;
+    format!(
+        "records {}: secret records {} ({} requests), skipped {}, filtered {}, malformed {}",
+        c.records, c.secret_records, t.requests, c.skipped, c.filtered, c.malformed
+    )
+}
+
+fn list(items: &[String], total: u64, shown: usize, full: bool) -> String {
+    let take = if full { items.len() } else { shown.min(items.len()) };
+    let mut s = items[..take].join(if full { " " } else { ", " });
+    if !full && total > take as u64 {
+        s.push_str(&format!(" (+{})", total - take as u64));
+    }
+    s
+}
+
+fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
+    let with_scope = by.iter().any(|k| matches!(k, Key::Namespace | Key::Secret));
+    let mut headers: Vec<(String, bool)> = by.iter().map(|k| (k.name().to_uppercase().replace('_', " "), false)).collect();
+    if with_scope {
+        headers.push(("SCOPE".into(), false));
+    }
+    for (h, n) in [
+        ("REQUESTS", true),
+        ("VERBS", false),
+        ("DENIED", true),
+        ("FIRST SEEN", false),
+        ("LAST SEEN", false),
+        ("SOURCE IPS", false),
+        ("USER AGENTS", false),
+        ("IMPERSONATED BY", false),
+    ] {
+        headers.push((h.into(), n));
+    }
+    let hdr: Vec<(&str, bool)> = headers.iter().map(|(h, n)| (h.as_str(), *n)).collect();
+    let mut t = Table::new(&hdr);
+    for r in rows {
+        let mut cells: Vec<String> = r.keys.iter().map(|(_, v)| v.clone()).collect();
+        if with_scope {
+            cells.push(r.scope.map_or("", |s| s.name()).into());
+        }
+        let verbs: Vec<String> = r.verbs.iter().map(|(v, n)| format!("{v}={n}")).collect();
+        cells.extend([
+            r.requests.to_string(),
+            verbs.join(" "),
+            r.denied.to_string(),
+            r.first_seen.map(|t| rfc3339(t, full)).unwrap_or_default(),
+            r.last_seen.map(|t| rfc3339(t, full)).unwrap_or_default(),
+            list(&r.source_ips, r.source_ip_count, 3, full),
+            list(&r.user_agents, r.user_agent_count, 2, full),
+            r.impersonated_by.join(if full { " " } else { ", " }),
+        ]);
+        t.push(cells);
+    }
+    t
+}
+
+fn requests_table(reqs: &[RequestRow], full: bool) -> Table {
+    let mut t = Table::new(&[
+        ("TIME", false),
+        ("VERB", false),
+        ("NAMESPACE", false),
+        ("SECRET", false),
+        ("USER", false),
+        ("IMPERSONATED BY", false),
+        ("CODE", true),
+        ("SOURCE IP", false),
+        ("USER AGENT", false),
+        ("AUDIT ID", false),
+    ]);
+    for r in reqs {
+        let secret = match &r.subresource {
+            Some(sub) => format!("{}/{sub}", r.secret),
+            None => r.secret.clone(),
+        };
+        t.push(vec![
+            r.time.map(|t| rfc3339(t, full)).unwrap_or_default(),
+            r.verb.clone(),
+            r.namespace.clone(),
+            secret,
+            r.user.clone(),
+            r.impersonated_by.clone().unwrap_or_default(),
+            r.code.map(|c| c.to_string()).unwrap_or_default(),
+            r.source_ip.clone(),
+            r.user_agent.clone(),
+            r.audit_id.clone(),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("2k"), Ok(2048));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+}

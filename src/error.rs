@@ -1,0 +1,58 @@
+//! Errors that decide the exit code. Commands return `anyhow::Error`; where
+//! the code is not 255 they wrap one of these kinds so `main` can find it.
+
+use thiserror::Error;
+
+/// Exit codes shared by every command (DESIGN.md).
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// The command's own check failed (`--strict`, `status --check`, findings).
+    pub const CHECK_FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+    pub const CONFIG: u8 = 253;
+    pub const SERVICE: u8 = 254;
+    pub const OTHER: u8 = 255;
+}
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// Bad arguments or input paths that name nothing readable.
+    #[error("{0}")]
+    Usage(String),
+    /// No region, no credentials, a bad profile.
+    #[error("{0}")]
+    Config(String),
+    /// An AWS service answered with an error.
+    #[error("{0}")]
+    Service(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) => exit::USAGE,
+            AppError::Config(_) => exit::CONFIG,
+            AppError::Service(_) => exit::SERVICE,
+            AppError::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+/// The exit code for an error chain: the first `AppError` in it decides; a
+/// broken pipe on output is success (the reader went away, as with `head`).
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(app) = cause.downcast_ref::<AppError>() {
+            return app.exit_code();
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return exit::OK;
+            }
+        }
+    }
+    exit::OTHER
+}

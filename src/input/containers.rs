@@ -1,0 +1,441 @@
+//! Container formats: documents that wrap audit events (EventList,
+//! filter-log-events pages, Insights results, subscription DATA_MESSAGEs,
+//! Lambda events, CSV exports). Each element is handed on as soon as it is
+//! parsed, so a document is never held whole, and a document cut off half-way
+//! still yields every element before the cut.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead, Read};
+
+use base64::Engine;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::sniff::Format;
+use super::stream;
+use crate::audit::event::parse_rfc3339_micros;
+use crate::audit::shard::{Position, Shard};
+
+pub fn read(format: Format, r: &mut dyn BufRead, input: u32, shard: &mut Shard) -> io::Result<()> {
+    let mut c = Ctx { input, shard };
+    match format {
+        Format::JsonStream => stream::read(r, input, c.shard),
+        Format::Eventlist => c.documents(r, "items", |c, el| c.shard.record(el.raw.get().as_bytes(), el.at(None), None)),
+        Format::Fle => c.documents(r, "events", Ctx::fle_event),
+        Format::Insights => c.documents(r, "results", Ctx::insights_row),
+        Format::FirehoseCwl => c.documents(r, "logEvents", Ctx::log_event),
+        Format::JsonArray => c.documents(r, "", Ctx::array_element),
+        Format::LambdaEvent => c.lambda_events(r),
+        Format::InsightsCsv => c.csv(r),
+        Format::Jsonl | Format::Cwexport => unreachable!("line formats are read in blocks"),
+    }
+}
+
+struct Ctx<'s> {
+    input: u32,
+    shard: &'s mut Shard,
+}
+
+/// One element of a document's array.
+struct Element<'r> {
+    input: u32,
+    doc: u64,
+    index: u64,
+    field: &'static str,
+    /// A CONTROL_MESSAGE's log events are not records.
+    control: bool,
+    raw: &'r RawValue,
+}
+
+impl Element<'_> {
+    fn at(&self, detail: Option<String>) -> Position {
+        let place = if self.field.is_empty() {
+            format!("[{}]", self.index)
+        } else {
+            format!("{}[{}]", self.field, self.index)
+        };
+        let doc = if self.doc > 0 { format!("document {}, ", self.doc + 1) } else { String::new() };
+        let label = match detail {
+            Some(d) => format!("{doc}{place} ({d})"),
+            None => format!("{doc}{place}"),
+        };
+        Position { input: self.input, block: self.doc, line: self.index, label: Some(label) }
+    }
+}
+
+
+#[derive(Deserialize)]
+struct FleEvent<'a> {
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(borrow, default, rename = "eventId")]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "logStreamName")]
+    log_stream: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct LogEvent<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct InsightsField<'a> {
+    #[serde(borrow)]
+    field: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+}
+
+impl<'s> Ctx<'s> {
+    fn bad(&mut self, el: &Element<'_>, e: impl fmt::Display) {
+        self.shard.malformed(el.at(None), format!("not a valid {} element: {e}", el.field));
+    }
+
+    fn fle_event(&mut self, el: &Element<'_>) {
+        match serde_json::from_str::<FleEvent>(el.raw.get()) {
+            Ok(ev) => {
+                let detail = match (&ev.log_stream, &ev.event_id) {
+                    (Some(s), Some(id)) => Some(format!("log stream {s}, event {id}")),
+                    (None, Some(id)) => Some(format!("event {id}")),
+                    _ => None,
+                };
+                let at = el.at(detail);
+                self.shard.record(ev.message.as_bytes(), at, ev.timestamp.and_then(millis_to_micros));
+            }
+            Err(e) => self.bad(el, e),
+        }
+    }
+
+    fn log_event(&mut self, el: &Element<'_>) {
+        if el.control {
+            return;
+        }
+        match serde_json::from_str::<LogEvent>(el.raw.get()) {
+            Ok(ev) => {
+                let at = el.at(ev.id.as_ref().map(|id| format!("event {id}")));
+                self.shard.record(ev.message.as_bytes(), at, ev.timestamp.and_then(millis_to_micros));
+            }
+            Err(e) => self.bad(el, e),
+        }
+    }
+
+    fn insights_row(&mut self, el: &Element<'_>) {
+        let row = match serde_json::from_str::<Vec<InsightsField>>(el.raw.get()) {
+            Ok(row) => row,
+            Err(e) => return self.bad(el, e),
+        };
+        let get = |name: &str| row.iter().find(|f| f.field == name).map(|f| &f.value);
+        match get("@message") {
+            Some(msg) => {
+                let time = get("@timestamp").and_then(|t| parse_insights_time(t));
+                self.shard.record(msg.as_bytes(), el.at(None), time);
+            }
+            None => self.shard.malformed(el.at(None), "an Insights row without @message"),
+        }
+    }
+
+    fn array_element(&mut self, el: &Element<'_>) {
+        #[derive(Deserialize)]
+        struct Row<'a> {
+            #[serde(borrow, default, rename = "@message")]
+            message: Option<&'a RawValue>,
+            #[serde(borrow, default, rename = "@timestamp")]
+            timestamp: Option<Cow<'a, str>>,
+        }
+        let text = el.raw.get();
+        let row = match serde_json::from_str::<Row>(text) {
+            Ok(row) => row,
+            // Not an object with string fields: judge it as a record.
+            Err(_) => return self.shard.record(text.as_bytes(), el.at(None), None),
+        };
+        let time = row.timestamp.as_deref().and_then(parse_insights_time);
+        match row.message {
+            None => self.shard.record(text.as_bytes(), el.at(None), None),
+            Some(m) if m.get().starts_with('"') => match serde_json::from_str::<Cow<str>>(m.get()) {
+                Ok(msg) => self.shard.record(msg.as_bytes(), el.at(None), time),
+                Err(e) => self.bad(el, e),
+            },
+            Some(m) => self.shard.record(m.get().as_bytes(), el.at(None), time),
+        }
+    }
+
+    /// Reads one or more JSON documents, each an object whose array `field`
+    /// (or, with an empty field, a top-level array) holds the elements.
+    fn documents(
+        &mut self,
+        r: &mut dyn BufRead,
+        field: &'static str,
+        mut on: impl FnMut(&mut Ctx<'s>, &Element<'_>),
+    ) -> io::Result<()> {
+        let mut doc = 0u64;
+        let input = self.input;
+        loop {
+            if !skip_whitespace(r)? {
+                return Ok(());
+            }
+            let mut de = serde_json::Deserializer::from_reader(&mut *r);
+            let seed = DocSeed { ctx: self, field, doc, on: &mut on, found: false, control: false };
+            let label = |what: String| Position {
+                input,
+                block: doc,
+                line: u64::MAX,
+                label: Some(if doc > 0 { format!("document {}: {what}", doc + 1) } else { what }),
+            };
+            match seed.deserialize(&mut de) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let what = format!("a document without an \"{field}\" array");
+                    self.shard.malformed(label(what.clone()), what);
+                }
+                Err(e) if e.is_io() => return Err(e.into()),
+                Err(e) => {
+                    // The rest of the input cannot be resynchronised.
+                    let what = format!("document cut off or invalid: {e}");
+                    self.shard.malformed(label("the rest of the input".into()), what);
+                    return Ok(());
+                }
+            }
+            doc += 1;
+        }
+    }
+
+    /// One Lambda event per line: `{"awslogs":{"data":"<base64 gzip>"}}`.
+    fn lambda_events(&mut self, r: &mut dyn BufRead) -> io::Result<()> {
+        #[derive(Deserialize)]
+        struct Event<'a> {
+            #[serde(borrow)]
+            awslogs: Data<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Data<'a> {
+            #[serde(borrow)]
+            data: Cow<'a, str>,
+        }
+        let max = self.shard.settings.max_record_size;
+        let mut line = Vec::new();
+        let mut line_no = 0u64;
+        loop {
+            line.clear();
+            let n = r.take(max as u64 + 1).read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Ok(());
+            }
+            line_no += 1;
+            let at = |label: &str| Position {
+                input: self.input,
+                block: 0,
+                line: line_no,
+                label: Some(format!("line {line_no}{label}")),
+            };
+            if line.len() > max && line.last() != Some(&b'\n') {
+                let mut sink = Vec::new();
+                r.read_until(b'\n', &mut sink)?;
+                self.shard.malformed(at(""), "larger than --max-record-size");
+                continue;
+            }
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let payload = serde_json::from_slice::<Event>(&line)
+                .map_err(|e| format!("not a Lambda CloudWatch Logs event: {e}"))
+                .and_then(|ev| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(ev.awslogs.data.as_bytes())
+                        .map_err(|e| format!("awslogs.data is not base64: {e}"))
+                })
+                .and_then(|gz| {
+                    let mut out = Vec::new();
+                    flate2::read::MultiGzDecoder::new(&gz[..])
+                        .take(max as u64 + 1)
+                        .read_to_end(&mut out)
+                        .map_err(|e| format!("awslogs.data is not gzip: {e}"))?;
+                    if out.len() > max {
+                        return Err("awslogs.data inflates past --max-record-size".into());
+                    }
+                    Ok(out)
+                });
+            match payload {
+                Ok(doc) => self.documents(&mut io::Cursor::new(doc), "logEvents", Ctx::log_event)?,
+                Err(why) => self.shard.malformed(at(""), why),
+            }
+        }
+    }
+
+    /// A Logs Insights console CSV export: the `@message` column holds events.
+    fn csv(&mut self, r: &mut dyn BufRead) -> io::Result<()> {
+        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(r);
+        let headers = match rdr.byte_headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(io::Error::other(e)),
+        };
+        let col = |name: &[u8]| headers.iter().position(|h| h.trim_ascii() == name);
+        let (Some(msg_col), ts_col) = (col(b"@message"), col(b"@timestamp")) else {
+            self.shard.malformed(
+                Position { input: self.input, block: 0, line: 1, label: None },
+                "a CSV export without an @message column",
+            );
+            return Ok(());
+        };
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            let line = rdr.position().line();
+            let at = Position { input: self.input, block: 0, line, label: None };
+            match rdr.read_byte_record(&mut rec) {
+                Ok(false) => return Ok(()),
+                Ok(true) => match rec.get(msg_col) {
+                    Some(msg) => {
+                        let time = ts_col
+                            .and_then(|c| rec.get(c))
+                            .and_then(|t| std::str::from_utf8(t).ok())
+                            .and_then(parse_insights_time);
+                        self.shard.record(msg, at, time);
+                    }
+                    None => self.shard.malformed(at, "a CSV row without an @message cell"),
+                },
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(io::Error::other(e)),
+                Err(e) => self.shard.malformed(at, format!("not a valid CSV row: {e}")),
+            }
+        }
+    }
+}
+
+/// Consumes whitespace; false at the end of the input.
+fn skip_whitespace(r: &mut dyn BufRead) -> io::Result<bool> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let n = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let more = n < buf.len();
+        r.consume(n);
+        if more {
+            return Ok(true);
+        }
+    }
+}
+
+/// Visits one document, handing each element of its array to `on`.
+struct DocSeed<'c, 's, 'f, F> {
+    ctx: &'c mut Ctx<'s>,
+    field: &'static str,
+    doc: u64,
+    on: &'f mut F,
+    found: bool,
+    control: bool,
+}
+
+impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de> for DocSeed<'_, 's, '_, F> {
+    /// Whether the array was found.
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        if self.field.is_empty() {
+            d.deserialize_seq(self)
+        } else {
+            d.deserialize_map(self)
+        }
+    }
+}
+
+impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> Visitor<'de> for DocSeed<'_, 's, '_, F> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str("a JSON array")
+        } else {
+            write!(f, "a JSON object with an \"{}\" array", self.field)
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
+        while let Some(key) = map.next_key::<Cow<str>>()? {
+            if key == self.field {
+                map.next_value_seed(Elements { seed: &mut self })?;
+                self.found = true;
+            } else if key == "messageType" {
+                let kind: Cow<str> = map.next_value()?;
+                self.control = kind != "DATA_MESSAGE";
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(self.found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, seq: A) -> Result<bool, A::Error> {
+        Elements { seed: &mut self }.visit_seq(seq)?;
+        Ok(true)
+    }
+}
+
+struct Elements<'a, 'c, 's, 'f, F> {
+    seed: &'a mut DocSeed<'c, 's, 'f, F>,
+}
+
+impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de> for Elements<'_, '_, 's, '_, F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> Visitor<'de> for Elements<'_, '_, 's, '_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let s = self.seed;
+        let mut index = 0u64;
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            let el = Element { input: s.ctx.input, doc: s.doc, index, field: s.field, control: s.control, raw: &raw };
+            (s.on)(s.ctx, &el);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+fn millis_to_micros(ms: i64) -> Option<i64> {
+    ms.checked_mul(1000)
+}
+
+/// `@timestamp` as Insights writes it (`2026-11-01 00:00:00.123`, UTC) or as
+/// epoch milliseconds; RFC 3339 too.
+pub fn parse_insights_time(t: &str) -> Option<i64> {
+    let t = t.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return millis_to_micros(ms);
+    }
+    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc().timestamp_micros())
+        .or_else(|| parse_rfc3339_micros(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insights_timestamps_in_both_forms() {
+        assert_eq!(parse_insights_time("2026-11-01 00:00:00.123"), Some(1_793_491_200_123_000));
+        assert_eq!(parse_insights_time("1793491200123"), Some(1_793_491_200_123_000));
+        assert_eq!(parse_insights_time("soon"), None);
+    }
+}

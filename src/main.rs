@@ -1,0 +1,27 @@
+//! The `secret-audit` binary: parse the command line, run the command, and
+//! turn its outcome into an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use secret_audit::cli::Cli;
+use secret_audit::error::{exit_code_for, exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbose = cli.global.verbose;
+    match secret_audit::cmd::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let code = exit_code_for(&err);
+            if code != exit::OK {
+                if verbose > 0 {
+                    eprintln!("error: {err:?}");
+                } else {
+                    eprintln!("error: {err:#}");
+                }
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Renderers shared by every command: a column table rendered as a terminal
+//! table, CSV or markdown, and JSON documents with hostile characters escaped.
+//! Every event-derived string passes through `sanitize` on the way out.
+
+pub mod json;
+pub mod sanitize;
+pub mod table;
+
+use std::io::IsTerminal;
+
+use crate::cli::ColorChoice;
+
+/// Whether stdout gets colour.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(micros: i64, precise: bool) -> String {
+    let fmt = if precise { chrono::SecondsFormat::AutoSi } else { chrono::SecondsFormat::Secs };
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(fmt, true))
+        .unwrap_or_default()
+}

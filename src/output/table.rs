@@ -1,0 +1,105 @@
+//! A plain column table, rendered as a terminal table (comfy-table), CSV or
+//! markdown. Cells are sanitized here, so callers pass event strings as they
+//! came.
+
+use std::io::{self, IsTerminal, Write};
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement};
+
+use super::sanitize::{csv_cell, sanitize};
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub headers: Vec<String>,
+    /// Columns whose cells are numbers (right-aligned in tables).
+    pub numeric: Vec<bool>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[(&str, bool)]) -> Table {
+        Table {
+            headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
+            numeric: headers.iter().map(|(_, n)| *n).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        debug_assert_eq!(row.len(), self.headers.len());
+        self.rows.push(row);
+    }
+
+    pub fn write_table(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut t = comfy_table::Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED);
+        if io::stdout().is_terminal() {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+        }
+        t.set_header(self.headers.iter().map(Cell::new));
+        for row in &self.rows {
+            t.add_row(row.iter().zip(&self.numeric).map(|(c, &num)| {
+                let cell = Cell::new(sanitize(c));
+                if num {
+                    cell.set_alignment(CellAlignment::Right)
+                } else {
+                    cell
+                }
+            }));
+        }
+        writeln!(w, "{t}")
+    }
+
+    pub fn write_csv(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(&self.headers).map_err(io::Error::other)?;
+        for row in &self.rows {
+            out.write_record(row.iter().map(|c| csv_cell(c).into_owned()))
+                .map_err(io::Error::other)?;
+        }
+        out.flush()
+    }
+
+    pub fn write_markdown(&self, w: &mut dyn Write) -> io::Result<()> {
+        let cell = |c: &str| sanitize(c).replace('|', "\\|");
+        writeln!(w, "| {} |", self.headers.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "))?;
+        let rule: Vec<&str> = self.numeric.iter().map(|&n| if n { "---:" } else { "---" }).collect();
+        writeln!(w, "| {} |", rule.join(" | "))?;
+        for row in &self.rows {
+            writeln!(w, "| {} |", row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        let mut t = Table::new(&[("USER", false), ("REQUESTS", true)]);
+        t.push(vec!["=cmd|x\u{1b}[2J".into(), "3".into()]);
+        t
+    }
+
+    #[test]
+    fn renderers_never_emit_raw_escapes() {
+        for render in [Table::write_table, Table::write_csv, Table::write_markdown] {
+            let mut out = Vec::new();
+            render(&sample(), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains('\u{1b}'), "{text}");
+            assert!(text.contains("\\u{1b}"), "{text}");
+        }
+    }
+
+    #[test]
+    fn csv_neutralises_and_markdown_escapes_pipes() {
+        let mut out = Vec::new();
+        sample().write_csv(&mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("'=cmd|x"));
+        let mut out = Vec::new();
+        sample().write_markdown(&mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("=cmd\\|x"));
+    }
+}
