@@ -5,7 +5,11 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "secret-audit", version, about = "Who read our Kubernetes Secrets? Audit secret access in EKS audit logs.")]
+#[command(
+    name = "secret-audit",
+    version,
+    about = "Who read our Kubernetes Secrets? Audit secret access in EKS audit logs."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

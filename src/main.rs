@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use secret_audit::cli::Cli;
-use secret_audit::error::{exit_code_for, exit};
+use secret_audit::error::{exit, exit_code_for};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

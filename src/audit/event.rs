@@ -170,8 +170,8 @@ impl fmt::Display for ParseError {
 
 /// Parses one record (a JSON object) and tells whether it is secret access.
 pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
-    let ev: RawEvent<'_> =
-        serde_json::from_slice(record).map_err(|e| ParseError(format!("not an audit event: {e}")))?;
+    let ev: RawEvent<'_> = serde_json::from_slice(record)
+        .map_err(|e| ParseError(format!("not an audit event: {e}")))?;
     if ev.object_ref.is_none() && ev.audit_id.is_none() {
         if let Some(inner) = ev.message {
             // An envelope: the event is the object (or the JSON string) inside.
@@ -179,7 +179,8 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
             return match inner.first() {
                 Some(b'{') => classify(inner),
                 Some(b'"') => Err(ParseError(
-                    "an envelope whose message is a JSON string; read it with its container format".into(),
+                    "an envelope whose message is a JSON string; read it with its container format"
+                        .into(),
                 )),
                 _ => Ok(Classified::NotSecret),
             };
@@ -201,14 +202,17 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
         .response_status
         .and_then(|s| s.code)
         .and_then(|c| u16::try_from(c).ok());
-    let time = [ev.request_received.as_deref(), ev.stage_timestamp.as_deref()]
-        .into_iter()
-        .flatten()
-        .find_map(parse_rfc3339_micros)
-        .or_else(|| match ev.timestamp.as_ref()? {
-            TimestampField::Text(t) => parse_rfc3339_micros(t),
-            TimestampField::Millis(ms) => ms.checked_mul(1000),
-        });
+    let time = [
+        ev.request_received.as_deref(),
+        ev.stage_timestamp.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(parse_rfc3339_micros)
+    .or_else(|| match ev.timestamp.as_ref()? {
+        TimestampField::Text(t) => parse_rfc3339_micros(t),
+        TimestampField::Millis(ms) => ms.checked_mul(1000),
+    });
     Ok(Classified::Secret(Box::new(SecretAccess {
         audit_id: ev.audit_id,
         stage: ev.stage.as_deref().map_or(Stage::Unknown, Stage::parse),
@@ -279,7 +283,10 @@ mod tests {
             r#"{"verb":"get","requestURI":"/healthz"}"#,
             r#"{"kind":0}"#,
         ] {
-            assert!(matches!(classify(rec.as_bytes()).unwrap(), Classified::NotSecret), "{rec}");
+            assert!(
+                matches!(classify(rec.as_bytes()).unwrap(), Classified::NotSecret),
+                "{rec}"
+            );
         }
     }
 
@@ -297,9 +304,12 @@ mod tests {
 
     #[test]
     fn time_falls_back_from_received_to_stage_to_v1beta1_timestamp() {
-        let s = secret(r#"{"objectRef":{"resource":"secrets"},"stageTimestamp":"2026-11-01T00:00:00Z"}"#);
+        let s = secret(
+            r#"{"objectRef":{"resource":"secrets"},"stageTimestamp":"2026-11-01T00:00:00Z"}"#,
+        );
         assert_eq!(s.time, Some(1_793_491_200_000_000));
-        let s = secret(r#"{"objectRef":{"resource":"secrets"},"timestamp":"2026-11-01T00:00:00Z"}"#);
+        let s =
+            secret(r#"{"objectRef":{"resource":"secrets"},"timestamp":"2026-11-01T00:00:00Z"}"#);
         assert_eq!(s.time, Some(1_793_491_200_000_000));
         let s = secret(r#"{"objectRef":{"resource":"secrets"}}"#);
         assert_eq!(s.time, None);

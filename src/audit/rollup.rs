@@ -138,7 +138,9 @@ pub struct Totals {
 pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Totals) {
     let mut groups: FxHashMap<Vec<Sym>, Acc> = FxHashMap::default();
     let mut totals = Totals::default();
-    let with_scope = keys.iter().any(|k| matches!(k, Key::Namespace | Key::Secret));
+    let with_scope = keys
+        .iter()
+        .any(|k| matches!(k, Key::Namespace | Key::Secret));
     for r in shard.requests.values() {
         let key: Vec<Sym> = keys.iter().map(|k| k.sym(r)).collect();
         let acc = groups.entry(key).or_default();
@@ -171,7 +173,10 @@ pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Tot
     let top_of = |m: &FxHashMap<Sym, u64>| {
         let mut v: Vec<(String, u64)> = m.iter().map(|(&k, &n)| (s(k), n)).collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        v.into_iter().take(TOP_VALUES).map(|(k, _)| k).collect::<Vec<_>>()
+        v.into_iter()
+            .take(TOP_VALUES)
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
     };
     let mut rows: Vec<Row> = groups
         .into_iter()
@@ -198,7 +203,11 @@ pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Tot
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.keys.iter().map(|k| &k.1).cmp(b.keys.iter().map(|k| &k.1))));
+    rows.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.keys.iter().map(|k| &k.1).cmp(b.keys.iter().map(|k| &k.1)))
+    });
     if let Some(n) = top {
         rows.truncate(n);
     }
@@ -254,7 +263,11 @@ pub fn requests(shard: &Shard) -> Vec<RequestRow> {
             audit_id: shard.audit_id(key, r),
         })
         .collect();
-    out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.audit_id.cmp(&b.audit_id)));
+    out.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.audit_id.cmp(&b.audit_id))
+    });
     out
 }
 
@@ -265,15 +278,35 @@ mod tests {
     use std::sync::Arc;
 
     fn shard(lines: &[String]) -> Shard {
-        let settings = Settings { filter: Filter::default(), max_record_size: 1 << 20, keep_all_malformed: false };
+        let settings = Settings {
+            filter: Filter::default(),
+            max_record_size: 1 << 20,
+            keep_all_malformed: false,
+        };
         let mut s = Shard::new(Arc::new(settings));
         for (i, l) in lines.iter().enumerate() {
-            s.record(l.as_bytes(), Position { input: 0, block: 0, line: i as u64, label: None }, None);
+            s.record(
+                l.as_bytes(),
+                Position {
+                    input: 0,
+                    block: 0,
+                    line: i as u64,
+                    label: None,
+                },
+                None,
+            );
         }
         s
     }
 
-    fn ev(id: u32, verb: &str, ns: Option<&str>, name: Option<&str>, user: &str, code: u16) -> String {
+    fn ev(
+        id: u32,
+        verb: &str,
+        ns: Option<&str>,
+        name: Option<&str>,
+        user: &str,
+        code: u16,
+    ) -> String {
         let mut obj = serde_json::json!({"resource": "secrets"});
         if let Some(ns) = ns {
             obj["namespace"] = ns.into();

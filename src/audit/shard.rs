@@ -6,7 +6,7 @@
 //! (a 128-bit id, symbols for its strings, its time and its outcome), so memory
 //! grows only with distinct secret requests and distinct strings.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use memchr::memmem;
 use rustc_hash::FxHashMap;
@@ -122,7 +122,9 @@ impl Filter {
     fn admits(&self, s: &SecretAccess<'_>) -> bool {
         if self.since.is_some() || self.until.is_some() {
             let Some(t) = s.time else { return false };
-            if self.since.is_some_and(|since| t < since) || self.until.is_some_and(|until| t >= until) {
+            if self.since.is_some_and(|since| t < since)
+                || self.until.is_some_and(|until| t >= until)
+            {
                 return false;
             }
         }
@@ -165,8 +167,10 @@ pub struct Shard {
     /// Lines in each (input, block), to turn block-relative line numbers into
     /// file line numbers.
     pub block_lines: Vec<(u32, u64, u64)>,
-    finder: memmem::Finder<'static>,
 }
+
+/// The needle's searcher, built once.
+static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(NEEDLE));
 
 /// The prefix before the event on each line of a line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +191,6 @@ impl Shard {
             per_input: FxHashMap::default(),
             malformed: Vec::new(),
             block_lines: Vec::new(),
-            finder: memmem::Finder::new(NEEDLE),
         }
     }
 
@@ -219,13 +222,13 @@ impl Shard {
     /// in a container or a stream. `container_time` is the timestamp the
     /// container gave it, in microseconds.
     pub fn record(&mut self, raw: &[u8], at: Position, container_time: Option<i64>) {
-        let rec = trim_ascii(raw);
+        let rec = raw.trim_ascii();
         if let Err(reason) = check_frame(rec, self.settings.max_record_size) {
             return self.malformed(at, reason);
         }
         self.counts.records += 1;
         self.per_input.entry(at.input).or_default().0 += 1;
-        if self.finder.find(rec).is_none() {
+        if FINDER.find(rec).is_none() {
             self.counts.skipped += 1;
             return;
         }
@@ -236,36 +239,30 @@ impl Shard {
     /// except perhaps the last line of the input). Lines are numbered from 1
     /// within the block.
     pub fn lines(&mut self, block: &[u8], input: u32, seq: u64, prefix: LinePrefix) {
-        let mut hits = self.finder.find_iter(block).map(|h| h).peekable();
-        let mut hit_positions: Vec<usize> = Vec::new();
-        // Collect hit positions lazily: the finder borrows self immutably.
-        hit_positions.extend(hits.by_ref());
-        let mut next_hit = hit_positions.into_iter().peekable();
-        let mut start = 0usize;
-        let mut line_no = 0u64;
-        let mut records = 0u64;
-        let mut skipped = 0u64;
+        let mut hits = FINDER.find_iter(block).peekable();
         let max = self.settings.max_record_size;
-        while start < block.len() {
-            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
-            line_no += 1;
+        let (mut line_no, mut records, mut skipped) = (0u64, 0u64, 0u64);
+        let mut start = 0usize;
+        for end in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
             let line = &block[start..end];
-            let line_start = start;
-            start = end + 1;
-            let mut has_hit = false;
-            while let Some(&h) = next_hit.peek() {
-                if h < line_start {
-                    next_hit.next();
-                } else {
-                    has_hit = h < end;
-                    break;
-                }
+            let line_start = std::mem::replace(&mut start, end + 1);
+            if end == block.len() && line.is_empty() {
+                break;
             }
-            let line = trim_ascii(line);
+            line_no += 1;
+            // Is there a needle on this line?
+            while hits.next_if(|&h| h < line_start).is_some() {}
+            let has_hit = hits.peek().is_some_and(|&h| h < end);
+            let line = line.trim_ascii();
             if line.is_empty() {
                 continue;
             }
-            let at = || Position { input, block: seq, line: line_no, label: None };
+            let at = || Position {
+                input,
+                block: seq,
+                line: line_no,
+                label: None,
+            };
             let (rec, container_time) = match prefix {
                 LinePrefix::None => (line, None),
                 LinePrefix::Timestamp => match split_timestamp_prefix(line) {
@@ -327,7 +324,10 @@ impl Shard {
         let (key, is_uuid) = match a.audit_id.as_deref() {
             Some(id) => match uuid::Uuid::try_parse(id) {
                 Ok(u) => (u.as_u128(), true),
-                Err(_) => (xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), 1), false),
+                Err(_) => (
+                    xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), 1),
+                    false,
+                ),
             },
             // Without an auditID a record cannot be matched with its other
             // stages; identical records still count once.
@@ -357,9 +357,17 @@ impl Shard {
             verb: s.intern(&a.verb),
             source_ip: s.intern_opt(a.source_ip.as_deref()),
             user_agent: s.intern_opt(a.user_agent.as_deref()),
-            audit_id_text: if is_uuid { 0 } else { s.intern_opt(a.audit_id.as_deref()) },
+            audit_id_text: if is_uuid {
+                0
+            } else {
+                s.intern_opt(a.audit_id.as_deref())
+            },
             code,
-            code_stage: if a.code.is_some() { a.stage } else { Stage::Unknown },
+            code_stage: if a.code.is_some() {
+                a.stage
+            } else {
+                Stage::Unknown
+            },
             has_audit_id: a.audit_id.is_some(),
         };
         self.requests.insert(key, req);
@@ -469,28 +477,33 @@ fn split_timestamp_prefix(line: &[u8]) -> Option<(&[u8], Option<i64>)> {
     Some((&line[space + 1..], time))
 }
 
-pub fn trim_ascii(b: &[u8]) -> &[u8] {
-    b.trim_ascii()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn settings() -> Arc<Settings> {
-        Arc::new(Settings { filter: Filter::default(), max_record_size: 1 << 20, keep_all_malformed: false })
+        Arc::new(Settings {
+            filter: Filter::default(),
+            max_record_size: 1 << 20,
+            keep_all_malformed: false,
+        })
     }
 
     const GET: &str = r#"{"auditID":"6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"secrets","namespace":"prod","name":"db"},"responseStatus":{"code":200}}"#;
 
     fn at(line: u64) -> Position {
-        Position { input: 0, block: 0, line, label: None }
+        Position {
+            input: 0,
+            block: 0,
+            line,
+            label: None,
+        }
     }
 
     #[test]
     fn a_request_seen_at_two_stages_counts_once_with_its_last_outcome() {
         let mut s = Shard::new(settings());
-        let started = GET.replace("ResponseComplete", "ResponseStarted").replace("200", "200");
+        let started = GET.replace("ResponseComplete", "ResponseStarted");
         let complete = GET.replace("200", "403");
         s.record(started.as_bytes(), at(1), None);
         s.record(complete.as_bytes(), at(2), None);
@@ -503,13 +516,20 @@ mod tests {
     fn merging_shards_dedups_across_them() {
         let mut a = Shard::new(settings());
         let mut b = Shard::new(settings());
-        a.record(GET.replace("ResponseComplete", "ResponseStarted").as_bytes(), at(1), None);
+        a.record(
+            GET.replace("ResponseComplete", "ResponseStarted")
+                .as_bytes(),
+            at(1),
+            None,
+        );
         b.record(GET.replace("200", "401").as_bytes(), at(1), None);
         b.record(GET.replace("6f1c", "7f1c").as_bytes(), at(2), None);
         a.merge(b);
         assert_eq!(a.counts.secret_records, 3);
         assert_eq!(a.requests.len(), 2);
-        let key = uuid::Uuid::parse_str("6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162").unwrap().as_u128();
+        let key = uuid::Uuid::parse_str("6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162")
+            .unwrap()
+            .as_u128();
         assert_eq!(a.requests[&key].code, 401);
     }
 
@@ -526,7 +546,10 @@ mod tests {
         assert_eq!(c.malformed, 3);
         assert_eq!(c.skipped, 2);
         assert_eq!(c.secret_records, 1);
-        assert_eq!(c.records, c.malformed + c.skipped + c.filtered + c.secret_records);
+        assert_eq!(
+            c.records,
+            c.malformed + c.skipped + c.filtered + c.secret_records
+        );
         s.finish();
         let lines: Vec<u64> = s.malformed.iter().map(|m| m.at.line).collect();
         assert_eq!(lines, vec![3, 4, 7]);
@@ -545,8 +568,16 @@ mod tests {
     fn timestamp_prefixed_lines_give_their_time_to_events_without_one() {
         let mut s = Shard::new(settings());
         let rec = r#"{"auditID":"x","verb":"get","objectRef":{"resource":"secrets"}}"#;
-        s.lines(format!("2026-11-01T00:00:00.000Z {rec}\n").as_bytes(), 0, 0, LinePrefix::Timestamp);
-        assert_eq!(s.requests.values().next().unwrap().time, 1_793_491_200_000_000);
+        s.lines(
+            format!("2026-11-01T00:00:00.000Z {rec}\n").as_bytes(),
+            0,
+            0,
+            LinePrefix::Timestamp,
+        );
+        assert_eq!(
+            s.requests.values().next().unwrap().time,
+            1_793_491_200_000_000
+        );
     }
 
     #[test]

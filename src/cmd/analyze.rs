@@ -80,7 +80,11 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let now = chrono::Utc::now();
     let time = |t: &Option<String>| -> Result<Option<i64>, AppError> {
         t.as_deref()
-            .map(|t| parse_time(t, now).map(|d| d.timestamp_micros()).map_err(AppError::Usage))
+            .map(|t| {
+                parse_time(t, now)
+                    .map(|d| d.timestamp_micros())
+                    .map_err(AppError::Usage)
+            })
             .transpose()
     };
     let mut by = Vec::new();
@@ -104,7 +108,11 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = progress_bar(&inputs, global.quiet);
-    let opts = ReadOptions { threads, format: args.format, progress: progress.clone() };
+    let opts = ReadOptions {
+        threads,
+        format: args.format,
+        progress: progress.clone(),
+    };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
 
@@ -122,9 +130,15 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
             doc.insert("summary".into(), summary);
             if args.requests {
                 let reqs = rollup::requests(&shard);
-                doc.insert("requests".into(), Value::Array(reqs.iter().map(request_json).collect()));
+                doc.insert(
+                    "requests".into(),
+                    Value::Array(reqs.iter().map(request_json).collect()),
+                );
             } else {
-                doc.insert("rollup".into(), Value::Array(rows.iter().map(row_json).collect()));
+                doc.insert(
+                    "rollup".into(),
+                    Value::Array(rows.iter().map(row_json).collect()),
+                );
             }
             jsonout::write(&mut out, &doc)?;
         }
@@ -172,10 +186,15 @@ fn progress_bar(inputs: &[input::Input], quiet: bool) -> indicatif::ProgressBar 
         .filter_map(|i| std::fs::metadata(&i.path).ok())
         .map(|m| m.len())
         .sum();
-    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}")
-            .expect("progress template"),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}",
+        )
+        .expect("progress template"),
     );
     bar
 }
@@ -183,23 +202,32 @@ fn progress_bar(inputs: &[input::Input], quiet: bool) -> indicatif::ProgressBar 
 /// Malformed records, unreadable inputs and secret payloads, on stderr.
 fn warn(shard: &Shard, reports: &[InputReport], verbose: bool) {
     let name = |i: u32| reports.get(i as usize).map_or("?", |r| r.path.as_str());
-    for r in reports {
-        if let Some(p) = &r.problem {
-            eprintln!("warning: {}: {}", r.path, p);
-        }
-    }
     if shard.counts.malformed > 0 {
-        let shown = if verbose { shard.malformed.len() } else { MALFORMED_SHOWN.min(shard.malformed.len()) };
-        eprintln!("warning: {} malformed record(s) not counted:", shard.counts.malformed);
+        let shown = if verbose {
+            shard.malformed.len()
+        } else {
+            MALFORMED_SHOWN.min(shard.malformed.len())
+        };
+        eprintln!(
+            "warning: {} malformed record(s) not counted:",
+            shard.counts.malformed
+        );
         for m in &shard.malformed[..shown] {
             let place = match &m.at.label {
                 Some(l) => format!("{}: {l}", name(m.at.input)),
                 None => format!("{}:{}", name(m.at.input), m.at.line),
             };
-            eprintln!("  {}: {}", crate::output::sanitize::sanitize(&place), m.reason);
+            eprintln!(
+                "  {}: {}",
+                crate::output::sanitize::sanitize(&place),
+                m.reason
+            );
         }
         if (shown as u64) < shard.counts.malformed {
-            eprintln!("  ... and {} more (-v lists them all)", shard.counts.malformed - shown as u64);
+            eprintln!(
+                "  ... and {} more (-v lists them all)",
+                shard.counts.malformed - shown as u64
+            );
         }
     }
     if shard.counts.payload_records > 0 {
@@ -221,13 +249,18 @@ fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let (records, malformed) = shard.per_input.get(&(i as u32)).copied().unwrap_or_default();
+            let (records, malformed) = shard
+                .per_input
+                .get(&(i as u32))
+                .copied()
+                .unwrap_or_default();
             json!({
                 "path": r.path,
                 "format": r.format.map(|f| f.name()),
                 "gzip": r.gzip,
                 "records": records,
                 "malformed": malformed,
+                "problem": r.problem,
             })
         })
         .collect();
@@ -304,7 +337,11 @@ fn accounting(shard: &Shard, t: &Totals) -> String {
 }
 
 fn list(items: &[String], total: u64, shown: usize, full: bool) -> String {
-    let take = if full { items.len() } else { shown.min(items.len()) };
+    let take = if full {
+        items.len()
+    } else {
+        shown.min(items.len())
+    };
     let mut s = items[..take].join(if full { " " } else { ", " });
     if !full && total > take as u64 {
         s.push_str(&format!(" (+{})", total - take as u64));
@@ -314,7 +351,10 @@ fn list(items: &[String], total: u64, shown: usize, full: bool) -> String {
 
 fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
     let with_scope = by.iter().any(|k| matches!(k, Key::Namespace | Key::Secret));
-    let mut headers: Vec<(String, bool)> = by.iter().map(|k| (k.name().to_uppercase().replace('_', " "), false)).collect();
+    let mut headers: Vec<(String, bool)> = by
+        .iter()
+        .map(|k| (k.name().to_uppercase().replace('_', " "), false))
+        .collect();
     if with_scope {
         headers.push(("SCOPE".into(), false));
     }

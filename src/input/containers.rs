@@ -22,7 +22,9 @@ pub fn read(format: Format, r: &mut dyn BufRead, input: u32, shard: &mut Shard) 
     let mut c = Ctx { input, shard };
     match format {
         Format::JsonStream => stream::read(r, input, c.shard),
-        Format::Eventlist => c.documents(r, "items", |c, el| c.shard.record(el.raw.get().as_bytes(), el.at(None), None)),
+        Format::Eventlist => c.documents(r, "items", |c, el| {
+            c.shard.record(el.raw.get().as_bytes(), el.at(None), None)
+        }),
         Format::Fle => c.documents(r, "events", Ctx::fle_event),
         Format::Insights => c.documents(r, "results", Ctx::insights_row),
         Format::FirehoseCwl => c.documents(r, "logEvents", Ctx::log_event),
@@ -56,15 +58,23 @@ impl Element<'_> {
         } else {
             format!("{}[{}]", self.field, self.index)
         };
-        let doc = if self.doc > 0 { format!("document {}, ", self.doc + 1) } else { String::new() };
+        let doc = if self.doc > 0 {
+            format!("document {}, ", self.doc + 1)
+        } else {
+            String::new()
+        };
         let label = match detail {
             Some(d) => format!("{doc}{place} ({d})"),
             None => format!("{doc}{place}"),
         };
-        Position { input: self.input, block: self.doc, line: self.index, label: Some(label) }
+        Position {
+            input: self.input,
+            block: self.doc,
+            line: self.index,
+            label: Some(label),
+        }
     }
 }
-
 
 #[derive(Deserialize)]
 struct FleEvent<'a> {
@@ -98,7 +108,10 @@ struct InsightsField<'a> {
 
 impl<'s> Ctx<'s> {
     fn bad(&mut self, el: &Element<'_>, e: impl fmt::Display) {
-        self.shard.malformed(el.at(None), format!("not a valid {} element: {e}", el.field));
+        self.shard.malformed(
+            el.at(None),
+            format!("not a valid {} element: {e}", el.field),
+        );
     }
 
     fn fle_event(&mut self, el: &Element<'_>) {
@@ -110,7 +123,11 @@ impl<'s> Ctx<'s> {
                     _ => None,
                 };
                 let at = el.at(detail);
-                self.shard.record(ev.message.as_bytes(), at, ev.timestamp.and_then(millis_to_micros));
+                self.shard.record(
+                    ev.message.as_bytes(),
+                    at,
+                    ev.timestamp.and_then(millis_to_micros),
+                );
             }
             Err(e) => self.bad(el, e),
         }
@@ -123,7 +140,11 @@ impl<'s> Ctx<'s> {
         match serde_json::from_str::<LogEvent>(el.raw.get()) {
             Ok(ev) => {
                 let at = el.at(ev.id.as_ref().map(|id| format!("event {id}")));
-                self.shard.record(ev.message.as_bytes(), at, ev.timestamp.and_then(millis_to_micros));
+                self.shard.record(
+                    ev.message.as_bytes(),
+                    at,
+                    ev.timestamp.and_then(millis_to_micros),
+                );
             }
             Err(e) => self.bad(el, e),
         }
@@ -140,7 +161,9 @@ impl<'s> Ctx<'s> {
                 let time = get("@timestamp").and_then(|t| parse_insights_time(t));
                 self.shard.record(msg.as_bytes(), el.at(None), time);
             }
-            None => self.shard.malformed(el.at(None), "an Insights row without @message"),
+            None => self
+                .shard
+                .malformed(el.at(None), "an Insights row without @message"),
         }
     }
 
@@ -161,10 +184,12 @@ impl<'s> Ctx<'s> {
         let time = row.timestamp.as_deref().and_then(parse_insights_time);
         match row.message {
             None => self.shard.record(text.as_bytes(), el.at(None), None),
-            Some(m) if m.get().starts_with('"') => match serde_json::from_str::<Cow<str>>(m.get()) {
-                Ok(msg) => self.shard.record(msg.as_bytes(), el.at(None), time),
-                Err(e) => self.bad(el, e),
-            },
+            Some(m) if m.get().starts_with('"') => {
+                match serde_json::from_str::<Cow<str>>(m.get()) {
+                    Ok(msg) => self.shard.record(msg.as_bytes(), el.at(None), time),
+                    Err(e) => self.bad(el, e),
+                }
+            }
             Some(m) => self.shard.record(m.get().as_bytes(), el.at(None), time),
         }
     }
@@ -184,12 +209,23 @@ impl<'s> Ctx<'s> {
                 return Ok(());
             }
             let mut de = serde_json::Deserializer::from_reader(&mut *r);
-            let seed = DocSeed { ctx: self, field, doc, on: &mut on, found: false, control: false };
+            let seed = DocSeed {
+                ctx: self,
+                field,
+                doc,
+                on: &mut on,
+                found: false,
+                control: false,
+            };
             let label = |what: String| Position {
                 input,
                 block: doc,
                 line: u64::MAX,
-                label: Some(if doc > 0 { format!("document {}: {what}", doc + 1) } else { what }),
+                label: Some(if doc > 0 {
+                    format!("document {}: {what}", doc + 1)
+                } else {
+                    what
+                }),
             };
             match seed.deserialize(&mut de) {
                 Ok(true) => {}
@@ -201,7 +237,8 @@ impl<'s> Ctx<'s> {
                 Err(e) => {
                     // The rest of the input cannot be resynchronised.
                     let what = format!("document cut off or invalid: {e}");
-                    self.shard.malformed(label("the rest of the input".into()), what);
+                    self.shard
+                        .malformed(label("the rest of the input".into()), what);
                     return Ok(());
                 }
             }
@@ -240,7 +277,8 @@ impl<'s> Ctx<'s> {
             if line.len() > max && line.last() != Some(&b'\n') {
                 let mut sink = Vec::new();
                 r.read_until(b'\n', &mut sink)?;
-                self.shard.malformed(at(""), "larger than --max-record-size");
+                self.shard
+                    .malformed(at(""), "larger than --max-record-size");
                 continue;
             }
             if line.trim_ascii().is_empty() {
@@ -265,7 +303,9 @@ impl<'s> Ctx<'s> {
                     Ok(out)
                 });
             match payload {
-                Ok(doc) => self.documents(&mut io::Cursor::new(doc), "logEvents", Ctx::log_event)?,
+                Ok(doc) => {
+                    self.documents(&mut io::Cursor::new(doc), "logEvents", Ctx::log_event)?
+                }
                 Err(why) => self.shard.malformed(at(""), why),
             }
         }
@@ -281,7 +321,12 @@ impl<'s> Ctx<'s> {
         let col = |name: &[u8]| headers.iter().position(|h| h.trim_ascii() == name);
         let (Some(msg_col), ts_col) = (col(b"@message"), col(b"@timestamp")) else {
             self.shard.malformed(
-                Position { input: self.input, block: 0, line: 1, label: None },
+                Position {
+                    input: self.input,
+                    block: 0,
+                    line: 1,
+                    label: None,
+                },
                 "a CSV export without an @message column",
             );
             return Ok(());
@@ -289,7 +334,12 @@ impl<'s> Ctx<'s> {
         let mut rec = csv::ByteRecord::new();
         loop {
             let line = rdr.position().line();
-            let at = Position { input: self.input, block: 0, line, label: None };
+            let at = Position {
+                input: self.input,
+                block: 0,
+                line,
+                label: None,
+            };
             match rdr.read_byte_record(&mut rec) {
                 Ok(false) => return Ok(()),
                 Ok(true) => match rec.get(msg_col) {
@@ -300,10 +350,16 @@ impl<'s> Ctx<'s> {
                             .and_then(parse_insights_time);
                         self.shard.record(msg, at, time);
                     }
-                    None => self.shard.malformed(at, "a CSV row without an @message cell"),
+                    None => self
+                        .shard
+                        .malformed(at, "a CSV row without an @message cell"),
                 },
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(io::Error::other(e)),
-                Err(e) => self.shard.malformed(at, format!("not a valid CSV row: {e}")),
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    return Err(io::Error::other(e))
+                }
+                Err(e) => self
+                    .shard
+                    .malformed(at, format!("not a valid CSV row: {e}")),
             }
         }
     }
@@ -335,7 +391,9 @@ struct DocSeed<'c, 's, 'f, F> {
     control: bool,
 }
 
-impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de> for DocSeed<'_, 's, '_, F> {
+impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de>
+    for DocSeed<'_, 's, '_, F>
+{
     /// Whether the array was found.
     type Value = bool;
 
@@ -384,7 +442,9 @@ struct Elements<'a, 'c, 's, 'f, F> {
     seed: &'a mut DocSeed<'c, 's, 'f, F>,
 }
 
-impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de> for Elements<'_, '_, 's, '_, F> {
+impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de>
+    for Elements<'_, '_, 's, '_, F>
+{
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -403,7 +463,14 @@ impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> Visitor<'de> for Elements<'_
         let s = self.seed;
         let mut index = 0u64;
         while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            let el = Element { input: s.ctx.input, doc: s.doc, index, field: s.field, control: s.control, raw: &raw };
+            let el = Element {
+                input: s.ctx.input,
+                doc: s.doc,
+                index,
+                field: s.field,
+                control: s.control,
+                raw: &raw,
+            };
             (s.on)(s.ctx, &el);
             index += 1;
         }
@@ -434,8 +501,14 @@ mod tests {
 
     #[test]
     fn insights_timestamps_in_both_forms() {
-        assert_eq!(parse_insights_time("2026-11-01 00:00:00.123"), Some(1_793_491_200_123_000));
-        assert_eq!(parse_insights_time("1793491200123"), Some(1_793_491_200_123_000));
+        assert_eq!(
+            parse_insights_time("2026-11-01 00:00:00.123"),
+            Some(1_793_491_200_123_000)
+        );
+        assert_eq!(
+            parse_insights_time("1793491200123"),
+            Some(1_793_491_200_123_000)
+        );
         assert_eq!(parse_insights_time("soon"), None);
     }
 }

@@ -69,8 +69,9 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, AppError> {
             out.push(Input { path: p.clone() });
             continue;
         }
-        let meta = std::fs::metadata(p)
-            .map_err(|e| AppError::Usage(format!("cannot read {}: {}", p.display(), io_reason(&e))))?;
+        let meta = std::fs::metadata(p).map_err(|e| {
+            AppError::Usage(format!("cannot read {}: {}", p.display(), io_reason(&e)))
+        })?;
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
@@ -81,16 +82,29 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, AppError> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), AppError> {
-    let read = std::fs::read_dir(dir)
-        .map_err(|e| AppError::Usage(format!("cannot read directory {}: {}", dir.display(), io_reason(&e))))?;
+    let read = std::fs::read_dir(dir).map_err(|e| {
+        AppError::Usage(format!(
+            "cannot read directory {}: {}",
+            dir.display(),
+            io_reason(&e)
+        ))
+    })?;
     let mut entries = read
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AppError::Usage(format!("cannot read directory {}: {}", dir.display(), io_reason(&e))))?;
+        .map_err(|e| {
+            AppError::Usage(format!(
+                "cannot read directory {}: {}",
+                dir.display(),
+                io_reason(&e)
+            ))
+        })?;
     entries.sort();
     for path in entries {
         let is_dir = std::fs::metadata(&path)
-            .map_err(|e| AppError::Usage(format!("cannot read {}: {}", path.display(), io_reason(&e))))?
+            .map_err(|e| {
+                AppError::Usage(format!("cannot read {}: {}", path.display(), io_reason(&e)))
+            })?
             .is_dir();
         if is_dir {
             walk(&path, out)?;
@@ -135,7 +149,10 @@ enum BlockKind {
 enum Sink<'a> {
     /// Spare buffers, recycled.
     Inline(std::cell::RefCell<Vec<Vec<u8>>>),
-    Pool { tx: &'a Sender<Block>, free: &'a Receiver<Vec<u8>> },
+    Pool {
+        tx: &'a Sender<Block>,
+        free: &'a Receiver<Vec<u8>>,
+    },
 }
 
 impl Sink<'_> {
@@ -168,7 +185,12 @@ fn scan_block(shard: &mut Shard, block: &Block) {
         BlockKind::Oversized => {
             shard.block_lines.push((block.input, block.seq, 1));
             shard.malformed(
-                Position { input: block.input, block: block.seq, line: 1, label: None },
+                Position {
+                    input: block.input,
+                    block: block.seq,
+                    line: 1,
+                    label: None,
+                },
                 "larger than --max-record-size (skipped unread)",
             );
         }
@@ -187,7 +209,11 @@ pub fn read_all(
     // With at least as many inputs as threads, each thread reads and scans
     // whole inputs; with fewer, readers hand blocks to a pool of scanners.
     let inline = threads == 1 || inputs.len() >= threads;
-    let readers = if inline { threads.min(inputs.len()).max(1) } else { inputs.len() };
+    let readers = if inline {
+        threads.min(inputs.len()).max(1)
+    } else {
+        inputs.len()
+    };
     let scanners = if inline { 0 } else { threads };
     let (tx, rx) = bounded::<Block>(2 * scanners.max(1));
     let (free_tx, free_rx) = bounded::<Vec<u8>>(4 * (scanners + readers) + 4);
@@ -217,7 +243,14 @@ pub fn read_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
-                    let sink = if inline { Sink::Inline(Default::default()) } else { Sink::Pool { tx: &tx, free: &free_rx } };
+                    let sink = if inline {
+                        Sink::Inline(Default::default())
+                    } else {
+                        Sink::Pool {
+                            tx: &tx,
+                            free: &free_rx,
+                        }
+                    };
                     let report = read_one(input, i as u32, opts, &mut shard, sink);
                     reports.lock().expect("reports lock")[i] = report;
                 }
@@ -237,14 +270,31 @@ pub fn read_all(
 }
 
 /// Reads one input. Container formats and inline scanning go into `shard`.
-fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink: Sink<'_>) -> InputReport {
-    let mut report = InputReport { path: input.display(), ..Default::default() };
+fn read_one(
+    input: &Input,
+    id: u32,
+    opts: &ReadOptions,
+    shard: &mut Shard,
+    sink: Sink<'_>,
+) -> InputReport {
+    let mut report = InputReport {
+        path: input.display(),
+        ..Default::default()
+    };
     let source = match open(input, &opts.progress) {
         Ok(s) => s,
         Err(e) => {
             let msg = format!("cannot read {}: {}", input.display(), io_reason(&e));
             report.problem = Some(msg.clone());
-            shard.malformed(Position { input: id, block: 0, line: 0, label: Some("the whole input".into()) }, msg);
+            shard.malformed(
+                Position {
+                    input: id,
+                    block: 0,
+                    line: 0,
+                    label: Some("the whole input".into()),
+                },
+                msg,
+            );
             return report;
         }
     };
@@ -262,7 +312,15 @@ fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink:
             Sniffed::Unrecognised(why) => {
                 let msg = format!("unrecognised format: {why}");
                 report.problem = Some(msg.clone());
-                shard.malformed(Position { input: id, block: 0, line: 0, label: Some("the whole input".into()) }, msg);
+                shard.malformed(
+                    Position {
+                        input: id,
+                        block: 0,
+                        line: 0,
+                        label: Some("the whole input".into()),
+                    },
+                    msg,
+                );
                 return report;
             }
         },
@@ -271,12 +329,19 @@ fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink:
     let Some(format) = format else { return report };
     let result = match format {
         Format::Jsonl | Format::Cwexport => {
-            let prefix = if format == Format::Cwexport { LinePrefix::Timestamp } else { LinePrefix::None };
+            let prefix = if format == Format::Cwexport {
+                LinePrefix::Timestamp
+            } else {
+                LinePrefix::None
+            };
             read_lines(head, read_err, reader, id, prefix, shard, sink)
         }
         other => {
             // Container formats are decoded here; a read error ends them.
-            let chained = io::Cursor::new(head).chain(ErrAfter { inner: reader, pending: read_err });
+            let chained = io::Cursor::new(head).chain(ErrAfter {
+                inner: reader,
+                pending: read_err,
+            });
             let mut r = BufReader::with_capacity(256 << 10, chained);
             containers::read(other, &mut r, id, shard)
         }
@@ -287,7 +352,15 @@ fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink:
         } else {
             format!("read error: {e}")
         };
-        shard.malformed(Position { input: id, block: u64::MAX, line: 0, label: Some("end of input".into()) }, msg.clone());
+        shard.malformed(
+            Position {
+                input: id,
+                block: u64::MAX,
+                line: 0,
+                label: Some("end of input".into()),
+            },
+            msg.clone(),
+        );
         report.problem = Some(msg);
     }
     report
@@ -333,12 +406,24 @@ fn open(input: &Input, bar: &indicatif::ProgressBar) -> io::Result<Source> {
     } else {
         Box::new(File::open(&input.path)?)
     };
-    let mut buffered = BufReader::with_capacity(256 << 10, Counted { inner: raw, bar: bar.clone() });
+    let mut buffered = BufReader::with_capacity(
+        256 << 10,
+        Counted {
+            inner: raw,
+            bar: bar.clone(),
+        },
+    );
     let magic = buffered.fill_buf()?;
     if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Source { reader: Box::new(MultiGzDecoder::new(buffered)), gzip: true })
+        Ok(Source {
+            reader: Box::new(MultiGzDecoder::new(buffered)),
+            gzip: true,
+        })
     } else {
-        Ok(Source { reader: Box::new(buffered), gzip: false })
+        Ok(Source {
+            reader: Box::new(buffered),
+            gzip: false,
+        })
     }
 }
 
@@ -397,7 +482,15 @@ fn read_lines(
                 next.extend_from_slice(&buf[nl + 1..]);
                 buf.truncate(nl + 1);
                 let data = std::mem::replace(&mut buf, next);
-                sink.send(Block { input: id, seq, kind: BlockKind::Lines(prefix), data }, shard);
+                sink.send(
+                    Block {
+                        input: id,
+                        seq,
+                        kind: BlockKind::Lines(prefix),
+                        data,
+                    },
+                    shard,
+                );
                 seq += 1;
                 want = BLOCK;
             }
@@ -405,7 +498,15 @@ fn read_lines(
                 // Skip to the end of this line without keeping it.
                 buf.clear();
                 let found = skip_line(&mut reader, &mut buf);
-                sink.send(Block { input: id, seq, kind: BlockKind::Oversized, data: Vec::new() }, shard);
+                sink.send(
+                    Block {
+                        input: id,
+                        seq,
+                        kind: BlockKind::Oversized,
+                        data: Vec::new(),
+                    },
+                    shard,
+                );
                 seq += 1;
                 want = BLOCK;
                 match found {
@@ -415,18 +516,36 @@ fn read_lines(
                 }
             }
             // A long line: read more of it, up to the record limit.
-            None => want = buf.len().saturating_mul(2).min(max.saturating_add(1)).max(buf.len() + 1),
+            None => {
+                want = buf
+                    .len()
+                    .saturating_mul(2)
+                    .min(max.saturating_add(1))
+                    .max(buf.len() + 1)
+            }
         }
     };
-    // The rest, complete or cut off by a read error, is the last block: a
-    // cut-off line is then a malformed record in it.
+    // The rest is the last block. After a read error only its complete
+    // lines are: the cut-off record is the one malformed record the error
+    // stands for.
+    if result.is_err() {
+        buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |nl| nl + 1));
+    }
     if !buf.is_empty() {
         let kind = if buf.len() > max && memchr::memchr(b'\n', &buf).is_none() {
             BlockKind::Oversized
         } else {
             BlockKind::Lines(prefix)
         };
-        sink.send(Block { input: id, seq, kind, data: buf }, shard);
+        sink.send(
+            Block {
+                input: id,
+                seq,
+                kind,
+                data: buf,
+            },
+            shard,
+        );
     }
     result
 }

@@ -79,7 +79,9 @@ pub fn sniff(head: &[u8], complete: bool) -> Sniffed {
             if memchr::memmem::find(line, b"@message").is_some() {
                 Sniffed::Format(Format::InsightsCsv)
             } else {
-                Sniffed::Unrecognised("not JSON, a CloudWatch export, or an Insights CSV export".into())
+                Sniffed::Unrecognised(
+                    "not JSON, a CloudWatch export, or an Insights CSV export".into(),
+                )
             }
         }
     }
@@ -128,7 +130,10 @@ fn sniff_object(body: &[u8], complete: bool) -> Sniffed {
             let rest = &body[end..];
             let rest_of_line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
             let one_line = first_line_end.is_none_or(|nl| end <= nl);
-            if one_line && rest_of_line.trim_ascii().is_empty() && (first_line_end.is_some() || complete) {
+            if one_line
+                && rest_of_line.trim_ascii().is_empty()
+                && (first_line_end.is_some() || complete)
+            {
                 Sniffed::Format(Format::Jsonl)
             } else {
                 Sniffed::Format(Format::JsonStream)
@@ -151,7 +156,11 @@ struct TopKeys {
 /// Walks the first JSON object of `body` and lists its top-level keys (and
 /// the value of `kind`), stopping at its end or the end of the head.
 fn scan_top_keys(body: &[u8]) -> TopKeys {
-    let mut out = TopKeys { keys: Vec::new(), kind: None, end: None };
+    let mut out = TopKeys {
+        keys: Vec::new(),
+        kind: None,
+        end: None,
+    };
     let mut depth = 0usize;
     let mut i = 0usize;
     let mut last_string: Option<(usize, usize)> = None;
@@ -217,26 +226,56 @@ mod tests {
         let ev = r#"{"kind":"Event","auditID":"a","verb":"get"}"#;
         assert_eq!(f(&format!("{ev}\n{ev}\n")), Sniffed::Format(Format::Jsonl));
         assert_eq!(f(&format!("{ev}{ev}")), Sniffed::Format(Format::JsonStream));
-        assert_eq!(f("{\n  \"kind\": \"Event\",\n  \"verb\": \"get\"\n}\n"), Sniffed::Format(Format::JsonStream));
-        assert_eq!(f("{\n \"kind\": \"EventList\", \"items\": [\n"), Sniffed::Format(Format::Eventlist));
+        assert_eq!(
+            f("{\n  \"kind\": \"Event\",\n  \"verb\": \"get\"\n}\n"),
+            Sniffed::Format(Format::JsonStream)
+        );
+        assert_eq!(
+            f("{\n \"kind\": \"EventList\", \"items\": [\n"),
+            Sniffed::Format(Format::Eventlist)
+        );
         assert_eq!(f("{\n    \"events\": [\n"), Sniffed::Format(Format::Fle));
-        assert_eq!(f("{\n    \"results\": [\n"), Sniffed::Format(Format::Insights));
-        assert_eq!(f("{\"awslogs\": {\"data\": \"H4sI\"}}\n"), Sniffed::Format(Format::LambdaEvent));
-        assert_eq!(f("{\"messageType\": \"DATA_MESSAGE\", \"logEvents\": []}"), Sniffed::Format(Format::FirehoseCwl));
-        assert_eq!(f(&format!("2026-11-01T00:00:00.123Z {ev}\n")), Sniffed::Format(Format::Cwexport));
-        assert_eq!(f("@timestamp,@message\n"), Sniffed::Format(Format::InsightsCsv));
-        assert_eq!(f("[{\"@message\": \"{}\"}]"), Sniffed::Format(Format::JsonArray));
+        assert_eq!(
+            f("{\n    \"results\": [\n"),
+            Sniffed::Format(Format::Insights)
+        );
+        assert_eq!(
+            f("{\"awslogs\": {\"data\": \"H4sI\"}}\n"),
+            Sniffed::Format(Format::LambdaEvent)
+        );
+        assert_eq!(
+            f("{\"messageType\": \"DATA_MESSAGE\", \"logEvents\": []}"),
+            Sniffed::Format(Format::FirehoseCwl)
+        );
+        assert_eq!(
+            f(&format!("2026-11-01T00:00:00.123Z {ev}\n")),
+            Sniffed::Format(Format::Cwexport)
+        );
+        assert_eq!(
+            f("@timestamp,@message\n"),
+            Sniffed::Format(Format::InsightsCsv)
+        );
+        assert_eq!(
+            f("[{\"@message\": \"{}\"}]"),
+            Sniffed::Format(Format::JsonArray)
+        );
         assert_eq!(f("  \n"), Sniffed::Empty);
     }
 
     #[test]
     fn go_field_names_are_unrecognised() {
-        assert!(matches!(f("{\n  \"kind\": \"EventList\",\n  \"Items\": [\n"), Sniffed::Unrecognised(_)));
+        assert!(matches!(
+            f("{\n  \"kind\": \"EventList\",\n  \"Items\": [\n"),
+            Sniffed::Unrecognised(_)
+        ));
         assert!(matches!(f("hello world\n"), Sniffed::Unrecognised(_)));
     }
 
     #[test]
     fn a_single_long_line_is_jsonl_when_the_head_is_cut() {
-        assert_eq!(sniff(b"{\"kind\":\"Event\",\"x\":\"aaaa", false), Sniffed::Format(Format::Jsonl));
+        assert_eq!(
+            sniff(b"{\"kind\":\"Event\",\"x\":\"aaaa", false),
+            Sniffed::Format(Format::Jsonl)
+        );
     }
 }

@@ -10,7 +10,12 @@ use crate::audit::shard::{Position, Shard};
 /// between objects is one malformed record per run.
 pub fn read(r: &mut dyn BufRead, input: u32, shard: &mut Shard) -> io::Result<()> {
     let max = shard.settings.max_record_size;
-    let at = |line: u64| Position { input, block: 0, line, label: None };
+    let at = |line: u64| Position {
+        input,
+        block: 0,
+        line,
+        label: None,
+    };
     let mut rec: Vec<u8> = Vec::new();
     let (mut depth, mut in_str, mut esc, mut oversize) = (0usize, false, false, false);
     let mut line = 1u64;
@@ -98,7 +103,11 @@ mod tests {
     use std::sync::Arc;
 
     fn run(text: &str, max: usize) -> Shard {
-        let settings = Settings { filter: Filter::default(), max_record_size: max, keep_all_malformed: true };
+        let settings = Settings {
+            filter: Filter::default(),
+            max_record_size: max,
+            keep_all_malformed: true,
+        };
         let mut shard = Shard::new(Arc::new(settings));
         // A tiny buffer makes objects straddle reads.
         let mut r = io::BufReader::with_capacity(7, text.as_bytes());
@@ -108,8 +117,14 @@ mod tests {
 
     #[test]
     fn splits_pretty_and_run_together_objects() {
-        let s = run("{\n \"a\": \"}{\\\"\",\n \"b\": [1, {\"c\": 2}]\n}{\"d\":1}\n\n{\"e\":\"x\"}", 1 << 20);
-        assert_eq!((s.counts.records, s.counts.skipped, s.counts.malformed), (3, 3, 0));
+        let s = run(
+            "{\n \"a\": \"}{\\\"\",\n \"b\": [1, {\"c\": 2}]\n}{\"d\":1}\n\n{\"e\":\"x\"}",
+            1 << 20,
+        );
+        assert_eq!(
+            (s.counts.records, s.counts.skipped, s.counts.malformed),
+            (3, 3, 0)
+        );
     }
 
     #[test]
@@ -124,6 +139,9 @@ mod tests {
     fn an_object_over_the_limit_is_skipped_unkept() {
         let big = format!("{{\"a\":\"{}\"}}{{\"b\":1}}", "x".repeat(100));
         let s = run(&big, 50);
-        assert_eq!((s.counts.records, s.counts.malformed, s.counts.skipped), (2, 1, 1));
+        assert_eq!(
+            (s.counts.records, s.counts.malformed, s.counts.skipped),
+            (2, 1, 1)
+        );
     }
 }

@@ -12,7 +12,11 @@ use super::sanitize::is_hostile;
 struct Escaping<F>(F);
 
 impl<F: Formatter> Formatter for Escaping<F> {
-    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if is_hostile(c) {
@@ -70,7 +74,11 @@ mod tests {
     #[test]
     fn escapes_what_serde_json_leaves_raw() {
         let mut out = Vec::new();
-        super::write(&mut out, &serde_json::json!({"ua": "a\u{1b}b\u{9b}c\u{202e}d\u{7f}"})).unwrap();
+        super::write(
+            &mut out,
+            &serde_json::json!({"ua": "a\u{1b}b\u{9b}c\u{202e}d\u{7f}"}),
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(r#""a\u001bb\u009bc\u202ed\u007f""#), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -25,7 +25,11 @@ pub fn use_color(choice: ColorChoice) -> bool {
 
 /// Microseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(micros: i64, precise: bool) -> String {
-    let fmt = if precise { chrono::SecondsFormat::AutoSi } else { chrono::SecondsFormat::Secs };
+    let fmt = if precise {
+        chrono::SecondsFormat::AutoSi
+    } else {
+        chrono::SecondsFormat::Secs
+    };
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.to_rfc3339_opts(fmt, true))
         .unwrap_or_default()

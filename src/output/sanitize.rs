@@ -46,8 +46,14 @@ mod tests {
 
     #[test]
     fn escapes_controls_bidi_and_zero_width() {
-        assert_eq!(sanitize("kubectl\u{1b}[31m\u{7}"), "kubectl\\u{1b}[31m\\u{7}");
-        assert_eq!(sanitize("a\u{202e}b\u{200b}c\u{85}d\re"), "a\\u{202e}b\\u{200b}c\\u{85}d\\u{d}e");
+        assert_eq!(
+            sanitize("kubectl\u{1b}[31m\u{7}"),
+            "kubectl\\u{1b}[31m\\u{7}"
+        );
+        assert_eq!(
+            sanitize("a\u{202e}b\u{200b}c\u{85}d\re"),
+            "a\\u{202e}b\\u{200b}c\\u{85}d\\u{d}e"
+        );
         assert_eq!(sanitize("plain ünïcode"), "plain ünïcode");
     }
 

@@ -62,11 +62,27 @@ impl Table {
 
     pub fn write_markdown(&self, w: &mut dyn Write) -> io::Result<()> {
         let cell = |c: &str| sanitize(c).replace('|', "\\|");
-        writeln!(w, "| {} |", self.headers.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "))?;
-        let rule: Vec<&str> = self.numeric.iter().map(|&n| if n { "---:" } else { "---" }).collect();
+        writeln!(
+            w,
+            "| {} |",
+            self.headers
+                .iter()
+                .map(|h| cell(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )?;
+        let rule: Vec<&str> = self
+            .numeric
+            .iter()
+            .map(|&n| if n { "---:" } else { "---" })
+            .collect();
         writeln!(w, "| {} |", rule.join(" | "))?;
         for row in &self.rows {
-            writeln!(w, "| {} |", row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "))?;
+            writeln!(
+                w,
+                "| {} |",
+                row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            )?;
         }
         Ok(())
     }
