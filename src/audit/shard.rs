@@ -15,7 +15,7 @@ use super::event::{classify, Classified, SecretAccess, Stage};
 
 /// The bytes every record about secrets contains (the API server never
 /// escapes this word); records without it are only checked for framing.
-pub const NEEDLE: &[u8] = b"secrets";
+pub const NEEDLE: &[u8] = b"\"secrets\"";
 
 /// An interned string; 0 stands for "absent".
 pub type Sym = u32;
@@ -170,7 +170,29 @@ pub struct Shard {
 }
 
 /// The needle's searcher, built once.
-static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(NEEDLE));
+static FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::FinderBuilder::new().build_forward_with_ranker(AuditJsonBytes, NEEDLE));
+
+/// Byte frequencies of audit-log JSON, so the searcher's prefilter keys on
+/// the needle's rarest bytes there (`c`, `r`) rather than on `"`, which is
+/// rare in prose but one byte in ten of JSON.
+struct AuditJsonBytes;
+
+impl memchr::arch::all::packedpair::HeuristicFrequencyRank for AuditJsonBytes {
+    fn rank(&self, byte: u8) -> u8 {
+        // Measured on gen_audit.py output: " 9.7%, e 8.8%, s 5.9%, t 5.0%,
+        // r 3.3%, c 2.5%.
+        match byte {
+            b'"' => 255,
+            b'e' => 250,
+            b's' => 240,
+            b't' => 230,
+            b'r' => 200,
+            b'c' => 180,
+            _ => 100,
+        }
+    }
+}
 
 /// The prefix before the event on each line of a line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -130,12 +130,13 @@ pub struct ReadOptions {
     pub progress: indicatif::ProgressBar,
 }
 
-/// A block of complete lines for a scanner.
+/// A block of complete lines for a scanner: `data[..len]`.
 struct Block {
     input: u32,
     seq: u64,
     kind: BlockKind,
     data: Vec<u8>,
+    len: usize,
 }
 
 enum BlockKind {
@@ -145,24 +146,19 @@ enum BlockKind {
 }
 
 /// Where a reader sends complete blocks: to scanner threads, or straight into
-/// its own shard when it scans inline.
+/// its own shard when it scans inline. Buffers are recycled and stay
+/// initialised, so no block is zeroed twice.
 enum Sink<'a> {
-    /// Spare buffers, recycled.
     Inline(std::cell::RefCell<Vec<Vec<u8>>>),
-    Pool {
-        tx: &'a Sender<Block>,
-        free: &'a Receiver<Vec<u8>>,
-    },
+    Pool { tx: &'a Sender<Block>, free: &'a Receiver<Vec<u8>> },
 }
 
 impl Sink<'_> {
     fn buffer(&self) -> Vec<u8> {
-        let mut buf = match self {
+        match self {
             Sink::Inline(spares) => spares.borrow_mut().pop().unwrap_or_default(),
             Sink::Pool { free, .. } => free.try_recv().unwrap_or_default(),
-        };
-        buf.clear();
-        buf
+        }
     }
 
     fn send(&self, block: Block, shard: &mut Shard) {
@@ -181,39 +177,56 @@ impl Sink<'_> {
 
 fn scan_block(shard: &mut Shard, block: &Block) {
     match block.kind {
-        BlockKind::Lines(prefix) => shard.lines(&block.data, block.input, block.seq, prefix),
+        BlockKind::Lines(prefix) => shard.lines(&block.data[..block.len], block.input, block.seq, prefix),
         BlockKind::Oversized => {
             shard.block_lines.push((block.input, block.seq, 1));
             shard.malformed(
-                Position {
-                    input: block.input,
-                    block: block.seq,
-                    line: 1,
-                    label: None,
-                },
+                Position { input: block.input, block: block.seq, line: 1, label: None },
                 "larger than --max-record-size (skipped unread)",
             );
         }
     }
 }
 
+/// A unit of work: a whole input, or a byte range of a large plain file in a
+/// line format (ranges start at line starts).
+struct Work {
+    input: u32,
+    range: Option<ByteRange>,
+}
+
+struct ByteRange {
+    index: u64,
+    start: u64,
+    end: u64,
+    prefix: LinePrefix,
+}
+
+/// Plain files of a line format at least this large are split across threads.
+const SPLIT_MIN: u64 = 16 << 20;
+
 /// Reads every input into one merged shard.
-pub fn read_all(
-    inputs: &[Input],
-    settings: Arc<Settings>,
-    opts: &ReadOptions,
-) -> (Shard, Vec<InputReport>) {
+pub fn read_all(inputs: &[Input], settings: Arc<Settings>, opts: &ReadOptions) -> (Shard, Vec<InputReport>) {
     let threads = opts.threads.max(1);
-    let reports: Mutex<Vec<InputReport>> = Mutex::new(vec![InputReport::default(); inputs.len()]);
+    let mut reports: Vec<InputReport> =
+        inputs.iter().map(|i| InputReport { path: i.display(), ..Default::default() }).collect();
+    let mut work = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        match plan_ranges(input, threads, opts.format, settings.max_record_size) {
+            Some((format, ranges)) => {
+                reports[i].format = Some(format);
+                work.extend(ranges.into_iter().map(|r| Work { input: i as u32, range: Some(r) }));
+            }
+            None => work.push(Work { input: i as u32, range: None }),
+        }
+    }
+    let reports = Mutex::new(reports);
     let next = AtomicUsize::new(0);
-    // With at least as many inputs as threads, each thread reads and scans
-    // whole inputs; with fewer, readers hand blocks to a pool of scanners.
-    let inline = threads == 1 || inputs.len() >= threads;
-    let readers = if inline {
-        threads.min(inputs.len()).max(1)
-    } else {
-        inputs.len()
-    };
+    // With at least as many pieces of work as threads, each thread reads and
+    // scans its own; with fewer (one gzip stream), readers hand blocks to a
+    // pool of scanners, so inflating and scanning overlap.
+    let inline = threads == 1 || work.len() >= threads;
+    let readers = if inline { threads.min(work.len()).max(1) } else { work.len() };
     let scanners = if inline { 0 } else { threads };
     let (tx, rx) = bounded::<Block>(2 * scanners.max(1));
     let (free_tx, free_rx) = bounded::<Vec<u8>>(4 * (scanners + readers) + 4);
@@ -221,9 +234,7 @@ pub fn read_all(
     std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for _ in 0..scanners {
-            let rx = rx.clone();
-            let free_tx = free_tx.clone();
-            let settings = settings.clone();
+            let (rx, free_tx, settings) = (rx.clone(), free_tx.clone(), settings.clone());
             handles.push(scope.spawn(move || {
                 let mut shard = Shard::new(settings);
                 for block in rx {
@@ -234,25 +245,25 @@ pub fn read_all(
             }));
         }
         for _ in 0..readers {
-            let tx = tx.clone();
-            let free_rx = free_rx.clone();
-            let settings = settings.clone();
-            let (next, reports) = (&next, &reports);
+            let (tx, free_rx, settings) = (tx.clone(), free_rx.clone(), settings.clone());
+            let (next, reports, work) = (&next, &reports, &work);
             handles.push(scope.spawn(move || {
                 let mut shard = Shard::new(settings);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(input) = inputs.get(i) else { break };
-                    let sink = if inline {
-                        Sink::Inline(Default::default())
-                    } else {
-                        Sink::Pool {
-                            tx: &tx,
-                            free: &free_rx,
+                while let Some(w) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let sink = if inline { Sink::Inline(Default::default()) } else { Sink::Pool { tx: &tx, free: &free_rx } };
+                    let input = &inputs[w.input as usize];
+                    let problem = match &w.range {
+                        Some(range) => read_range(input, w.input, range, opts, &mut shard, sink).err(),
+                        None => {
+                            let report = read_one(input, w.input, opts, &mut shard, sink);
+                            let mut all = reports.lock().expect("reports lock");
+                            all[w.input as usize] = report;
+                            None
                         }
                     };
-                    let report = read_one(input, i as u32, opts, &mut shard, sink);
-                    reports.lock().expect("reports lock")[i] = report;
+                    if let Some(p) = problem {
+                        reports.lock().expect("reports lock")[w.input as usize].problem = Some(p);
+                    }
                 }
                 shard
             }));
@@ -269,58 +280,150 @@ pub fn read_all(
     (total, reports.into_inner().expect("reports lock"))
 }
 
-/// Reads one input. Container formats and inline scanning go into `shard`.
-fn read_one(
+/// Splits a large plain file of a line format into one range per thread,
+/// each starting at a line start. `None` when the input is read whole.
+fn plan_ranges(
+    input: &Input,
+    threads: usize,
+    forced: Option<Format>,
+    max_record: usize,
+) -> Option<(Format, Vec<ByteRange>)> {
+    use std::os::unix::fs::FileExt;
+    if threads < 2 || input.is_stdin() {
+        return None;
+    }
+    let file = File::open(&input.path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() < SPLIT_MIN {
+        return None;
+    }
+    let mut head = vec![0u8; HEAD];
+    let n = file.read_at(&mut head, 0).ok()?;
+    head.truncate(n);
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return None;
+    }
+    let format = match forced {
+        Some(f) => f,
+        None => match sniff::sniff(&head, false) {
+            Sniffed::Format(f) => f,
+            _ => return None,
+        },
+    };
+    let prefix = match format {
+        Format::Jsonl => LinePrefix::None,
+        Format::Cwexport => LinePrefix::Timestamp,
+        _ => return None,
+    };
+    let size = meta.len();
+    let mut starts = vec![0u64];
+    let mut chunk = vec![0u8; HEAD];
+    for k in 1..threads as u64 {
+        // The first line start at or after the nominal cut.
+        let mut pos = (size * k / threads as u64).max(*starts.last().unwrap());
+        let limit = pos.saturating_add(max_record as u64).min(size);
+        let found = loop {
+            if pos >= limit {
+                break None;
+            }
+            let n = file.read_at(&mut chunk, pos - 1).ok()?;
+            if n == 0 {
+                break None;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &chunk[..n]) {
+                break Some(pos + i as u64);
+            }
+            pos += n as u64;
+        };
+        match found {
+            Some(s) if s < size && s > *starts.last().unwrap() => starts.push(s),
+            _ => {}
+        }
+    }
+    let ranges = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| ByteRange {
+            index: i as u64,
+            start,
+            end: starts.get(i + 1).copied().unwrap_or(size),
+            prefix,
+        })
+        .collect();
+    Some((format, ranges))
+}
+
+/// Reads one byte range of a plain file with positional reads.
+fn read_range(
     input: &Input,
     id: u32,
+    range: &ByteRange,
     opts: &ReadOptions,
     shard: &mut Shard,
     sink: Sink<'_>,
-) -> InputReport {
-    let mut report = InputReport {
-        path: input.display(),
-        ..Default::default()
+) -> Result<(), String> {
+    let fail = |shard: &mut Shard, e: io::Error| {
+        let msg = format!("read error: {}", io_reason(&e));
+        let at = Position { input: id, block: (range.index << 40) | (u64::MAX >> 24), line: 0, label: Some("read error".into()) };
+        shard.malformed(at, msg.clone());
+        msg
     };
+    let file = File::open(&input.path).map_err(|e| fail(shard, e))?;
+    let mut reader = RangeReader { file, pos: range.start, end: range.end, bar: opts.progress.clone() };
+    read_lines(Vec::new(), None, &mut reader, id, range.index << 40, range.prefix, shard, sink).map_err(|e| fail(shard, e))
+}
+
+struct RangeReader {
+    file: File,
+    pos: u64,
+    end: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Reads one whole input. Container formats and inline scanning go into `shard`.
+fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink: Sink<'_>) -> InputReport {
+    let mut report = InputReport { path: input.display(), ..Default::default() };
+    let whole = || Position { input: id, block: 0, line: 0, label: Some("the whole input".into()) };
     let source = match open(input, &opts.progress) {
         Ok(s) => s,
         Err(e) => {
             let msg = format!("cannot read {}: {}", input.display(), io_reason(&e));
             report.problem = Some(msg.clone());
-            shard.malformed(
-                Position {
-                    input: id,
-                    block: 0,
-                    line: 0,
-                    label: Some("the whole input".into()),
-                },
-                msg,
-            );
+            shard.malformed(whole(), msg);
             return report;
         }
     };
     report.gzip = source.gzip;
     let mut reader = source.reader;
-    let mut head = Vec::with_capacity(HEAD);
-    let read_err = fill(&mut reader, &mut head, HEAD).err();
-    let complete = read_err.is_none() && head.len() < HEAD;
+    let mut head = vec![0u8; HEAD];
+    let mut filled = 0;
+    let read_err = fill_to(&mut reader, &mut head, &mut filled).err();
+    head.truncate(filled);
+    let complete = read_err.is_some() || head.len() < HEAD;
     let format = match opts.format {
         Some(f) => Some(f),
-        None => match sniff::sniff(&head, complete || read_err.is_some()) {
+        None => match sniff::sniff(&head, complete) {
             Sniffed::Empty if read_err.is_none() => None,
             Sniffed::Empty => Some(Format::Jsonl),
             Sniffed::Format(f) => Some(f),
             Sniffed::Unrecognised(why) => {
                 let msg = format!("unrecognised format: {why}");
                 report.problem = Some(msg.clone());
-                shard.malformed(
-                    Position {
-                        input: id,
-                        block: 0,
-                        line: 0,
-                        label: Some("the whole input".into()),
-                    },
-                    msg,
-                );
+                shard.malformed(whole(), msg);
                 return report;
             }
         },
@@ -329,19 +432,11 @@ fn read_one(
     let Some(format) = format else { return report };
     let result = match format {
         Format::Jsonl | Format::Cwexport => {
-            let prefix = if format == Format::Cwexport {
-                LinePrefix::Timestamp
-            } else {
-                LinePrefix::None
-            };
-            read_lines(head, read_err, reader, id, prefix, shard, sink)
+            let prefix = if format == Format::Cwexport { LinePrefix::Timestamp } else { LinePrefix::None };
+            read_lines(head, read_err, &mut reader, id, 0, prefix, shard, sink)
         }
         other => {
-            // Container formats are decoded here; a read error ends them.
-            let chained = io::Cursor::new(head).chain(ErrAfter {
-                inner: reader,
-                pending: read_err,
-            });
+            let chained = io::Cursor::new(head).chain(ErrAfter { inner: reader, pending: read_err });
             let mut r = BufReader::with_capacity(256 << 10, chained);
             containers::read(other, &mut r, id, shard)
         }
@@ -350,17 +445,9 @@ fn read_one(
         let msg = if report.gzip {
             format!("gzip stream cut off or corrupt: {e}")
         } else {
-            format!("read error: {e}")
+            format!("read error: {}", io_reason(&e))
         };
-        shard.malformed(
-            Position {
-                input: id,
-                block: u64::MAX,
-                line: 0,
-                label: Some("end of input".into()),
-            },
-            msg.clone(),
-        );
+        shard.malformed(Position { input: id, block: u64::MAX, line: 0, label: Some("end of input".into()) }, msg.clone());
         report.problem = Some(msg);
     }
     report
@@ -401,48 +488,25 @@ impl<R: Read> Read for Counted<R> {
 }
 
 fn open(input: &Input, bar: &indicatif::ProgressBar) -> io::Result<Source> {
-    let raw: Box<dyn Read + Send> = if input.is_stdin() {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(&input.path)?)
-    };
-    let mut buffered = BufReader::with_capacity(
-        256 << 10,
-        Counted {
-            inner: raw,
-            bar: bar.clone(),
-        },
-    );
+    let raw: Box<dyn Read + Send> =
+        if input.is_stdin() { Box::new(io::stdin()) } else { Box::new(File::open(&input.path)?) };
+    let mut buffered = BufReader::with_capacity(256 << 10, Counted { inner: raw, bar: bar.clone() });
     let magic = buffered.fill_buf()?;
     if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Source {
-            reader: Box::new(MultiGzDecoder::new(buffered)),
-            gzip: true,
-        })
+        Ok(Source { reader: Box::new(MultiGzDecoder::new(buffered)), gzip: true })
     } else {
-        Ok(Source {
-            reader: Box::new(buffered),
-            gzip: false,
-        })
+        Ok(Source { reader: Box::new(buffered), gzip: false })
     }
 }
 
-/// Reads until `buf` holds `want` bytes or the input ends.
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
-    while buf.len() < want {
-        let len = buf.len();
-        buf.resize(want, 0);
-        match r.read(&mut buf[len..]) {
-            Ok(0) => {
-                buf.truncate(len);
-                return Ok(());
-            }
-            Ok(n) => buf.truncate(len + n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
-            Err(e) => {
-                buf.truncate(len);
-                return Err(e);
-            }
+/// Reads into `buf[*filled..]` until it is full or the input ends.
+fn fill_to(r: &mut dyn Read, buf: &mut [u8], filled: &mut usize) -> io::Result<()> {
+    while *filled < buf.len() {
+        match r.read(&mut buf[*filled..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
@@ -450,19 +514,25 @@ fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
 
 /// Cuts a line format into blocks that end at a line end and sends them on.
 /// A line longer than the record limit is skipped without being held.
+#[allow(clippy::too_many_arguments)]
 fn read_lines(
     head: Vec<u8>,
     head_err: Option<io::Error>,
-    mut reader: Box<dyn Read + Send>,
+    reader: &mut dyn Read,
     id: u32,
+    first_seq: u64,
     prefix: LinePrefix,
     shard: &mut Shard,
     sink: Sink<'_>,
 ) -> io::Result<()> {
     let max = shard.settings.max_record_size;
-    let mut seq = 0u64;
+    let mut seq = first_seq;
     let mut buf = sink.buffer();
-    buf.extend_from_slice(&head);
+    if buf.len() < head.len() {
+        buf.resize(head.len(), 0);
+    }
+    buf[..head.len()].copy_from_slice(&head);
+    let mut filled = head.len();
     drop(head);
     let mut pending_err = head_err;
     let mut want = BLOCK;
@@ -470,45 +540,33 @@ fn read_lines(
         if let Some(e) = pending_err.take() {
             break Err(e);
         }
-        if let Err(e) = fill(&mut reader, &mut buf, want) {
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        if let Err(e) = fill_to(reader, &mut buf[..want], &mut filled) {
             break Err(e);
         }
-        if buf.len() < want {
+        if filled < want {
             break Ok(());
         }
-        match memchr::memrchr(b'\n', &buf) {
+        match memchr::memrchr(b'\n', &buf[..filled]) {
             Some(nl) => {
+                let rest = filled - (nl + 1);
                 let mut next = sink.buffer();
-                next.extend_from_slice(&buf[nl + 1..]);
-                buf.truncate(nl + 1);
+                if next.len() < rest.max(BLOCK) {
+                    next.resize(rest.max(BLOCK), 0);
+                }
+                next[..rest].copy_from_slice(&buf[nl + 1..filled]);
                 let data = std::mem::replace(&mut buf, next);
-                sink.send(
-                    Block {
-                        input: id,
-                        seq,
-                        kind: BlockKind::Lines(prefix),
-                        data,
-                    },
-                    shard,
-                );
-                seq += 1;
-                want = BLOCK;
+                sink.send(Block { input: id, seq, kind: BlockKind::Lines(prefix), data, len: nl + 1 }, shard);
+                (filled, seq, want) = (rest, seq + 1, BLOCK);
             }
-            None if buf.len() > max => {
+            None if filled > max => {
                 // Skip to the end of this line without keeping it.
-                buf.clear();
-                let found = skip_line(&mut reader, &mut buf);
-                sink.send(
-                    Block {
-                        input: id,
-                        seq,
-                        kind: BlockKind::Oversized,
-                        data: Vec::new(),
-                    },
-                    shard,
-                );
-                seq += 1;
-                want = BLOCK;
+                let found = skip_line(reader, &mut buf, &mut filled);
+                let oversized = Block { input: id, seq, kind: BlockKind::Oversized, data: Vec::new(), len: 0 };
+                sink.send(oversized, shard);
+                (seq, want) = (seq + 1, BLOCK);
                 match found {
                     Ok(true) => {}
                     Ok(false) => return Ok(()),
@@ -516,53 +574,45 @@ fn read_lines(
                 }
             }
             // A long line: read more of it, up to the record limit.
-            None => {
-                want = buf
-                    .len()
-                    .saturating_mul(2)
-                    .min(max.saturating_add(1))
-                    .max(buf.len() + 1)
-            }
+            None => want = filled.saturating_mul(2).min(max.saturating_add(1)).max(filled + 1),
         }
     };
     // The rest is the last block. After a read error only its complete
     // lines are: the cut-off record is the one malformed record the error
     // stands for.
     if result.is_err() {
-        buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |nl| nl + 1));
+        filled = memchr::memrchr(b'\n', &buf[..filled]).map_or(0, |nl| nl + 1);
     }
-    if !buf.is_empty() {
-        let kind = if buf.len() > max && memchr::memchr(b'\n', &buf).is_none() {
+    if filled > 0 {
+        let kind = if filled > max && memchr::memchr(b'\n', &buf[..filled]).is_none() {
             BlockKind::Oversized
         } else {
             BlockKind::Lines(prefix)
         };
-        sink.send(
-            Block {
-                input: id,
-                seq,
-                kind,
-                data: buf,
-            },
-            shard,
-        );
+        sink.send(Block { input: id, seq, kind, data: buf, len: filled }, shard);
     }
     result
 }
 
-/// Discards bytes up to and including the next newline; leaves what follows
-/// it in `buf`. Returns false at the end of the input.
-fn skip_line(reader: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let mut chunk = vec![0u8; BLOCK];
+/// Discards bytes up to and including the next newline, leaving what follows
+/// it at the start of `buf`. Returns false at the end of the input.
+fn skip_line(reader: &mut dyn Read, buf: &mut Vec<u8>, filled: &mut usize) -> io::Result<bool> {
+    if buf.len() < BLOCK {
+        buf.resize(BLOCK, 0);
+    }
     loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(false),
+        let n = match reader.read(&mut buf[..BLOCK]) {
+            Ok(0) => {
+                *filled = 0;
+                return Ok(false);
+            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        if let Some(nl) = memchr::memchr(b'\n', &chunk[..n]) {
-            buf.extend_from_slice(&chunk[nl + 1..n]);
+        if let Some(nl) = memchr::memchr(b'\n', &buf[..n]) {
+            buf.copy_within(nl + 1..n, 0);
+            *filled = n - nl - 1;
             return Ok(true);
         }
     }
