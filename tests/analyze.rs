@@ -759,3 +759,30 @@ fn a_closed_pipe_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_prefilter_agrees_with_a_full_parse_of_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("gen.jsonl");
+    generate(&generated, "jsonl", &["--stages-all", "--exotic"]);
+    let cw = dir.path().join("gen.cwexport");
+    generate(&cw, "cwexport", &["--exotic"]);
+    let adversarial = fixture("handmade/prefilter-adversarial.jsonl");
+    for path in [
+        adversarial.as_str(),
+        generated.to_str().unwrap(),
+        cw.to_str().unwrap(),
+    ] {
+        for threads in ["1", "2"] {
+            let fast = analyze_json(&["--requests", "--threads", threads, path]);
+            let full = analyze_json(&["--requests", "--threads", threads, "--full-parse", path]);
+            assert_eq!(fast, full, "{path}: fast path and full parse disagree");
+        }
+    }
+    let doc = analyze_json(&[&adversarial]);
+    assert_eq!(doc["summary"]["records"], 9);
+    assert_eq!(
+        doc["summary"]["secret_requests"], 3,
+        "only objectRef.resource == secrets counts"
+    );
+}

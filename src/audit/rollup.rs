@@ -282,6 +282,7 @@ mod tests {
             filter: Filter::default(),
             max_record_size: 1 << 20,
             keep_all_malformed: false,
+            full_parse: false,
         };
         let mut s = Shard::new(Arc::new(settings));
         for (i, l) in lines.iter().enumerate() {

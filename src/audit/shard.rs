@@ -150,6 +150,9 @@ pub struct Settings {
     pub max_record_size: usize,
     /// Keep every malformed position (with `-v`), not only the first few.
     pub keep_all_malformed: bool,
+    /// Parse every record instead of only those with the needle: the
+    /// reference path the fast one is tested against.
+    pub full_parse: bool,
 }
 
 /// How many malformed records are named without `-v`.
@@ -170,8 +173,9 @@ pub struct Shard {
 }
 
 /// The needle's searcher, built once.
-static FINDER: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::FinderBuilder::new().build_forward_with_ranker(AuditJsonBytes, NEEDLE));
+static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| {
+    memmem::FinderBuilder::new().build_forward_with_ranker(AuditJsonBytes, NEEDLE)
+});
 
 /// Byte frequencies of audit-log JSON, so the searcher's prefilter keys on
 /// the needle's rarest bytes there (`c`, `r`) rather than on `"`, which is
@@ -250,7 +254,7 @@ impl Shard {
         }
         self.counts.records += 1;
         self.per_input.entry(at.input).or_default().0 += 1;
-        if FINDER.find(rec).is_none() {
+        if !self.settings.full_parse && FINDER.find(rec).is_none() {
             self.counts.skipped += 1;
             return;
         }
@@ -262,7 +266,7 @@ impl Shard {
     /// within the block.
     pub fn lines(&mut self, block: &[u8], input: u32, seq: u64, prefix: LinePrefix) {
         let mut hits = FINDER.find_iter(block).peekable();
-        let max = self.settings.max_record_size;
+        let (max, full) = (self.settings.max_record_size, self.settings.full_parse);
         let (mut line_no, mut records, mut skipped) = (0u64, 0u64, 0u64);
         let mut start = 0usize;
         for end in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
@@ -274,7 +278,7 @@ impl Shard {
             line_no += 1;
             // Is there a needle on this line?
             while hits.next_if(|&h| h < line_start).is_some() {}
-            let has_hit = hits.peek().is_some_and(|&h| h < end);
+            let has_hit = full || hits.peek().is_some_and(|&h| h < end);
             let line = line.trim_ascii();
             if line.is_empty() {
                 continue;
@@ -508,6 +512,7 @@ mod tests {
             filter: Filter::default(),
             max_record_size: 1 << 20,
             keep_all_malformed: false,
+            full_parse: false,
         })
     }
 

@@ -55,6 +55,10 @@ pub struct AnalyzeArgs {
     /// Worker threads (default: every core).
     #[arg(long, env = "SECRET_AUDIT_THREADS")]
     pub threads: Option<usize>,
+    /// Parse every record, not only those that mention secrets (a slow
+    /// reference path for checking the fast one).
+    #[arg(long, hide = true)]
+    pub full_parse: bool,
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
@@ -102,6 +106,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         },
         max_record_size: args.max_record_size,
         keep_all_malformed: global.verbose > 0,
+        full_parse: args.full_parse,
     });
     let inputs = input::collect_inputs(&args.paths)?;
     let threads = args
@@ -157,7 +162,9 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
                 }
                 _ => {
                     writeln!(out, "{}", headline(&totals, reports.len()))?;
-                    table.write_table(&mut out)?;
+                    if !table.rows.is_empty() {
+                        table.without_empty_columns().write_table(&mut out)?;
+                    }
                     writeln!(out, "{}", accounting(&shard, &totals))?;
                 }
             }
@@ -318,9 +325,12 @@ fn request_json(r: &RequestRow) -> Value {
 }
 
 fn headline(t: &Totals, inputs: usize) -> String {
+    if t.requests == 0 {
+        return format!("No secret access found in {inputs} input(s)");
+    }
     let span = match (t.first_seen, t.last_seen) {
         (Some(a), Some(b)) => format!("from {} to {}", rfc3339(a, false), rfc3339(b, false)),
-        _ => "no time span".into(),
+        _ => "at unknown times".into(),
     };
     format!(
         "Secret access {span}: {} request(s), {} denied, in {} row(s) from {inputs} input(s)",
@@ -384,7 +394,7 @@ fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
             r.denied.to_string(),
             r.first_seen.map(|t| rfc3339(t, full)).unwrap_or_default(),
             r.last_seen.map(|t| rfc3339(t, full)).unwrap_or_default(),
-            list(&r.source_ips, r.source_ip_count, 3, full),
+            list(&r.source_ips, r.source_ip_count, 2, full),
             list(&r.user_agents, r.user_agent_count, 2, full),
             r.impersonated_by.join(if full { " " } else { ", " }),
         ]);

@@ -150,7 +150,10 @@ enum BlockKind {
 /// initialised, so no block is zeroed twice.
 enum Sink<'a> {
     Inline(std::cell::RefCell<Vec<Vec<u8>>>),
-    Pool { tx: &'a Sender<Block>, free: &'a Receiver<Vec<u8>> },
+    Pool {
+        tx: &'a Sender<Block>,
+        free: &'a Receiver<Vec<u8>>,
+    },
 }
 
 impl Sink<'_> {
@@ -177,11 +180,18 @@ impl Sink<'_> {
 
 fn scan_block(shard: &mut Shard, block: &Block) {
     match block.kind {
-        BlockKind::Lines(prefix) => shard.lines(&block.data[..block.len], block.input, block.seq, prefix),
+        BlockKind::Lines(prefix) => {
+            shard.lines(&block.data[..block.len], block.input, block.seq, prefix)
+        }
         BlockKind::Oversized => {
             shard.block_lines.push((block.input, block.seq, 1));
             shard.malformed(
-                Position { input: block.input, block: block.seq, line: 1, label: None },
+                Position {
+                    input: block.input,
+                    block: block.seq,
+                    line: 1,
+                    label: None,
+                },
                 "larger than --max-record-size (skipped unread)",
             );
         }
@@ -206,18 +216,33 @@ struct ByteRange {
 const SPLIT_MIN: u64 = 16 << 20;
 
 /// Reads every input into one merged shard.
-pub fn read_all(inputs: &[Input], settings: Arc<Settings>, opts: &ReadOptions) -> (Shard, Vec<InputReport>) {
+pub fn read_all(
+    inputs: &[Input],
+    settings: Arc<Settings>,
+    opts: &ReadOptions,
+) -> (Shard, Vec<InputReport>) {
     let threads = opts.threads.max(1);
-    let mut reports: Vec<InputReport> =
-        inputs.iter().map(|i| InputReport { path: i.display(), ..Default::default() }).collect();
+    let mut reports: Vec<InputReport> = inputs
+        .iter()
+        .map(|i| InputReport {
+            path: i.display(),
+            ..Default::default()
+        })
+        .collect();
     let mut work = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         match plan_ranges(input, threads, opts.format, settings.max_record_size) {
             Some((format, ranges)) => {
                 reports[i].format = Some(format);
-                work.extend(ranges.into_iter().map(|r| Work { input: i as u32, range: Some(r) }));
+                work.extend(ranges.into_iter().map(|r| Work {
+                    input: i as u32,
+                    range: Some(r),
+                }));
             }
-            None => work.push(Work { input: i as u32, range: None }),
+            None => work.push(Work {
+                input: i as u32,
+                range: None,
+            }),
         }
     }
     let reports = Mutex::new(reports);
@@ -226,7 +251,11 @@ pub fn read_all(inputs: &[Input], settings: Arc<Settings>, opts: &ReadOptions) -
     // scans its own; with fewer (one gzip stream), readers hand blocks to a
     // pool of scanners, so inflating and scanning overlap.
     let inline = threads == 1 || work.len() >= threads;
-    let readers = if inline { threads.min(work.len()).max(1) } else { work.len() };
+    let readers = if inline {
+        threads.min(work.len()).max(1)
+    } else {
+        work.len()
+    };
     let scanners = if inline { 0 } else { threads };
     let (tx, rx) = bounded::<Block>(2 * scanners.max(1));
     let (free_tx, free_rx) = bounded::<Vec<u8>>(4 * (scanners + readers) + 4);
@@ -250,10 +279,19 @@ pub fn read_all(inputs: &[Input], settings: Arc<Settings>, opts: &ReadOptions) -
             handles.push(scope.spawn(move || {
                 let mut shard = Shard::new(settings);
                 while let Some(w) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let sink = if inline { Sink::Inline(Default::default()) } else { Sink::Pool { tx: &tx, free: &free_rx } };
+                    let sink = if inline {
+                        Sink::Inline(Default::default())
+                    } else {
+                        Sink::Pool {
+                            tx: &tx,
+                            free: &free_rx,
+                        }
+                    };
                     let input = &inputs[w.input as usize];
                     let problem = match &w.range {
-                        Some(range) => read_range(input, w.input, range, opts, &mut shard, sink).err(),
+                        Some(range) => {
+                            read_range(input, w.input, range, opts, &mut shard, sink).err()
+                        }
                         None => {
                             let report = read_one(input, w.input, opts, &mut shard, sink);
                             let mut all = reports.lock().expect("reports lock");
@@ -364,13 +402,33 @@ fn read_range(
 ) -> Result<(), String> {
     let fail = |shard: &mut Shard, e: io::Error| {
         let msg = format!("read error: {}", io_reason(&e));
-        let at = Position { input: id, block: (range.index << 40) | (u64::MAX >> 24), line: 0, label: Some("read error".into()) };
+        let at = Position {
+            input: id,
+            block: (range.index << 40) | (u64::MAX >> 24),
+            line: 0,
+            label: Some("read error".into()),
+        };
         shard.malformed(at, msg.clone());
         msg
     };
     let file = File::open(&input.path).map_err(|e| fail(shard, e))?;
-    let mut reader = RangeReader { file, pos: range.start, end: range.end, bar: opts.progress.clone() };
-    read_lines(Vec::new(), None, &mut reader, id, range.index << 40, range.prefix, shard, sink).map_err(|e| fail(shard, e))
+    let mut reader = RangeReader {
+        file,
+        pos: range.start,
+        end: range.end,
+        bar: opts.progress.clone(),
+    };
+    read_lines(
+        Vec::new(),
+        None,
+        &mut reader,
+        id,
+        range.index << 40,
+        range.prefix,
+        shard,
+        sink,
+    )
+    .map_err(|e| fail(shard, e))
 }
 
 struct RangeReader {
@@ -395,9 +453,23 @@ impl Read for RangeReader {
 }
 
 /// Reads one whole input. Container formats and inline scanning go into `shard`.
-fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink: Sink<'_>) -> InputReport {
-    let mut report = InputReport { path: input.display(), ..Default::default() };
-    let whole = || Position { input: id, block: 0, line: 0, label: Some("the whole input".into()) };
+fn read_one(
+    input: &Input,
+    id: u32,
+    opts: &ReadOptions,
+    shard: &mut Shard,
+    sink: Sink<'_>,
+) -> InputReport {
+    let mut report = InputReport {
+        path: input.display(),
+        ..Default::default()
+    };
+    let whole = || Position {
+        input: id,
+        block: 0,
+        line: 0,
+        label: Some("the whole input".into()),
+    };
     let source = match open(input, &opts.progress) {
         Ok(s) => s,
         Err(e) => {
@@ -432,11 +504,18 @@ fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink:
     let Some(format) = format else { return report };
     let result = match format {
         Format::Jsonl | Format::Cwexport => {
-            let prefix = if format == Format::Cwexport { LinePrefix::Timestamp } else { LinePrefix::None };
+            let prefix = if format == Format::Cwexport {
+                LinePrefix::Timestamp
+            } else {
+                LinePrefix::None
+            };
             read_lines(head, read_err, &mut reader, id, 0, prefix, shard, sink)
         }
         other => {
-            let chained = io::Cursor::new(head).chain(ErrAfter { inner: reader, pending: read_err });
+            let chained = io::Cursor::new(head).chain(ErrAfter {
+                inner: reader,
+                pending: read_err,
+            });
             let mut r = BufReader::with_capacity(256 << 10, chained);
             containers::read(other, &mut r, id, shard)
         }
@@ -447,7 +526,15 @@ fn read_one(input: &Input, id: u32, opts: &ReadOptions, shard: &mut Shard, sink:
         } else {
             format!("read error: {}", io_reason(&e))
         };
-        shard.malformed(Position { input: id, block: u64::MAX, line: 0, label: Some("end of input".into()) }, msg.clone());
+        shard.malformed(
+            Position {
+                input: id,
+                block: u64::MAX,
+                line: 0,
+                label: Some("end of input".into()),
+            },
+            msg.clone(),
+        );
         report.problem = Some(msg);
     }
     report
@@ -488,14 +575,29 @@ impl<R: Read> Read for Counted<R> {
 }
 
 fn open(input: &Input, bar: &indicatif::ProgressBar) -> io::Result<Source> {
-    let raw: Box<dyn Read + Send> =
-        if input.is_stdin() { Box::new(io::stdin()) } else { Box::new(File::open(&input.path)?) };
-    let mut buffered = BufReader::with_capacity(256 << 10, Counted { inner: raw, bar: bar.clone() });
+    let raw: Box<dyn Read + Send> = if input.is_stdin() {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(&input.path)?)
+    };
+    let mut buffered = BufReader::with_capacity(
+        256 << 10,
+        Counted {
+            inner: raw,
+            bar: bar.clone(),
+        },
+    );
     let magic = buffered.fill_buf()?;
     if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Source { reader: Box::new(MultiGzDecoder::new(buffered)), gzip: true })
+        Ok(Source {
+            reader: Box::new(MultiGzDecoder::new(buffered)),
+            gzip: true,
+        })
     } else {
-        Ok(Source { reader: Box::new(buffered), gzip: false })
+        Ok(Source {
+            reader: Box::new(buffered),
+            gzip: false,
+        })
     }
 }
 
@@ -558,13 +660,28 @@ fn read_lines(
                 }
                 next[..rest].copy_from_slice(&buf[nl + 1..filled]);
                 let data = std::mem::replace(&mut buf, next);
-                sink.send(Block { input: id, seq, kind: BlockKind::Lines(prefix), data, len: nl + 1 }, shard);
+                sink.send(
+                    Block {
+                        input: id,
+                        seq,
+                        kind: BlockKind::Lines(prefix),
+                        data,
+                        len: nl + 1,
+                    },
+                    shard,
+                );
                 (filled, seq, want) = (rest, seq + 1, BLOCK);
             }
             None if filled > max => {
                 // Skip to the end of this line without keeping it.
                 let found = skip_line(reader, &mut buf, &mut filled);
-                let oversized = Block { input: id, seq, kind: BlockKind::Oversized, data: Vec::new(), len: 0 };
+                let oversized = Block {
+                    input: id,
+                    seq,
+                    kind: BlockKind::Oversized,
+                    data: Vec::new(),
+                    len: 0,
+                };
                 sink.send(oversized, shard);
                 (seq, want) = (seq + 1, BLOCK);
                 match found {
@@ -574,7 +691,12 @@ fn read_lines(
                 }
             }
             // A long line: read more of it, up to the record limit.
-            None => want = filled.saturating_mul(2).min(max.saturating_add(1)).max(filled + 1),
+            None => {
+                want = filled
+                    .saturating_mul(2)
+                    .min(max.saturating_add(1))
+                    .max(filled + 1)
+            }
         }
     };
     // The rest is the last block. After a read error only its complete
@@ -589,7 +711,16 @@ fn read_lines(
         } else {
             BlockKind::Lines(prefix)
         };
-        sink.send(Block { input: id, seq, kind, data: buf, len: filled }, shard);
+        sink.send(
+            Block {
+                input: id,
+                seq,
+                kind,
+                data: buf,
+                len: filled,
+            },
+            shard,
+        );
     }
     result
 }

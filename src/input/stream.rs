@@ -107,6 +107,7 @@ mod tests {
             filter: Filter::default(),
             max_record_size: max,
             keep_all_malformed: true,
+            full_parse: false,
         };
         let mut shard = Shard::new(Arc::new(settings));
         // A tiny buffer makes objects straddle reads.

@@ -30,6 +30,31 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// Drops columns that are empty in every row (for terminal tables).
+    pub fn without_empty_columns(&self) -> Table {
+        let keep: Vec<bool> = (0..self.headers.len())
+            .map(|c| self.rows.iter().any(|r| !r[c].is_empty()))
+            .collect();
+        let pick = |v: &[String]| {
+            v.iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k)
+                .map(|(x, _)| x.clone())
+                .collect()
+        };
+        Table {
+            headers: pick(&self.headers),
+            numeric: self
+                .numeric
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k)
+                .map(|(&n, _)| n)
+                .collect(),
+            rows: self.rows.iter().map(|r| pick(r)).collect(),
+        }
+    }
+
     pub fn write_table(&self, w: &mut dyn Write) -> io::Result<()> {
         let mut t = comfy_table::Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED);
