@@ -690,6 +690,24 @@ fn no_region_or_no_credentials_exit_253() {
     );
     assert_eq!(code(&o), 253, "{}", stderr(&o));
     assert!(stderr(&o).contains("no AWS credentials"), "{}", stderr(&o));
+    for region in ["", "Not A Region"] {
+        let o = common::run_isolated(
+            &[
+                "status",
+                "--cluster",
+                "prod",
+                "--endpoint-url",
+                &url,
+                "--region",
+                region,
+            ],
+            &[
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ],
+        );
+        assert_eq!(code(&o), 253, "{region:?}: {}", stderr(&o));
+    }
     // The region also comes from the standard environment.
     let o = common::run_isolated(
         &["status", "--cluster", "prod", "--endpoint-url", &url],

@@ -67,11 +67,21 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
         Some(p) => format!(" (profile {})", sanitize(p)),
         None => String::new(),
     };
-    let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+    let region = config.region().map(|r| r.to_string()).filter(|r| !r.is_empty()).ok_or_else(|| {
         AppError::Config(format!(
             "no AWS region{profile_hint}: pass --region, set AWS_REGION, or set region in the profile"
         ))
     })?;
+    if !region.split('-').all(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    }) {
+        return Err(AppError::Config(format!(
+            "invalid AWS region {:?}: expected a name like us-east-1",
+            sanitize(&region)
+        )));
+    }
     let provider = config
         .credentials_provider()
         .ok_or_else(|| AppError::Config(format!("no AWS credentials provider{profile_hint}")))?;

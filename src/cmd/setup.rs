@@ -91,7 +91,7 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
             if done == 0 {
                 eprintln!("setup: nothing to change ({summary})");
             } else {
-                eprintln!("setup: applied {done} changes ({summary})");
+                eprintln!("setup: applied {done} change{} ({summary})", if done == 1 { "" } else { "s" });
             }
         }
         Ok(exit::OK)

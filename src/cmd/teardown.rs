@@ -45,7 +45,10 @@ pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
             if done == 0 {
                 eprintln!("teardown: nothing to remove");
             } else {
-                eprintln!("teardown: removed {done} resources ({summary})");
+                eprintln!(
+                    "teardown: removed {done} resource{} ({summary})",
+                    if done == 1 { "" } else { "s" }
+                );
             }
         }
         Ok(exit::OK)
