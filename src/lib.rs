@@ -2,12 +2,16 @@
 //!
 //! The library behind the `secret-audit` binary. The audit core (`audit`),
 //! the offline readers (`input`) and the renderers (`output`) are pure and
-//! synchronous; commands (`cmd`) glue them to the command line.
+//! synchronous; commands (`cmd`) glue them to the command line. `aws` is
+//! the only module that touches the AWS SDK; `provision` holds the desired
+//! CloudWatch state and its plan as plain data.
 
 pub mod audit;
+pub mod aws;
 pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod input;
 pub mod output;
+pub mod provision;
 pub mod timearg;

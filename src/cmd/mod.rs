@@ -1,11 +1,18 @@
 //! One module per subcommand; `run` dispatches and returns the exit code.
 
 pub mod analyze;
+pub mod provisioning;
+pub mod setup;
+pub mod status;
+pub mod teardown;
 
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze::run(&cli.global, args),
+        Command::Setup(args) => setup::run(&cli.global, args),
+        Command::Status(args) => status::run(&cli.global, args),
+        Command::Teardown(args) => teardown::run(&cli.global, args),
     }
 }

@@ -1,0 +1,176 @@
+//! CloudWatch alarm calls, converted to and from `provision::AlarmSpec`.
+//! An alarm is ours when its name has the target's prefix and it carries
+//! both tags `managed-by=secret-audit` and `cluster=<target>`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, MetricDataQuery, Statistic, Tag};
+use aws_sdk_cloudwatch::Client;
+
+use super::error::{from_sdk, AwsError};
+use crate::provision::{AlarmMetric, AlarmSpec, ExistingAlarm, Target, MANAGED_BY};
+
+/// Alarms under a target's name prefix, split by ownership.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmScan {
+    /// Ours, for this target.
+    pub managed: Vec<ExistingAlarm>,
+    /// Names under the prefix that carry no `managed-by=secret-audit` tag:
+    /// made by hand; never overwritten or deleted.
+    pub foreign: Vec<String>,
+}
+
+pub async fn alarms(client: &Client, target: &Target) -> Result<AlarmScan, AwsError> {
+    let mut pages = client
+        .describe_alarms()
+        .alarm_name_prefix(target.prefix())
+        .into_paginator()
+        .send();
+    let mut scan = AlarmScan::default();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk("DescribeAlarms", e))?;
+        for a in page.metric_alarms() {
+            let arn = a.alarm_arn().map(str::to_owned);
+            let tags = match &arn {
+                Some(arn) => tags(client, arn).await?,
+                None => BTreeMap::new(),
+            };
+            let name = a.alarm_name().unwrap_or_default().to_owned();
+            if tags.get("managed-by").map(String::as_str) != Some(MANAGED_BY) {
+                scan.foreign.push(name);
+                continue;
+            }
+            if tags.get("cluster") != Some(&target.name) {
+                // Another target whose name extends this one (prod, prod-eu).
+                continue;
+            }
+            scan.managed.push(ExistingAlarm {
+                spec: alarm_from_sdk(a, tags),
+                arn,
+                state: a.state_value().map(|s| s.as_str().to_owned()),
+            });
+        }
+    }
+    Ok(scan)
+}
+
+async fn tags(client: &Client, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("ListTagsForResource", e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+        .collect())
+}
+
+fn alarm_from_sdk(a: &MetricAlarm, tags: BTreeMap<String, String>) -> AlarmSpec {
+    let metric = match a.metrics().iter().find_map(|m| m.expression()) {
+        Some(expression) => AlarmMetric::Query {
+            expression: expression.to_owned(),
+        },
+        None => AlarmMetric::Metric {
+            namespace: a.namespace().unwrap_or_default().to_owned(),
+            name: a.metric_name().unwrap_or_default().to_owned(),
+            statistic: a
+                .statistic()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+        },
+    };
+    let period = a
+        .period()
+        .or_else(|| a.metrics().iter().find_map(|m| m.period()))
+        .unwrap_or_default();
+    AlarmSpec {
+        name: a.alarm_name().unwrap_or_default().to_owned(),
+        description: a.alarm_description().unwrap_or_default().to_owned(),
+        metric,
+        period,
+        evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+        datapoints_to_alarm: a
+            .datapoints_to_alarm()
+            .or(a.evaluation_periods())
+            .unwrap_or_default(),
+        threshold: a.threshold().unwrap_or_default(),
+        comparison: a
+            .comparison_operator()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
+        treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_owned(),
+        actions_enabled: a.actions_enabled().unwrap_or(true),
+        alarm_actions: a.alarm_actions().to_vec(),
+        ok_actions: a.ok_actions().to_vec(),
+        tags,
+    }
+}
+
+/// Creates or replaces an alarm. Tags given here apply only when the alarm
+/// is created; `tag_alarm` sets them on an existing one.
+pub async fn put_alarm(client: &Client, a: &AlarmSpec) -> Result<(), AwsError> {
+    let mut req = client
+        .put_metric_alarm()
+        .alarm_name(&a.name)
+        .alarm_description(&a.description)
+        .evaluation_periods(a.evaluation_periods)
+        .datapoints_to_alarm(a.datapoints_to_alarm)
+        .threshold(a.threshold)
+        .comparison_operator(ComparisonOperator::from(a.comparison.as_str()))
+        .treat_missing_data(&a.treat_missing_data)
+        .actions_enabled(a.actions_enabled)
+        .set_alarm_actions(Some(a.alarm_actions.clone()))
+        .set_ok_actions(Some(a.ok_actions.clone()));
+    req = match &a.metric {
+        AlarmMetric::Metric {
+            namespace,
+            name,
+            statistic,
+        } => req
+            .namespace(namespace)
+            .metric_name(name)
+            .statistic(Statistic::from(statistic.as_str()))
+            .period(a.period),
+        AlarmMetric::Query { expression } => req.metrics(
+            MetricDataQuery::builder()
+                .id("q1")
+                .expression(expression)
+                .period(a.period)
+                .return_data(true)
+                .build(),
+        ),
+    };
+    for (k, v) in &a.tags {
+        req = req.tags(Tag::builder().key(k).value(v).build());
+    }
+    req.send()
+        .await
+        .map_err(|e| from_sdk("PutMetricAlarm", e))?;
+    Ok(())
+}
+
+pub async fn tag_alarm(
+    client: &Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let mut req = client.tag_resource().resource_arn(arn);
+    for (k, v) in tags {
+        req = req.tags(Tag::builder().key(k).value(v).build());
+    }
+    req.send().await.map_err(|e| from_sdk("TagResource", e))?;
+    Ok(())
+}
+
+pub async fn delete_alarm(client: &Client, name: &str) -> Result<(), AwsError> {
+    client
+        .delete_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteAlarms", e))?;
+    Ok(())
+}

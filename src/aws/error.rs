@@ -1,0 +1,232 @@
+//! One mapping from SDK errors to kinds a user can act on. Every call in
+//! `aws/` converts its `SdkError` here, once; nothing above this module sees
+//! SDK error types.
+
+use std::fmt;
+
+use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
+use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::output::sanitize::sanitize;
+
+/// What went wrong, in terms of what the user can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    AccessDenied,
+    Throttled,
+    InvalidParameter,
+    LimitExceeded,
+    /// The endpoint does not implement the operation (a local emulator).
+    NotImplemented,
+    /// No usable answer: connection refused, timeout, unreadable response.
+    Transport,
+    /// Any other error the service answered with.
+    Service,
+}
+
+impl ErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::AccessDenied => "access denied",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::InvalidParameter => "invalid parameter",
+            ErrorKind::LimitExceeded => "limit exceeded",
+            ErrorKind::NotImplemented => "not implemented by this endpoint",
+            ErrorKind::Transport => "no answer",
+            ErrorKind::Service => "service error",
+        }
+    }
+}
+
+/// A failed AWS call: the operation, what kind of failure, and the service's
+/// own code and message (sanitized: messages echo request input).
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.operation, self.kind.describe())?;
+        match (&self.code, self.message.is_empty()) {
+            (Some(code), false) => write!(f, " ({code}: {})", self.message),
+            (Some(code), true) => write!(f, " ({code})"),
+            (None, false) => write!(f, " ({})", self.message),
+            (None, true) => Ok(()),
+        }
+    }
+}
+
+impl AwsError {
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
+    }
+}
+
+/// The kind for a service error code and HTTP status. `html` says the body
+/// was an HTML page, which no AWS API answers with; an emulator's 500 page
+/// for an operation it lacks is one.
+pub fn kind_for(code: Option<&str>, status: Option<u16>, html: bool) -> ErrorKind {
+    match code {
+        Some(
+            "ResourceNotFoundException" | "ResourceNotFound" | "NotFoundException" | "NotFound",
+        ) => ErrorKind::NotFound,
+        Some(
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "UnauthorizedOperation"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "MissingAuthenticationToken",
+        ) => ErrorKind::AccessDenied,
+        Some(
+            "ThrottlingException"
+            | "Throttling"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "RequestThrottled",
+        ) => ErrorKind::Throttled,
+        Some(
+            "InvalidParameterException"
+            | "InvalidParameterValue"
+            | "InvalidParameterValueException"
+            | "InvalidParameterCombination"
+            | "InvalidParameterCombinationException"
+            | "MissingParameter"
+            | "ValidationException"
+            | "ValidationError"
+            | "InvalidOperationException"
+            | "InvalidFormat",
+        ) => ErrorKind::InvalidParameter,
+        Some("LimitExceededException" | "LimitExceeded" | "ServiceQuotaExceededException") => {
+            ErrorKind::LimitExceeded
+        }
+        Some(
+            "NotImplemented"
+            | "UnknownOperationException"
+            | "InvalidAction"
+            | "UnsupportedOperation",
+        ) => ErrorKind::NotImplemented,
+        Some(_) => ErrorKind::Service,
+        None => match status {
+            Some(501) => ErrorKind::NotImplemented,
+            Some(500) if html => ErrorKind::NotImplemented,
+            Some(403) => ErrorKind::AccessDenied,
+            Some(404) => ErrorKind::NotFound,
+            Some(429) => ErrorKind::Throttled,
+            Some(_) => ErrorKind::Service,
+            None => ErrorKind::Transport,
+        },
+    }
+}
+
+/// Whether a raw response is an HTML page (see `kind_for`).
+pub(crate) fn is_html(resp: &HttpResponse) -> bool {
+    resp.headers()
+        .get("content-type")
+        .is_some_and(|c| c.starts_with("text/html"))
+}
+
+/// Converts an SDK error of any operation, once.
+pub(crate) fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let html = err.raw_response().is_some_and(is_html);
+    let (code, message) = match &err {
+        SdkError::ServiceError(ctx) => (
+            ctx.err().code().map(str::to_owned),
+            ctx.err()
+                .message()
+                .map(|m| sanitize(m).into_owned())
+                .unwrap_or_default(),
+        ),
+        SdkError::TimeoutError(_) => (
+            None,
+            "timed out (see --operation-timeout, --attempt-timeout)".to_owned(),
+        ),
+        _ => (
+            None,
+            sanitize(&DisplayErrorContext(&err).to_string()).into_owned(),
+        ),
+    };
+    let kind = match &err {
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+            kind_for(code.as_deref(), status, html)
+        }
+        _ => ErrorKind::Transport,
+    };
+    let message = if kind == ErrorKind::NotImplemented && code.is_none() {
+        String::new()
+    } else {
+        message
+    };
+    AwsError {
+        operation,
+        kind,
+        code,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_codes_map_to_kinds() {
+        let cases = [
+            ("ResourceNotFoundException", ErrorKind::NotFound),
+            ("ResourceNotFound", ErrorKind::NotFound),
+            ("AccessDeniedException", ErrorKind::AccessDenied),
+            ("AccessDenied", ErrorKind::AccessDenied),
+            ("UnrecognizedClientException", ErrorKind::AccessDenied),
+            ("ThrottlingException", ErrorKind::Throttled),
+            ("Throttling", ErrorKind::Throttled),
+            ("InvalidParameterException", ErrorKind::InvalidParameter),
+            ("InvalidParameterValue", ErrorKind::InvalidParameter),
+            ("LimitExceededException", ErrorKind::LimitExceeded),
+            ("LimitExceeded", ErrorKind::LimitExceeded),
+            ("UnknownOperationException", ErrorKind::NotImplemented),
+            ("InternalFailure", ErrorKind::Service),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(kind_for(Some(code), Some(400), false), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn codeless_answers_map_by_status() {
+        assert_eq!(kind_for(None, Some(501), false), ErrorKind::NotImplemented);
+        assert_eq!(kind_for(None, Some(500), true), ErrorKind::NotImplemented);
+        assert_eq!(kind_for(None, Some(500), false), ErrorKind::Service);
+        assert_eq!(kind_for(None, Some(403), false), ErrorKind::AccessDenied);
+        assert_eq!(kind_for(None, Some(429), false), ErrorKind::Throttled);
+        assert_eq!(kind_for(None, None, false), ErrorKind::Transport);
+    }
+
+    #[test]
+    fn display_names_operation_kind_and_code() {
+        let e = AwsError {
+            operation: "PutMetricFilter",
+            kind: ErrorKind::LimitExceeded,
+            code: Some("LimitExceededException".into()),
+            message: "Resource limit exceeded.".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "PutMetricFilter failed: limit exceeded (LimitExceededException: Resource limit exceeded.)"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The only module that touches the AWS SDK. It builds every client from
+//! one `SdkConfig` (profile, region, endpoint URL, retry and timeouts from
+//! flags, then the standard environment and config files), converts SDK
+//! types to ours (`provision`) and maps SDK errors once (`error`).
+
+pub mod cloudwatch;
+pub mod error;
+pub mod logs;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_cloudwatchlogs::config::interceptors::InterceptorContext;
+use aws_sdk_cloudwatchlogs::config::retry::{ClassifyRetry, RetryAction};
+use aws_sdk_cloudwatchlogs::config::ProvideCredentials;
+
+use crate::error::AppError;
+use crate::output::sanitize::sanitize;
+
+pub use error::{AwsError, ErrorKind};
+
+/// How to reach AWS; built by the command glue from the AWS flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Attempts per call in standard retry mode (1 = no retry).
+    pub max_attempts: u32,
+    pub operation_timeout: Duration,
+    pub attempt_timeout: Duration,
+}
+
+/// The clients of one run, sharing one configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub region: String,
+}
+
+/// Resolves configuration and credentials; fails early (exit 253) when no
+/// region or no credentials resolve.
+pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(s.max_attempts.max(1)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10).min(s.attempt_timeout))
+                .operation_attempt_timeout(s.attempt_timeout)
+                .operation_timeout(s.operation_timeout)
+                .build(),
+        );
+    if let Some(p) = &s.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &s.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(u) = &s.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    let config = loader.load().await;
+    let profile_hint = match &s.profile {
+        Some(p) => format!(" (profile {})", sanitize(p)),
+        None => String::new(),
+    };
+    let region = config.region().map(|r| r.to_string()).filter(|r| !r.is_empty()).ok_or_else(|| {
+        AppError::Config(format!(
+            "no AWS region{profile_hint}: pass --region, set AWS_REGION, or set region in the profile"
+        ))
+    })?;
+    if !region.split('-').all(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    }) {
+        return Err(AppError::Config(format!(
+            "invalid AWS region {:?}: expected a name like us-east-1",
+            sanitize(&region)
+        )));
+    }
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| AppError::Config(format!("no AWS credentials provider{profile_hint}")))?;
+    if let Err(e) = provider.provide_credentials().await {
+        return Err(AppError::Config(format!(
+            "no AWS credentials resolved{profile_hint}: {}. Log in (aws sso login, aws configure) or set AWS_PROFILE",
+            sanitize(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string())
+        )));
+    }
+    let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+        .retry_classifier(NoFutileRetry)
+        .build();
+    let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config)
+        .retry_classifier(NoFutileRetry)
+        .build();
+    Ok(Clients {
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+        cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
+        region,
+    })
+}
+
+/// Forbids retries that cannot help. The standard classifier treats
+/// `LimitExceededException` as throttling, which is right for StartQuery's
+/// concurrency limit but wrong for a resource quota (100 metric filters per
+/// log group, alarms or query definitions per account): retrying only
+/// delays the error. An emulator's HTML 500 page for an operation it lacks
+/// will not change on retry either.
+#[derive(Debug)]
+struct NoFutileRetry;
+
+impl ClassifyRetry for NoFutileRetry {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        if let Some(resp) = ctx.response() {
+            if resp.status().as_u16() == 500 && error::is_html(resp) {
+                return RetryAction::RetryForbidden;
+            }
+        }
+        let Some(Err(err)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let Some(err) = err.as_operation_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmError;
+        use aws_sdk_cloudwatchlogs::operation::put_metric_filter::PutMetricFilterError;
+        use aws_sdk_cloudwatchlogs::operation::put_query_definition::PutQueryDefinitionError;
+        let quota = err
+            .downcast_ref::<PutMetricFilterError>()
+            .is_some_and(|e| e.is_limit_exceeded_exception())
+            || err
+                .downcast_ref::<PutQueryDefinitionError>()
+                .is_some_and(|e| e.is_limit_exceeded_exception())
+            || err
+                .downcast_ref::<PutMetricAlarmError>()
+                .is_some_and(|e| e.is_limit_exceeded_fault());
+        if quota {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "secret-audit: no retry on quotas or unimplemented operations"
+    }
+}

@@ -1,0 +1,150 @@
+//! `secret-audit setup`: preflight the audit log groups, plan the metric
+//! filters, alarms and saved queries against what exists, print the plan,
+//! and apply it unless `--dry-run`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::{parse_duration, AwsArgs, GlobalArgs};
+use crate::cmd::provisioning::{self as prov, ProvisionArgs};
+use crate::error::{exit, AppError};
+use crate::output::rfc3339;
+use crate::provision::plan::{filters_added, plan_setup};
+use crate::provision::{Change, Target};
+
+/// CloudWatch allows this many metric filters per log group (not raisable).
+pub const MAX_FILTERS_PER_GROUP: usize = 100;
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub provision: ProvisionArgs,
+    /// Print the plan and stop: no write call.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip the checks that the log group exists and receives audit events
+    /// (for log groups filled later).
+    #[arg(long, env = "SECRET_AUDIT_SKIP_PREFLIGHT")]
+    pub skip_preflight: bool,
+    /// Preflight fails when the newest audit event is older than this.
+    #[arg(long, default_value = "24h", value_parser = parse_duration, env = "SECRET_AUDIT_PREFLIGHT_MAX_AGE")]
+    pub preflight_max_age: Duration,
+}
+
+pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
+    let targets = prov::targets(&args.aws)?;
+    let settings = args.provision.settings();
+    prov::runtime()?.block_on(async {
+        let clients = prov::connect(&args.aws).await?;
+        if !args.skip_preflight {
+            for t in &targets {
+                preflight(&clients, t, args.preflight_max_age).await?;
+            }
+        }
+        let mut plans: Vec<(Target, Vec<Change>)> = Vec::new();
+        for t in &targets {
+            let state = prov::read_state(&clients, t).await.map_err(prov::aws_error)?;
+            let desired = prov::desired(t, &settings);
+            if let Some(name) = state.foreign_alarms.iter().find(|n| desired.alarms.iter().any(|a| &a.name == *n)) {
+                return Err(AppError::Service(format!(
+                    "alarm {name} exists but is not managed by secret-audit (no tag managed-by=secret-audit); \
+                     rename or delete it, then run setup again"
+                ))
+                .into());
+            }
+            plans.push((t.clone(), plan_setup(&desired, &state.existing)));
+        }
+        // Quota check before any write: nothing half-created.
+        for (t, plan) in &plans {
+            let added = filters_added(plan);
+            if added == 0 {
+                continue;
+            }
+            let all = crate::aws::logs::metric_filters(&clients.logs, &t.log_group, None).await.map_err(prov::aws_error)?;
+            let mut names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            if names.len() + added > MAX_FILTERS_PER_GROUP {
+                return Err(AppError::Service(format!(
+                    "log group {} has {} metric filters and setup needs {added} more, but CloudWatch allows \
+                     {MAX_FILTERS_PER_GROUP} per log group; delete unused filters first (nothing was changed)",
+                    t.log_group,
+                    names.len()
+                ))
+                .into());
+            }
+        }
+        prov::print_plan(global.output, &plans, args.dry_run)?;
+        let summary = prov::summary(&plans);
+        if args.dry_run {
+            if !global.quiet {
+                eprintln!("setup: dry run, nothing changed (plan: {summary})");
+            }
+            return Ok(exit::OK);
+        }
+        let done = prov::apply(&clients, &plans, "setup").await?;
+        if !global.quiet {
+            if done == 0 {
+                eprintln!("setup: nothing to change ({summary})");
+            } else {
+                eprintln!("setup: applied {done} change{} ({summary})", if done == 1 { "" } else { "s" });
+            }
+        }
+        Ok(exit::OK)
+    })
+}
+
+/// The group exists and has audit streams with recent events.
+async fn preflight(
+    clients: &crate::aws::Clients,
+    t: &Target,
+    max_age: Duration,
+) -> anyhow::Result<()> {
+    let enable = format!(
+        "Turn the cluster's audit log on with:\n  {}\nor pass --skip-preflight to set up before the log group fills.",
+        t.enable_audit_command()
+    );
+    let streams = prov::audit_streams(clients, t)
+        .await
+        .map_err(prov::aws_error)
+        .with_context(|| format!("preflight of log group {}", t.log_group))?;
+    let Some(streams) = streams else {
+        return Err(AppError::Service(format!(
+            "log group {} does not exist in {}: check the cluster name and region. {enable}",
+            t.log_group, clients.region
+        ))
+        .into());
+    };
+    if streams.count == 0 {
+        return Err(AppError::Service(format!(
+            "log group {} has no {}* log streams: the cluster's audit log is not enabled. {enable}",
+            t.log_group,
+            crate::aws::logs::AUDIT_STREAM_PREFIX
+        ))
+        .into());
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let newest = streams.newest_event_ms.unwrap_or(0);
+    let age_secs = (now_ms - newest) / 1000;
+    if streams.newest_event_ms.is_none() || age_secs > max_age.as_secs() as i64 {
+        let when = match streams.newest_event_ms {
+            Some(ms) => format!(
+                "the newest is from {} ({} ago)",
+                rfc3339(ms * 1000, false),
+                prov::age(age_secs)
+            ),
+            None => "none has events".into(),
+        };
+        return Err(AppError::Service(format!(
+            "log group {} has {} audit streams but {when}: the audit log may have been turned off \
+             (see --preflight-max-age). {enable}",
+            t.log_group, streams.count
+        ))
+        .into());
+    }
+    Ok(())
+}

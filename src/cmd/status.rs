@@ -1,0 +1,176 @@
+//! `secret-audit status`: each resource setup manages with its state
+//! (present, drifted with the differing fields, missing), alarm states and
+//! the age of the newest audit event; `--check` exits 1 on drift.
+
+use std::io::{self, Write};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::cli::{AwsArgs, GlobalArgs, OutputFormat};
+use crate::cmd::provisioning::{self as prov, ProvisionArgs};
+use crate::error::exit;
+use crate::output::{json as jsonout, rfc3339, table::Table};
+use crate::provision::plan::plan_setup;
+use crate::provision::{Action, Kind};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The settings setup was run with, to compare against.
+    #[command(flatten)]
+    pub provision: ProvisionArgs,
+    /// Exit 1 when anything is missing or drifted (for CI).
+    #[arg(long)]
+    pub check: bool,
+}
+
+struct Row {
+    target: String,
+    resource: &'static str,
+    name: String,
+    state: &'static str,
+    fields: Vec<&'static str>,
+    detail: String,
+    alarm_state: Option<String>,
+}
+
+pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
+    let targets = prov::targets(&args.aws)?;
+    let settings = args.provision.settings();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (rows, groups) = prov::runtime()?.block_on(async {
+        let clients = prov::connect(&args.aws).await?;
+        let mut rows = Vec::new();
+        let mut groups = Vec::new();
+        for t in &targets {
+            let streams = prov::audit_streams(&clients, t).await.map_err(prov::aws_error)?;
+            let (state, detail) = match &streams {
+                None => ("missing", "log group does not exist".to_owned()),
+                Some(s) if s.count == 0 => ("present", "no audit streams: audit log not enabled".to_owned()),
+                Some(s) => match s.newest_event_ms {
+                    Some(ms) => (
+                        "present",
+                        format!(
+                            "{} audit streams; newest event {} ({} ago)",
+                            s.count,
+                            rfc3339(ms * 1000, false),
+                            prov::age((now_ms - ms) / 1000)
+                        ),
+                    ),
+                    None => ("present", format!("{} audit streams, no events", s.count)),
+                },
+            };
+            groups.push(json!({
+                "target": t.name,
+                "log_group": t.log_group,
+                "exists": streams.is_some(),
+                "audit_streams": streams.map(|s| s.count),
+                "newest_event": streams.and_then(|s| s.newest_event_ms).map(|ms| rfc3339(ms * 1000, false)),
+                "newest_event_age_seconds": streams.and_then(|s| s.newest_event_ms).map(|ms| (now_ms - ms) / 1000),
+            }));
+            rows.push(Row {
+                target: t.name.clone(),
+                resource: "log-group",
+                name: t.log_group.clone(),
+                state,
+                fields: vec![],
+                detail,
+                alarm_state: None,
+            });
+            let st = prov::read_state(&clients, t).await.map_err(prov::aws_error)?;
+            let plan = plan_setup(&prov::desired(t, &settings), &st.existing);
+            for c in plan {
+                let (state, detail) = match c.action {
+                    Action::Unchanged => ("present", String::new()),
+                    Action::Update => ("drifted", format!("differs: {}", c.fields.join(", "))),
+                    Action::Create => ("missing", String::new()),
+                    Action::Delete => ("extra", "managed by secret-audit but no longer desired".to_owned()),
+                    Action::Unsupported => ("unsupported by endpoint", String::new()),
+                };
+                let alarm_state = if c.kind == Kind::Alarm {
+                    st.existing.alarms.iter().find(|a| a.spec.name == c.name).and_then(|a| a.state.clone())
+                } else {
+                    None
+                };
+                rows.push(Row {
+                    target: t.name.clone(),
+                    resource: c.kind.as_str(),
+                    name: c.name,
+                    state,
+                    fields: c.fields,
+                    detail,
+                    alarm_state,
+                });
+            }
+        }
+        anyhow::Ok((rows, groups))
+    })?;
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let bad: Vec<&Row> = rows
+        .iter()
+        .filter(|r| matches!(r.state, "drifted" | "missing" | "extra"))
+        .collect();
+    if global.output == OutputFormat::Json {
+        let resources: Vec<Value> = rows
+            .iter()
+            .filter(|r| r.resource != "log-group")
+            .map(|r| {
+                json!({
+                    "target": r.target, "resource": r.resource, "name": r.name, "state": r.state,
+                    "fields": r.fields, "alarm_state": r.alarm_state,
+                })
+            })
+            .collect();
+        jsonout::write(
+            &mut out,
+            &json!({"ok": bad.is_empty(), "log_groups": groups, "resources": resources}),
+        )?;
+    } else {
+        let mut table = Table::new(&[
+            ("TARGET", false),
+            ("RESOURCE", false),
+            ("NAME", false),
+            ("STATE", false),
+            ("ALARM", false),
+            ("DETAIL", false),
+        ]);
+        for r in &rows {
+            table.push(vec![
+                r.target.clone(),
+                r.resource.into(),
+                r.name.clone(),
+                r.state.into(),
+                r.alarm_state.clone().unwrap_or_default(),
+                r.detail.clone(),
+            ]);
+        }
+        prov::write_table(&table, global.output, &mut out)?;
+    }
+    out.flush()?;
+    if !bad.is_empty() && !global.quiet {
+        for r in &bad {
+            eprintln!(
+                "status: {} {} {} is {}{}",
+                r.target,
+                r.resource,
+                crate::output::sanitize::sanitize(&r.name),
+                r.state,
+                if r.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.detail)
+                }
+            );
+        }
+        eprintln!("status: run secret-audit setup with the same options to fix");
+    }
+    Ok(if args.check && !bad.is_empty() {
+        exit::CHECK_FAILED
+    } else {
+        exit::OK
+    })
+}

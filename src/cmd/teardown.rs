@@ -1,0 +1,56 @@
+//! `secret-audit teardown`: delete exactly what setup manages (filters by
+//! name prefix in the target's group, alarms by prefix and tags, saved
+//! queries in the target's folder), with the same plan and `--dry-run`.
+
+use clap::Args;
+
+use crate::cli::{AwsArgs, GlobalArgs};
+use crate::cmd::provisioning as prov;
+use crate::error::exit;
+use crate::provision::plan::plan_teardown;
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Print the plan and stop: no write call.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
+    let targets = prov::targets(&args.aws)?;
+    prov::runtime()?.block_on(async {
+        let clients = prov::connect(&args.aws).await?;
+        let mut plans = Vec::new();
+        for t in &targets {
+            let state = prov::read_state(&clients, t)
+                .await
+                .map_err(prov::aws_error)?;
+            plans.push((
+                t.clone(),
+                plan_teardown(&state.existing, &prov::query_names(t)),
+            ));
+        }
+        prov::print_plan(global.output, &plans, args.dry_run)?;
+        let summary = prov::summary(&plans);
+        if args.dry_run {
+            if !global.quiet {
+                eprintln!("teardown: dry run, nothing changed (plan: {summary})");
+            }
+            return Ok(exit::OK);
+        }
+        let done = prov::apply(&clients, &plans, "teardown").await?;
+        if !global.quiet {
+            if done == 0 {
+                eprintln!("teardown: nothing to remove");
+            } else {
+                eprintln!(
+                    "teardown: removed {done} resource{} ({summary})",
+                    if done == 1 { "" } else { "s" }
+                );
+            }
+        }
+        Ok(exit::OK)
+    })
+}

@@ -1,0 +1,632 @@
+//! The plan: what to create, update, delete or leave alone so that what
+//! exists becomes what is desired, field by field. Pure functions; `status`
+//! reads the same plan as present / drifted / missing.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::spec::{AlarmSpec, Desired, MetricFilterSpec, QuerySpec};
+use super::{Existing, ExistingQuery};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    MetricFilter,
+    Alarm,
+    QueryDefinition,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MetricFilter => "metric-filter",
+            Kind::Alarm => "alarm",
+            Kind::QueryDefinition => "query-definition",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Unchanged,
+    /// The endpoint does not implement this kind of resource.
+    Unsupported,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Unchanged => "unchanged",
+            Action::Unsupported => "unsupported by endpoint",
+        }
+    }
+
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Delete)
+    }
+}
+
+/// The write that carries out a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    None,
+    PutFilter(MetricFilterSpec),
+    DeleteFilter {
+        log_group: String,
+        name: String,
+    },
+    /// `retag` is the ARN of an existing alarm whose tags must be set (a put
+    /// sets tags only when it creates).
+    PutAlarm {
+        spec: AlarmSpec,
+        retag: Option<String>,
+    },
+    DeleteAlarm {
+        name: String,
+    },
+    PutQuery {
+        spec: QuerySpec,
+        id: Option<String>,
+    },
+    DeleteQuery {
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: Kind,
+    pub name: String,
+    pub action: Action,
+    /// The fields that differ (update) or that drifted.
+    pub fields: Vec<&'static str>,
+    pub op: Op,
+}
+
+fn change(kind: Kind, name: &str, action: Action, fields: Vec<&'static str>, op: Op) -> Change {
+    Change {
+        kind,
+        name: name.to_owned(),
+        action,
+        fields,
+        op,
+    }
+}
+
+pub fn filter_diff(want: &MetricFilterSpec, have: &MetricFilterSpec) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    if want.pattern != have.pattern {
+        d.push("pattern");
+    }
+    if want.metric_namespace != have.metric_namespace {
+        d.push("metric_namespace");
+    }
+    if want.metric_name != have.metric_name {
+        d.push("metric_name");
+    }
+    if want.metric_value != have.metric_value {
+        d.push("metric_value");
+    }
+    if want.default_value != have.default_value {
+        d.push("default_value");
+    }
+    if want.dimensions != have.dimensions {
+        d.push("dimensions");
+    }
+    // An unset unit reads back as None or "None".
+    let unit = |u: &Option<String>| u.clone().filter(|u| u != "None");
+    if unit(&want.unit) != unit(&have.unit) {
+        d.push("unit");
+    }
+    d
+}
+
+pub fn alarm_diff(want: &AlarmSpec, have: &AlarmSpec) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    let mut check = |differs: bool, field| {
+        if differs {
+            d.push(field)
+        }
+    };
+    check(want.description != have.description, "description");
+    check(want.metric != have.metric, "metric");
+    check(want.period != have.period, "period");
+    check(
+        want.evaluation_periods != have.evaluation_periods,
+        "evaluation_periods",
+    );
+    check(
+        want.datapoints_to_alarm != have.datapoints_to_alarm,
+        "datapoints_to_alarm",
+    );
+    check(want.threshold != have.threshold, "threshold");
+    check(want.comparison != have.comparison, "comparison");
+    check(
+        want.treat_missing_data != have.treat_missing_data,
+        "treat_missing_data",
+    );
+    check(
+        want.actions_enabled != have.actions_enabled,
+        "actions_enabled",
+    );
+    check(
+        sorted(&want.alarm_actions) != sorted(&have.alarm_actions),
+        "alarm_actions",
+    );
+    check(
+        sorted(&want.ok_actions) != sorted(&have.ok_actions),
+        "ok_actions",
+    );
+    check(
+        want.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)),
+        "tags",
+    );
+    d
+}
+
+fn sorted(v: &[String]) -> Vec<&String> {
+    let mut v: Vec<&String> = v.iter().collect();
+    v.sort();
+    v
+}
+
+pub fn query_diff(want: &QuerySpec, have: &QuerySpec) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    if want.query_string.trim() != have.query_string.trim() {
+        d.push("query_string");
+    }
+    if sorted(&want.log_groups) != sorted(&have.log_groups) {
+        d.push("log_groups");
+    }
+    d
+}
+
+/// What setup does: create what is missing, update what differs, delete
+/// managed resources no longer desired, leave the rest.
+pub fn plan_setup(desired: &Desired, existing: &Existing) -> Vec<Change> {
+    let mut out = Vec::new();
+    let filters = first_by_name(&existing.filters, |f| &f.name);
+    for want in &desired.filters {
+        out.push(match filters.get(want.name.as_str()) {
+            None => change(
+                Kind::MetricFilter,
+                &want.name,
+                Action::Create,
+                vec![],
+                Op::PutFilter(want.clone()),
+            ),
+            Some(have) => {
+                let diff = filter_diff(want, have);
+                if diff.is_empty() {
+                    change(
+                        Kind::MetricFilter,
+                        &want.name,
+                        Action::Unchanged,
+                        diff,
+                        Op::None,
+                    )
+                } else {
+                    change(
+                        Kind::MetricFilter,
+                        &want.name,
+                        Action::Update,
+                        diff,
+                        Op::PutFilter(want.clone()),
+                    )
+                }
+            }
+        });
+    }
+    for have in filters.values() {
+        if !desired.filters.iter().any(|w| w.name == have.name) {
+            let op = Op::DeleteFilter {
+                log_group: have.log_group.clone(),
+                name: have.name.clone(),
+            };
+            out.push(change(
+                Kind::MetricFilter,
+                &have.name,
+                Action::Delete,
+                vec![],
+                op,
+            ));
+        }
+    }
+
+    let alarms = first_by_name(&existing.alarms, |a| &a.spec.name);
+    for want in &desired.alarms {
+        out.push(match alarms.get(want.name.as_str()) {
+            None => change(
+                Kind::Alarm,
+                &want.name,
+                Action::Create,
+                vec![],
+                Op::PutAlarm {
+                    spec: want.clone(),
+                    retag: None,
+                },
+            ),
+            Some(have) => {
+                let diff = alarm_diff(want, &have.spec);
+                if diff.is_empty() {
+                    change(Kind::Alarm, &want.name, Action::Unchanged, diff, Op::None)
+                } else {
+                    let retag = if diff.contains(&"tags") {
+                        have.arn.clone()
+                    } else {
+                        None
+                    };
+                    change(
+                        Kind::Alarm,
+                        &want.name,
+                        Action::Update,
+                        diff,
+                        Op::PutAlarm {
+                            spec: want.clone(),
+                            retag,
+                        },
+                    )
+                }
+            }
+        });
+    }
+    for have in alarms.values() {
+        if !desired.alarms.iter().any(|w| w.name == have.spec.name) {
+            let op = Op::DeleteAlarm {
+                name: have.spec.name.clone(),
+            };
+            out.push(change(
+                Kind::Alarm,
+                &have.spec.name,
+                Action::Delete,
+                vec![],
+                op,
+            ));
+        }
+    }
+
+    match &existing.queries {
+        None => {
+            for want in &desired.queries {
+                out.push(change(
+                    Kind::QueryDefinition,
+                    &want.name,
+                    Action::Unsupported,
+                    vec![],
+                    Op::None,
+                ));
+            }
+        }
+        Some(queries) => {
+            let queries = first_by_name(queries, |q: &ExistingQuery| &q.spec.name);
+            for want in &desired.queries {
+                out.push(match queries.get(want.name.as_str()) {
+                    None => change(
+                        Kind::QueryDefinition,
+                        &want.name,
+                        Action::Create,
+                        vec![],
+                        Op::PutQuery {
+                            spec: want.clone(),
+                            id: None,
+                        },
+                    ),
+                    Some(have) => {
+                        let diff = query_diff(want, &have.spec);
+                        if diff.is_empty() {
+                            change(
+                                Kind::QueryDefinition,
+                                &want.name,
+                                Action::Unchanged,
+                                diff,
+                                Op::None,
+                            )
+                        } else {
+                            let op = Op::PutQuery {
+                                spec: want.clone(),
+                                id: Some(have.id.clone()),
+                            };
+                            change(Kind::QueryDefinition, &want.name, Action::Update, diff, op)
+                        }
+                    }
+                });
+            }
+            for have in queries.values() {
+                if !desired.queries.iter().any(|w| w.name == have.spec.name) {
+                    let op = Op::DeleteQuery {
+                        id: have.id.clone(),
+                    };
+                    out.push(change(
+                        Kind::QueryDefinition,
+                        &have.spec.name,
+                        Action::Delete,
+                        vec![],
+                        op,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What teardown does: delete every managed resource that exists.
+pub fn plan_teardown(existing: &Existing, query_names: &[String]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for f in first_by_name(&existing.filters, |f| &f.name).values() {
+        let op = Op::DeleteFilter {
+            log_group: f.log_group.clone(),
+            name: f.name.clone(),
+        };
+        out.push(change(
+            Kind::MetricFilter,
+            &f.name,
+            Action::Delete,
+            vec![],
+            op,
+        ));
+    }
+    for a in first_by_name(&existing.alarms, |a| &a.spec.name).values() {
+        out.push(change(
+            Kind::Alarm,
+            &a.spec.name,
+            Action::Delete,
+            vec![],
+            Op::DeleteAlarm {
+                name: a.spec.name.clone(),
+            },
+        ));
+    }
+    match &existing.queries {
+        None => {
+            for name in query_names {
+                out.push(change(
+                    Kind::QueryDefinition,
+                    name,
+                    Action::Unsupported,
+                    vec![],
+                    Op::None,
+                ));
+            }
+        }
+        Some(queries) => {
+            for q in queries {
+                out.push(change(
+                    Kind::QueryDefinition,
+                    &q.spec.name,
+                    Action::Delete,
+                    vec![],
+                    Op::DeleteQuery { id: q.id.clone() },
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// How many metric filters a plan adds to its log group.
+pub fn filters_added(plan: &[Change]) -> usize {
+    plan.iter()
+        .filter(|c| c.kind == Kind::MetricFilter && c.action == Action::Create)
+        .count()
+}
+
+/// Keeps the first of each name, in name order (AWS names are unique; an
+/// emulator may hold duplicates).
+fn first_by_name<T>(items: &[T], name: impl Fn(&T) -> &String) -> BTreeMap<&str, &T> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        map.entry(name(item).as_str()).or_insert(item);
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::spec::{desired, Settings, Target};
+    use crate::provision::ExistingAlarm;
+
+    fn existing_from(d: &Desired) -> Existing {
+        Existing {
+            filters: d.filters.clone(),
+            alarms: d
+                .alarms
+                .iter()
+                .map(|a| ExistingAlarm {
+                    spec: a.clone(),
+                    arn: Some(format!("arn:{}", a.name)),
+                    state: Some("OK".into()),
+                })
+                .collect(),
+            queries: Some(
+                d.queries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| ExistingQuery {
+                        spec: q.clone(),
+                        id: i.to_string(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn actions(plan: &[Change]) -> Vec<(Kind, Action)> {
+        plan.iter().map(|c| (c.kind, c.action)).collect()
+    }
+
+    #[test]
+    fn nothing_existing_creates_everything() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let plan = plan_setup(
+            &d,
+            &Existing {
+                queries: Some(vec![]),
+                ..Existing::default()
+            },
+        );
+        assert_eq!(plan.len(), 8);
+        assert!(plan.iter().all(|c| c.action == Action::Create), "{plan:?}");
+        assert_eq!(filters_added(&plan), 3);
+    }
+
+    #[test]
+    fn matching_state_is_unchanged_and_writes_nothing() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let plan = plan_setup(&d, &existing_from(&d));
+        assert!(
+            plan.iter()
+                .all(|c| c.action == Action::Unchanged && c.op == Op::None),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_changed_threshold_updates_that_alarm_only() {
+        let t = Target::cluster("prod");
+        let before = desired(&t, &Settings::default());
+        let after = desired(
+            &t,
+            &Settings {
+                denied_threshold: 1.0,
+                ..Settings::default()
+            },
+        );
+        let plan = plan_setup(&after, &existing_from(&before));
+        let updates: Vec<_> = plan.iter().filter(|c| c.action.writes()).collect();
+        assert_eq!(updates.len(), 1, "{plan:?}");
+        assert_eq!(updates[0].name, "secret-audit-prod-secret-denied");
+        // The description names the threshold, so it changes too.
+        assert_eq!(updates[0].fields, ["description", "threshold"]);
+        assert!(matches!(&updates[0].op, Op::PutAlarm { retag: None, .. }));
+    }
+
+    #[test]
+    fn drifted_fields_are_named() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let mut e = existing_from(&d);
+        e.filters[0].pattern = r#"{ $.objectRef.resource = "secret" }"#.into();
+        e.filters[1]
+            .dimensions
+            .insert("user".into(), "$.user.username".into());
+        e.alarms[2].spec.tags.remove("cluster");
+        e.alarms[2].spec.treat_missing_data = "breaching".into();
+        let plan = plan_setup(&d, &e);
+        let updated: Vec<_> = plan
+            .iter()
+            .filter(|c| c.action == Action::Update)
+            .map(|c| (c.name.as_str(), c.fields.clone()))
+            .collect();
+        assert_eq!(
+            updated,
+            [
+                ("secret-audit-prod-secret-reads", vec!["pattern"]),
+                ("secret-audit-prod-secret-denied", vec!["dimensions"]),
+                (
+                    "secret-audit-prod-secret-writes",
+                    vec!["treat_missing_data", "tags"]
+                ),
+            ]
+        );
+        let retag = plan.iter().find_map(|c| match &c.op {
+            Op::PutAlarm {
+                retag: Some(arn), ..
+            } => Some(arn.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            retag.as_deref(),
+            Some("arn:secret-audit-prod-secret-writes")
+        );
+    }
+
+    #[test]
+    fn a_half_applied_state_converges() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let mut e = existing_from(&d);
+        e.filters.truncate(1);
+        e.alarms.clear();
+        let plan = plan_setup(&d, &e);
+        assert_eq!(
+            actions(&plan),
+            [
+                (Kind::MetricFilter, Action::Unchanged),
+                (Kind::MetricFilter, Action::Create),
+                (Kind::MetricFilter, Action::Create),
+                (Kind::Alarm, Action::Create),
+                (Kind::Alarm, Action::Create),
+                (Kind::Alarm, Action::Create),
+                (Kind::QueryDefinition, Action::Unchanged),
+                (Kind::QueryDefinition, Action::Unchanged),
+            ]
+        );
+    }
+
+    #[test]
+    fn managed_leftovers_are_deleted_and_duplicates_ignored() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let mut e = existing_from(&d);
+        let mut old = d.filters[0].clone();
+        old.name = "secret-audit-prod-old".into();
+        e.filters.push(old);
+        e.filters.push(d.filters[0].clone());
+        let plan = plan_setup(&d, &e);
+        let writes: Vec<_> = plan
+            .iter()
+            .filter(|c| c.action.writes())
+            .map(|c| (c.name.as_str(), c.action))
+            .collect();
+        assert_eq!(writes, [("secret-audit-prod-old", Action::Delete)]);
+    }
+
+    #[test]
+    fn unsupported_query_definitions_are_reported_not_written() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let mut e = existing_from(&d);
+        e.queries = None;
+        let plan = plan_setup(&d, &e);
+        let q: Vec<_> = plan
+            .iter()
+            .filter(|c| c.kind == Kind::QueryDefinition)
+            .collect();
+        assert_eq!(q.len(), 2);
+        assert!(q
+            .iter()
+            .all(|c| c.action == Action::Unsupported && c.op == Op::None));
+    }
+
+    #[test]
+    fn teardown_deletes_every_managed_resource() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let plan = plan_teardown(&existing_from(&d), &[]);
+        assert_eq!(plan.len(), 8);
+        assert!(plan.iter().all(|c| c.action == Action::Delete));
+        let plan = plan_teardown(
+            &Existing::default(),
+            &["secret-audit/prod/reads-by-secret".into()],
+        );
+        assert_eq!(
+            actions(&plan),
+            [(Kind::QueryDefinition, Action::Unsupported)]
+        );
+    }
+
+    #[test]
+    fn unset_units_compare_equal() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let mut want = d.filters[0].clone();
+        let mut have = want.clone();
+        want.unit = None;
+        have.unit = Some("None".into());
+        assert!(filter_diff(&want, &have).is_empty());
+    }
+}

@@ -1,0 +1,278 @@
+//! The local AWS emulator harness: one `moto_server` per test binary on a
+//! free loopback port, state reset between tests, the program run against
+//! it with dummy credentials, and SDK clients for independent reads.
+//!
+//! If the emulator cannot start the tests fail, saying how to install it;
+//! they never skip.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
+pub const REGION: &str = "us-east-1";
+const INSTALL: &str = "pip install 'moto[server]==5.2.5' (or run scripts/install-test-deps)";
+
+struct Server {
+    port: u16,
+    /// A shell that owns moto_server and kills it when our end of its stdin
+    /// closes, that is when this test binary exits, however it exits.
+    _keeper: Child,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static LOCK: Mutex<()> = Mutex::new(());
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().unwrap().port()
+}
+
+/// A tiny HTTP/1.0 request to the emulator; returns the status code.
+fn http(port: u16, method: &str, path: &str) -> std::io::Result<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    resp.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad HTTP answer: {resp:.80}")))
+}
+
+fn start() -> Server {
+    let found = Command::new("sh")
+        .args(["-c", "command -v moto_server"])
+        .output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        panic!(
+            "moto_server is not on PATH: the emulator tests need it. Install it with: {INSTALL}"
+        );
+    }
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("secret-audit-moto-{port}.log"));
+    let script = format!(
+        "moto_server -H 127.0.0.1 -p {port} >'{}' 2>&1 & pid=$!; read _; kill $pid 2>/dev/null; wait $pid 2>/dev/null",
+        log.display()
+    );
+    let keeper = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start moto_server ({e}); install it with: {INSTALL}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if http(port, "GET", "/moto-api/").is_ok() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let out = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("moto_server did not answer on 127.0.0.1:{port} within 30s; install it with: {INSTALL}\nits output:\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        port,
+        _keeper: keeper,
+    }
+}
+
+/// One test's exclusive use of the emulator, reset to empty.
+pub struct Emu {
+    pub port: u16,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cw: aws_sdk_cloudwatch::Client,
+    pub rt: tokio::runtime::Runtime,
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl Emu {
+    pub fn start() -> Emu {
+        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let port = SERVER.get_or_init(start).port;
+        let code = http(port, "POST", "/moto-api/reset").expect("reset the emulator");
+        assert_eq!(code, 200, "POST /moto-api/reset");
+        let url = format!("http://127.0.0.1:{port}");
+        let creds = Credentials::new("testing", "testing", None, None, "tests");
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&url)
+                .region(Region::new(REGION))
+                .credentials_provider(creds.clone())
+                .build(),
+        );
+        let cw = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&url)
+                .region(Region::new(REGION))
+                .credentials_provider(creds)
+                .build(),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Emu {
+            port,
+            logs,
+            cw,
+            rt,
+            _guard: guard,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// Runs the program against the emulator with dummy credentials.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let url = self.url();
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &url, "--region", REGION]);
+        run_isolated(
+            &full,
+            &[
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ],
+        )
+    }
+
+    /// A log group `/aws/eks/<cluster>/cluster` with one audit stream of
+    /// generated events from the last hour.
+    pub fn audit_group(&self, cluster: &str) -> String {
+        let group = format!("/aws/eks/{cluster}/cluster");
+        self.group_with_stream(&group, "kube-apiserver-audit-8b6f0e2d9a4c1f37");
+        group
+    }
+
+    pub fn group_with_stream(&self, group: &str, stream: &str) {
+        let events = audit_events();
+        self.block_on(async {
+            self.logs
+                .create_log_group()
+                .log_group_name(group)
+                .send()
+                .await
+                .unwrap();
+            self.logs
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .send()
+                .await
+                .unwrap();
+            let batch: Vec<_> = events
+                .iter()
+                .map(|(ts, msg)| {
+                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                        .timestamp(*ts)
+                        .message(msg)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            self.logs
+                .put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(batch))
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+}
+
+/// Runs the program with nothing from the developer's AWS setup: no AWS_*
+/// or SECRET_AUDIT_* variables, config files pointed at nothing, no IMDS.
+pub fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("AWS_") || k.starts_with("SECRET_AUDIT_") {
+            cmd.env_remove(&*k);
+        }
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/secret-audit-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/secret-audit-test/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().expect("run secret-audit")
+}
+
+/// Audit events from the shared generator, sorted by time, ending now.
+pub fn audit_events() -> &'static [(i64, String)] {
+    static EVENTS: OnceLock<Vec<(i64, String)>> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen_audit.py");
+        let out = Command::new("python3")
+            .args([
+                script, "--events", "300", "--format", "fle", "--start", "now-1h", "--seed", "4",
+            ])
+            .output()
+            .expect("run gen_audit.py");
+        assert!(
+            out.status.success(),
+            "gen_audit.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("gen_audit.py fle output");
+        let mut events: Vec<(i64, String)> = doc["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["timestamp"].as_i64().unwrap(),
+                    e["message"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        events.sort_by_key(|e| e.0);
+        events
+    })
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
