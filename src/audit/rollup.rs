@@ -283,6 +283,7 @@ mod tests {
             max_record_size: 1 << 20,
             keep_all_malformed: false,
             full_parse: false,
+            probe: None,
         };
         let mut s = Shard::new(Arc::new(settings));
         for (i, l) in lines.iter().enumerate() {

@@ -143,8 +143,16 @@ impl Filter {
     }
 }
 
+/// A test every well-framed record is put to (`test-pattern` counts the log
+/// events a filter pattern matches). Records are messages as CloudWatch
+/// stores them, whatever their container.
+pub type Probe = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// How many probe matches are kept as examples.
+pub const PROBE_EXAMPLES: usize = 5;
+
 /// Settings shared by every shard of a run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub filter: Filter,
     pub max_record_size: usize,
@@ -153,6 +161,20 @@ pub struct Settings {
     /// Parse every record instead of only those with the needle: the
     /// reference path the fast one is tested against.
     pub full_parse: bool,
+    /// When set, every well-framed record is also put to the probe.
+    pub probe: Option<Probe>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("filter", &self.filter)
+            .field("max_record_size", &self.max_record_size)
+            .field("keep_all_malformed", &self.keep_all_malformed)
+            .field("full_parse", &self.full_parse)
+            .field("probe", &self.probe.is_some())
+            .finish()
+    }
 }
 
 /// How many malformed records are named without `-v`.
@@ -170,6 +192,10 @@ pub struct Shard {
     /// Lines in each (input, block), to turn block-relative line numbers into
     /// file line numbers.
     pub block_lines: Vec<(u32, u64, u64)>,
+    /// Records the probe matched, and the first few of them (held, never
+    /// printed as they are: they may carry secret payloads).
+    pub probe_matched: u64,
+    pub probe_examples: Vec<(Position, Vec<u8>)>,
 }
 
 /// The needle's searcher, built once.
@@ -217,6 +243,8 @@ impl Shard {
             per_input: FxHashMap::default(),
             malformed: Vec::new(),
             block_lines: Vec::new(),
+            probe_matched: 0,
+            probe_examples: Vec::new(),
         }
     }
 
@@ -254,6 +282,7 @@ impl Shard {
         }
         self.counts.records += 1;
         self.per_input.entry(at.input).or_default().0 += 1;
+        self.probe(rec, &at);
         if !self.settings.full_parse && FINDER.find(rec).is_none() {
             self.counts.skipped += 1;
             return;
@@ -304,6 +333,9 @@ impl Shard {
                 continue;
             }
             records += 1;
+            if self.settings.probe.is_some() {
+                self.probe(rec, &at());
+            }
             if has_hit {
                 self.candidate(rec, at(), container_time);
             } else {
@@ -314,6 +346,18 @@ impl Shard {
         self.counts.skipped += skipped;
         self.per_input.entry(input).or_default().0 += records;
         self.block_lines.push((input, seq, line_no));
+    }
+
+    fn probe(&mut self, rec: &[u8], at: &Position) {
+        let Some(probe) = &self.settings.probe else {
+            return;
+        };
+        if probe(rec) {
+            self.probe_matched += 1;
+            if self.probe_examples.len() < PROBE_EXAMPLES {
+                self.probe_examples.push((at.clone(), rec.to_vec()));
+            }
+        }
     }
 
     /// A well-framed record that contains the needle: parse and classify it.
@@ -413,6 +457,8 @@ impl Shard {
             self.trim_malformed();
         }
         self.block_lines.extend(other.block_lines);
+        self.probe_matched += other.probe_matched;
+        self.probe_examples.extend(other.probe_examples);
         let mut remap = vec![0 as Sym; other.strings.strings.len() + 1];
         for (i, s) in other.strings.strings.iter().enumerate() {
             remap[i + 1] = self.strings.intern(s);
@@ -470,6 +516,14 @@ impl Shard {
             }
         }
         self.trim_malformed();
+        for (at, _) in &mut self.probe_examples {
+            if at.label.is_none() {
+                at.line += base.get(&(at.input, at.block)).copied().unwrap_or(0);
+                at.block = 0;
+            }
+        }
+        self.probe_examples.sort_by(|a, b| a.0.cmp(&b.0));
+        self.probe_examples.truncate(PROBE_EXAMPLES);
     }
 
     /// A stable text form of a request's auditID.
@@ -513,6 +567,7 @@ mod tests {
             max_record_size: 1 << 20,
             keep_all_malformed: false,
             full_parse: false,
+            probe: None,
         })
     }
 
@@ -623,5 +678,25 @@ mod tests {
         let mut s = Shard::new(Arc::new(st));
         s.record(GET.as_bytes(), at(1), None);
         assert_eq!(s.counts.malformed, 1);
+    }
+
+    #[test]
+    fn a_probe_sees_every_framed_record_in_lines_and_containers() {
+        let mut st = (*settings()).clone();
+        st.probe = Some(Arc::new(|rec: &[u8]| {
+            memchr::memmem::find(rec, b"\"get\"").is_some()
+        }));
+        let mut s = Shard::new(Arc::new(st));
+        s.lines(
+            format!("{GET}\nnot json\n{{\"verb\":\"get\"}}\n{{\"verb\":\"list\"}}\n").as_bytes(),
+            0,
+            0,
+            LinePrefix::None,
+        );
+        s.record(GET.as_bytes(), at(9), None);
+        assert_eq!(s.probe_matched, 3);
+        s.finish();
+        let lines: Vec<u64> = s.probe_examples.iter().map(|(p, _)| p.line).collect();
+        assert_eq!(lines, vec![1, 3, 9]);
     }
 }

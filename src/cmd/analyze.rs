@@ -107,6 +107,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         max_record_size: args.max_record_size,
         keep_all_malformed: global.verbose > 0,
         full_parse: args.full_parse,
+        probe: None,
     });
     let inputs = input::collect_inputs(&args.paths)?;
     let threads = args

@@ -108,6 +108,7 @@ mod tests {
             max_record_size: max,
             keep_all_malformed: true,
             full_parse: false,
+            probe: None,
         };
         let mut shard = Shard::new(Arc::new(settings));
         // A tiny buffer makes objects straddle reads.
