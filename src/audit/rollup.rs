@@ -90,25 +90,28 @@ pub fn is_denied(code: u16) -> bool {
     code == 401 || code == 403
 }
 
-/// One row of the rollup.
+/// One row of the rollup; strings borrow from the shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub struct Row<'a> {
     /// The `--by` keys and their values, in the order asked.
-    pub keys: Vec<(Key, String)>,
+    pub keys: Vec<(Key, &'a str)>,
     /// The widest scope among the row's requests, when grouped by namespace
     /// or secret.
     pub scope: Option<Scope>,
-    pub verbs: BTreeMap<String, u64>,
+    pub verbs: BTreeMap<&'a str, u64>,
     pub requests: u64,
     pub denied: u64,
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
-    pub source_ips: Vec<String>,
+    pub source_ips: Vec<&'a str>,
     pub source_ip_count: u64,
-    pub user_agents: Vec<String>,
+    pub user_agents: Vec<&'a str>,
     pub user_agent_count: u64,
-    pub impersonated_by: Vec<String>,
+    pub impersonated_by: Vec<&'a str>,
 }
+
+/// The most keys a rollup groups by.
+const MAX_KEYS: usize = 6;
 
 #[derive(Default)]
 struct Acc {
@@ -135,14 +138,18 @@ pub struct Totals {
 
 /// Groups the shard's requests by `keys`; rows ranked by requests, then by
 /// key values. `top` keeps the first N rows.
-pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Totals) {
-    let mut groups: FxHashMap<Vec<Sym>, Acc> = FxHashMap::default();
+pub fn rollup<'a>(shard: &'a Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row<'a>>, Totals) {
+    assert!(keys.len() <= MAX_KEYS, "at most {MAX_KEYS} rollup keys");
+    let mut groups: FxHashMap<[Sym; MAX_KEYS], Acc> = FxHashMap::default();
     let mut totals = Totals::default();
     let with_scope = keys
         .iter()
         .any(|k| matches!(k, Key::Namespace | Key::Secret));
     for r in shard.requests.values() {
-        let key: Vec<Sym> = keys.iter().map(|k| k.sym(r)).collect();
+        let mut key = [0; MAX_KEYS];
+        for (slot, k) in key.iter_mut().zip(keys) {
+            *slot = k.sym(r);
+        }
         let acc = groups.entry(key).or_default();
         acc.requests += 1;
         *acc.verbs.entry(r.verb).or_default() += 1;
@@ -169,10 +176,10 @@ pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Tot
         totals.last_seen = max_opt(totals.last_seen, time);
     }
     totals.rows = groups.len() as u64;
-    let s = |id: Sym| shard.strings.get(id).unwrap_or("").to_string();
+    let s = |id: Sym| shard.strings.get(id).unwrap_or("");
     let top_of = |m: &FxHashMap<Sym, u64>| {
-        let mut v: Vec<(String, u64)> = m.iter().map(|(&k, &n)| (s(k), n)).collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut v: Vec<(&str, u64)> = m.iter().map(|(&k, &n)| (s(k), n)).collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         v.into_iter()
             .take(TOP_VALUES)
             .map(|(k, _)| k)
@@ -181,13 +188,13 @@ pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Tot
     let mut rows: Vec<Row> = groups
         .into_iter()
         .map(|(key, acc)| {
-            let mut imp: Vec<String> = acc.imp.iter().map(|&i| s(i)).collect();
-            imp.sort();
+            let mut imp: Vec<&str> = acc.imp.iter().map(|&i| s(i)).collect();
+            imp.sort_unstable();
             Row {
                 keys: keys
                     .iter()
                     .zip(&key)
-                    .map(|(&k, &v)| (k, shard.strings.get(v).unwrap_or(k.absent()).to_string()))
+                    .map(|(&k, &v)| (k, shard.strings.get(v).unwrap_or(k.absent())))
                     .collect(),
                 scope: acc.scope,
                 verbs: acc.verbs.iter().map(|(&v, &n)| (s(v), n)).collect(),
@@ -203,10 +210,10 @@ pub fn rollup(shard: &Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row>, Tot
             }
         })
         .collect();
-    rows.sort_by(|a, b| {
+    rows.sort_unstable_by(|a, b| {
         b.requests
             .cmp(&a.requests)
-            .then_with(|| a.keys.iter().map(|k| &k.1).cmp(b.keys.iter().map(|k| &k.1)))
+            .then_with(|| a.keys.iter().map(|k| k.1).cmp(b.keys.iter().map(|k| k.1)))
     });
     if let Some(n) = top {
         rows.truncate(n);
@@ -225,26 +232,26 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     a.max(b)
 }
 
-/// One secret request, for `--requests`.
+/// One secret request, for `--requests`; strings borrow from the shard.
 #[derive(Debug, Clone)]
-pub struct RequestRow {
+pub struct RequestRow<'a> {
     pub time: Option<i64>,
-    pub verb: String,
-    pub namespace: String,
-    pub secret: String,
-    pub subresource: Option<String>,
+    pub verb: &'a str,
+    pub namespace: &'a str,
+    pub secret: &'a str,
+    pub subresource: Option<&'a str>,
     pub scope: Scope,
-    pub user: String,
-    pub impersonated_by: Option<String>,
+    pub user: &'a str,
+    pub impersonated_by: Option<&'a str>,
     pub code: Option<u16>,
-    pub source_ip: String,
-    pub user_agent: String,
+    pub source_ip: &'a str,
+    pub user_agent: &'a str,
     pub audit_id: String,
 }
 
 /// Every request, oldest first (ties by auditID).
-pub fn requests(shard: &Shard) -> Vec<RequestRow> {
-    let s = |id: Sym, absent: &str| shard.strings.get(id).unwrap_or(absent).to_string();
+pub fn requests(shard: &Shard) -> Vec<RequestRow<'_>> {
+    let s = |id: Sym, absent: &'static str| shard.strings.get(id).unwrap_or(absent);
     let mut out: Vec<RequestRow> = shard
         .requests
         .iter()
@@ -253,10 +260,10 @@ pub fn requests(shard: &Shard) -> Vec<RequestRow> {
             verb: s(r.verb, ""),
             namespace: s(r.namespace, "*"),
             secret: s(r.name, "*"),
-            subresource: shard.strings.get(r.subresource).map(str::to_string),
+            subresource: shard.strings.get(r.subresource),
             scope: Scope::of(r),
             user: s(r.user, ""),
-            impersonated_by: shard.strings.get(r.impersonated_by).map(str::to_string),
+            impersonated_by: shard.strings.get(r.impersonated_by),
             code: (r.code != 0).then_some(r.code),
             source_ip: s(r.source_ip, ""),
             user_agent: s(r.user_agent, ""),
@@ -355,7 +362,7 @@ mod tests {
         ]);
         let (rows, totals) = rollup(&s, &[Key::User], Some(1));
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].keys, vec![(Key::User, "u1".to_string())]);
+        assert_eq!(rows[0].keys, vec![(Key::User, "u1")]);
         assert_eq!(rows[0].requests, 2);
         assert_eq!(rows[0].scope, None);
         assert_eq!((totals.requests, totals.rows), (3, 2));

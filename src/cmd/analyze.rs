@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{json, Value};
 
 use crate::audit::rollup::{self, Key, RequestRow, Row, Totals, DEFAULT_KEYS};
 use crate::audit::shard::{Settings, Shard, MALFORMED_SHOWN};
@@ -131,21 +132,19 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let summary = summary(&shard, &reports, &totals);
     match global.output {
         OutputFormat::Json => {
-            let mut doc = Map::new();
-            doc.insert("schema_version".into(), json!(SCHEMA_VERSION));
-            doc.insert("summary".into(), summary);
-            if args.requests {
-                let reqs = rollup::requests(&shard);
-                doc.insert(
-                    "requests".into(),
-                    Value::Array(reqs.iter().map(request_json).collect()),
-                );
+            let reqs = if args.requests {
+                rollup::requests(&shard)
             } else {
-                doc.insert(
-                    "rollup".into(),
-                    Value::Array(rows.iter().map(row_json).collect()),
-                );
-            }
+                Vec::new()
+            };
+            let doc = Document {
+                schema_version: SCHEMA_VERSION,
+                summary,
+                rollup: (!args.requests).then(|| rows.iter().map(RowJson).collect()),
+                requests: args
+                    .requests
+                    .then(|| reqs.iter().map(RequestJson).collect()),
+            };
             jsonout::write(&mut out, &doc)?;
         }
         fmt => {
@@ -247,8 +246,8 @@ fn warn(shard: &Shard, reports: &[InputReport], verbose: bool) {
     }
 }
 
-fn time_json(t: Option<i64>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(rfc3339(t, true)))
+fn time_json(t: Option<i64>) -> Option<String> {
+    t.map(|t| rfc3339(t, true))
 }
 
 fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
@@ -287,42 +286,65 @@ fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
     })
 }
 
-fn row_json(r: &Row) -> Value {
-    let mut m = Map::new();
-    for (k, v) in &r.keys {
-        m.insert(k.name().into(), json!(v));
+/// A rollup row as JSON, written straight to the output.
+struct RowJson<'r, 'a>(&'r Row<'a>);
+
+impl Serialize for RowJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in &r.keys {
+            m.serialize_entry(k.name(), v)?;
+        }
+        if let Some(scope) = r.scope {
+            m.serialize_entry("scope", &scope)?;
+        }
+        m.serialize_entry("verbs", &r.verbs)?;
+        m.serialize_entry("requests", &r.requests)?;
+        m.serialize_entry("denied", &r.denied)?;
+        m.serialize_entry("first_seen", &time_json(r.first_seen))?;
+        m.serialize_entry("last_seen", &time_json(r.last_seen))?;
+        m.serialize_entry("source_ips", &r.source_ips)?;
+        m.serialize_entry("source_ip_count", &r.source_ip_count)?;
+        m.serialize_entry("user_agents", &r.user_agents)?;
+        m.serialize_entry("user_agent_count", &r.user_agent_count)?;
+        m.serialize_entry("impersonated_by", &r.impersonated_by)?;
+        m.end()
     }
-    if let Some(s) = r.scope {
-        m.insert("scope".into(), json!(s));
-    }
-    m.insert("verbs".into(), json!(r.verbs));
-    m.insert("requests".into(), json!(r.requests));
-    m.insert("denied".into(), json!(r.denied));
-    m.insert("first_seen".into(), time_json(r.first_seen));
-    m.insert("last_seen".into(), time_json(r.last_seen));
-    m.insert("source_ips".into(), json!(r.source_ips));
-    m.insert("source_ip_count".into(), json!(r.source_ip_count));
-    m.insert("user_agents".into(), json!(r.user_agents));
-    m.insert("user_agent_count".into(), json!(r.user_agent_count));
-    m.insert("impersonated_by".into(), json!(r.impersonated_by));
-    Value::Object(m)
 }
 
-fn request_json(r: &RequestRow) -> Value {
-    json!({
-        "time": time_json(r.time),
-        "verb": r.verb,
-        "namespace": r.namespace,
-        "secret": r.secret,
-        "subresource": r.subresource,
-        "scope": r.scope,
-        "user": r.user,
-        "impersonated_by": r.impersonated_by,
-        "code": r.code,
-        "source_ip": r.source_ip,
-        "user_agent": r.user_agent,
-        "audit_id": r.audit_id,
-    })
+/// A request as JSON, written straight to the output.
+struct RequestJson<'r, 'a>(&'r RequestRow<'a>);
+
+impl Serialize for RequestJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("time", &time_json(r.time))?;
+        m.serialize_entry("verb", r.verb)?;
+        m.serialize_entry("namespace", r.namespace)?;
+        m.serialize_entry("secret", r.secret)?;
+        m.serialize_entry("subresource", &r.subresource)?;
+        m.serialize_entry("scope", &r.scope)?;
+        m.serialize_entry("user", r.user)?;
+        m.serialize_entry("impersonated_by", &r.impersonated_by)?;
+        m.serialize_entry("code", &r.code)?;
+        m.serialize_entry("source_ip", r.source_ip)?;
+        m.serialize_entry("user_agent", r.user_agent)?;
+        m.serialize_entry("audit_id", &r.audit_id)?;
+        m.end()
+    }
+}
+
+/// The `--output json` document.
+#[derive(serde::Serialize)]
+struct Document<'r, 'a> {
+    schema_version: u32,
+    summary: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollup: Option<Vec<RowJson<'r, 'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requests: Option<Vec<RequestJson<'r, 'a>>>,
 }
 
 fn headline(t: &Totals, inputs: usize) -> String {
@@ -347,7 +369,7 @@ fn accounting(shard: &Shard, t: &Totals) -> String {
     )
 }
 
-fn list(items: &[String], total: u64, shown: usize, full: bool) -> String {
+fn list(items: &[&str], total: u64, shown: usize, full: bool) -> String {
     let take = if full {
         items.len()
     } else {
@@ -384,7 +406,7 @@ fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
     let hdr: Vec<(&str, bool)> = headers.iter().map(|(h, n)| (h.as_str(), *n)).collect();
     let mut t = Table::new(&hdr);
     for r in rows {
-        let mut cells: Vec<String> = r.keys.iter().map(|(_, v)| v.clone()).collect();
+        let mut cells: Vec<String> = r.keys.iter().map(|(_, v)| v.to_string()).collect();
         if with_scope {
             cells.push(r.scope.map_or("", |s| s.name()).into());
         }
@@ -418,20 +440,20 @@ fn requests_table(reqs: &[RequestRow], full: bool) -> Table {
         ("AUDIT ID", false),
     ]);
     for r in reqs {
-        let secret = match &r.subresource {
+        let secret = match r.subresource {
             Some(sub) => format!("{}/{sub}", r.secret),
-            None => r.secret.clone(),
+            None => r.secret.to_string(),
         };
         t.push(vec![
             r.time.map(|t| rfc3339(t, full)).unwrap_or_default(),
-            r.verb.clone(),
-            r.namespace.clone(),
+            r.verb.to_string(),
+            r.namespace.to_string(),
             secret,
-            r.user.clone(),
-            r.impersonated_by.clone().unwrap_or_default(),
+            r.user.to_string(),
+            r.impersonated_by.unwrap_or_default().to_string(),
             r.code.map(|c| c.to_string()).unwrap_or_default(),
-            r.source_ip.clone(),
-            r.user_agent.clone(),
+            r.source_ip.to_string(),
+            r.user_agent.to_string(),
             r.audit_id.clone(),
         ]);
     }
