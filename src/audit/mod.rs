@@ -3,5 +3,6 @@
 //! (`shard`), and the rollup built from it (`rollup`).
 
 pub mod event;
+pub mod group;
 pub mod rollup;
 pub mod shard;

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::{FxHashMap, FxHashSet};
-
-use super::shard::{Request, Shard, Sym};
+use super::group::{Group, Grouping, Tally};
+use super::shard::Shard;
 
 /// A grouping key of the rollup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -28,17 +27,6 @@ impl Key {
             Key::Verb => "verb",
             Key::SourceIp => "source_ip",
             Key::UserAgent => "user_agent",
-        }
-    }
-
-    fn sym(self, r: &Request) -> Sym {
-        match self {
-            Key::Namespace => r.namespace,
-            Key::Secret => r.name,
-            Key::User => r.user,
-            Key::Verb => r.verb,
-            Key::SourceIp => r.source_ip,
-            Key::UserAgent => r.user_agent,
         }
     }
 
@@ -64,16 +52,6 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub fn of(r: &Request) -> Scope {
-        if r.name != 0 {
-            Scope::Object
-        } else if r.namespace != 0 {
-            Scope::Namespace
-        } else {
-            Scope::Cluster
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Scope::Object => "object",
@@ -110,22 +88,6 @@ pub struct Row<'a> {
     pub impersonated_by: Vec<&'a str>,
 }
 
-/// The most keys a rollup groups by.
-const MAX_KEYS: usize = 6;
-
-#[derive(Default)]
-struct Acc {
-    scope: Option<Scope>,
-    verbs: FxHashMap<Sym, u64>,
-    requests: u64,
-    denied: u64,
-    first: Option<i64>,
-    last: Option<i64>,
-    ips: FxHashMap<Sym, u64>,
-    uas: FxHashMap<Sym, u64>,
-    imp: FxHashSet<Sym>,
-}
-
 /// Totals over every secret request, whatever `--top` shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -136,80 +98,65 @@ pub struct Totals {
     pub rows: u64,
 }
 
-/// Groups the shard's requests by `keys`; rows ranked by requests, then by
-/// key values. `top` keeps the first N rows.
-pub fn rollup<'a>(shard: &'a Shard, keys: &[Key], top: Option<usize>) -> (Vec<Row<'a>>, Totals) {
-    assert!(keys.len() <= MAX_KEYS, "at most {MAX_KEYS} rollup keys");
-    let mut groups: FxHashMap<[Sym; MAX_KEYS], Acc> = FxHashMap::default();
-    let mut totals = Totals::default();
+/// Totals over every group of a finished shard.
+pub fn totals(shard: &Shard) -> Totals {
+    let mut t = Totals {
+        rows: shard.groups.len() as u64,
+        ..Default::default()
+    };
+    for g in &shard.groups {
+        t.requests += g.requests;
+        t.denied += g.denied;
+        t.first_seen = match (t.first_seen, g.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        t.last_seen = t.last_seen.max(g.last_seen);
+    }
+    t
+}
+
+/// The rows of a finished shard grouped `By` keys, ranked by requests, then
+/// by key values; `top` keeps the first N.
+pub fn rollup(shard: &Shard, top: Option<usize>) -> Vec<Row<'_>> {
+    let keys: &[Key] = match &shard.settings.grouping {
+        Grouping::By(keys) => keys,
+        Grouping::Requests => &[],
+    };
     let with_scope = keys
         .iter()
         .any(|k| matches!(k, Key::Namespace | Key::Secret));
-    for r in shard.requests.values() {
-        let mut key = [0; MAX_KEYS];
-        for (slot, k) in key.iter_mut().zip(keys) {
-            *slot = k.sym(r);
-        }
-        let acc = groups.entry(key).or_default();
-        acc.requests += 1;
-        *acc.verbs.entry(r.verb).or_default() += 1;
-        let denied = is_denied(r.code);
-        acc.denied += denied as u64;
-        if with_scope {
-            acc.scope = acc.scope.max(Some(Scope::of(r)));
-        }
-        let time = (r.time != i64::MIN).then_some(r.time);
-        acc.first = min_opt(acc.first, time);
-        acc.last = max_opt(acc.last, time);
-        if r.source_ip != 0 {
-            *acc.ips.entry(r.source_ip).or_default() += 1;
-        }
-        if r.user_agent != 0 {
-            *acc.uas.entry(r.user_agent).or_default() += 1;
-        }
-        if r.impersonated_by != 0 {
-            acc.imp.insert(r.impersonated_by);
-        }
-        totals.requests += 1;
-        totals.denied += denied as u64;
-        totals.first_seen = min_opt(totals.first_seen, time);
-        totals.last_seen = max_opt(totals.last_seen, time);
-    }
-    totals.rows = groups.len() as u64;
-    let s = |id: Sym| shard.strings.get(id).unwrap_or("");
-    let top_of = |m: &FxHashMap<Sym, u64>| {
-        let mut v: Vec<(&str, u64)> = m.iter().map(|(&k, &n)| (s(k), n)).collect();
+    let s = |id| shard.strings.get(id).unwrap_or("");
+    let top_of = |t: &Tally| {
+        let mut v: Vec<(&str, u32)> = t.iter().map(|(k, n)| (s(k), n)).collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         v.into_iter()
             .take(TOP_VALUES)
             .map(|(k, _)| k)
             .collect::<Vec<_>>()
     };
-    let mut rows: Vec<Row> = groups
-        .into_iter()
-        .map(|(key, acc)| {
-            let mut imp: Vec<&str> = acc.imp.iter().map(|&i| s(i)).collect();
-            imp.sort_unstable();
-            Row {
-                keys: keys
-                    .iter()
-                    .zip(&key)
-                    .map(|(&k, &v)| (k, shard.strings.get(v).unwrap_or(k.absent())))
-                    .collect(),
-                scope: acc.scope,
-                verbs: acc.verbs.iter().map(|(&v, &n)| (s(v), n)).collect(),
-                requests: acc.requests,
-                denied: acc.denied,
-                first_seen: acc.first,
-                last_seen: acc.last,
-                source_ips: top_of(&acc.ips),
-                source_ip_count: acc.ips.len() as u64,
-                user_agents: top_of(&acc.uas),
-                user_agent_count: acc.uas.len() as u64,
-                impersonated_by: imp,
-            }
-        })
-        .collect();
+    let row = |g: &Group| {
+        let mut imp: Vec<&str> = g.impersonated_by.iter().map(|&i| s(i)).collect();
+        imp.sort_unstable();
+        Row {
+            keys: keys
+                .iter()
+                .map(|&k| (k, shard.strings.get(g.first.key(k)).unwrap_or(k.absent())))
+                .collect(),
+            scope: if with_scope { g.scope } else { None },
+            verbs: g.verbs.iter().map(|(v, n)| (s(v), n as u64)).collect(),
+            requests: g.requests,
+            denied: g.denied,
+            first_seen: g.first_seen,
+            last_seen: g.last_seen,
+            source_ips: top_of(&g.source_ips),
+            source_ip_count: g.source_ips.len() as u64,
+            user_agents: top_of(&g.user_agents),
+            user_agent_count: g.user_agents.len() as u64,
+            impersonated_by: imp,
+        }
+    };
+    let mut rows: Vec<Row> = shard.groups.iter().map(row).collect();
     rows.sort_unstable_by(|a, b| {
         b.requests
             .cmp(&a.requests)
@@ -218,18 +165,7 @@ pub fn rollup<'a>(shard: &'a Shard, keys: &[Key], top: Option<usize>) -> (Vec<Ro
     if let Some(n) = top {
         rows.truncate(n);
     }
-    (rows, totals)
-}
-
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    a.max(b)
+    rows
 }
 
 /// One secret request, for `--requests`; strings borrow from the shard.
@@ -249,25 +185,34 @@ pub struct RequestRow<'a> {
     pub audit_id: String,
 }
 
-/// Every request, oldest first (ties by auditID).
+/// Every request of a finished shard grouped by `Requests`, oldest first
+/// (ties by auditID).
 pub fn requests(shard: &Shard) -> Vec<RequestRow<'_>> {
-    let s = |id: Sym, absent: &'static str| shard.strings.get(id).unwrap_or(absent);
+    debug_assert_eq!(shard.settings.grouping, Grouping::Requests);
+    let s = |id, absent: &'static str| shard.strings.get(id).unwrap_or(absent);
     let mut out: Vec<RequestRow> = shard
-        .requests
+        .groups
         .iter()
-        .map(|(&key, r)| RequestRow {
-            time: (r.time != i64::MIN).then_some(r.time),
-            verb: s(r.verb, ""),
-            namespace: s(r.namespace, "*"),
-            secret: s(r.name, "*"),
-            subresource: shard.strings.get(r.subresource),
-            scope: Scope::of(r),
-            user: s(r.user, ""),
-            impersonated_by: shard.strings.get(r.impersonated_by),
-            code: (r.code != 0).then_some(r.code),
-            source_ip: s(r.source_ip, ""),
-            user_agent: s(r.user_agent, ""),
-            audit_id: shard.audit_id(key, r),
+        .map(|g| {
+            let f = &g.first;
+            RequestRow {
+                time: g.first_seen,
+                verb: s(f.verb, ""),
+                namespace: s(f.namespace, "*"),
+                secret: s(f.name, "*"),
+                subresource: shard.strings.get(f.subresource),
+                scope: f.scope(),
+                user: s(f.user, ""),
+                impersonated_by: shard.strings.get(f.impersonated_by),
+                code: (g.code != 0).then_some(g.code),
+                source_ip: s(f.source_ip, ""),
+                user_agent: s(f.user_agent, ""),
+                audit_id: match shard.strings.get(f.audit_id_text) {
+                    Some(text) => text.to_string(),
+                    None if g.has_audit_id => uuid::Uuid::from_u128(g.id).hyphenated().to_string(),
+                    None => String::new(),
+                },
+            }
         })
         .collect();
     out.sort_by(|a, b| {
@@ -281,18 +226,14 @@ pub fn requests(shard: &Shard) -> Vec<RequestRow<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::shard::{Filter, Position, Settings};
+    use crate::audit::shard::{Position, Settings};
     use std::sync::Arc;
 
-    fn shard(lines: &[String]) -> Shard {
-        let settings = Settings {
-            filter: Filter::default(),
-            max_record_size: 1 << 20,
-            keep_all_malformed: false,
-            full_parse: false,
-            probe: None,
-        };
-        let mut s = Shard::new(Arc::new(settings));
+    fn shard(lines: &[String], grouping: Grouping) -> Shard {
+        let mut s = Shard::new(Arc::new(Settings {
+            grouping,
+            ..Default::default()
+        }));
         for (i, l) in lines.iter().enumerate() {
             s.record(
                 l.as_bytes(),
@@ -305,6 +246,7 @@ mod tests {
                 None,
             );
         }
+        s.finish();
         s
     }
 
@@ -334,12 +276,15 @@ mod tests {
 
     #[test]
     fn list_without_name_counts_as_whole_namespace_and_cluster() {
-        let s = shard(&[
-            ev(1, "list", Some("prod"), None, "ctl", 200),
-            ev(2, "watch", None, None, "ctl", 200),
-            ev(3, "get", Some("prod"), Some("db"), "bob", 403),
-        ]);
-        let (rows, totals) = rollup(&s, &DEFAULT_KEYS, None);
+        let s = shard(
+            &[
+                ev(1, "list", Some("prod"), None, "ctl", 200),
+                ev(2, "watch", None, None, "ctl", 200),
+                ev(3, "get", Some("prod"), Some("db"), "bob", 403),
+            ],
+            Grouping::By(DEFAULT_KEYS.to_vec()),
+        );
+        let (rows, totals) = (rollup(&s, None), totals(&s));
         assert_eq!(totals.requests, 3);
         assert_eq!(totals.denied, 1);
         let find = |ns: &str, name: &str| {
@@ -355,12 +300,15 @@ mod tests {
 
     #[test]
     fn top_keeps_the_busiest_rows_and_totals_cover_all() {
-        let s = shard(&[
-            ev(1, "get", Some("a"), Some("x"), "u1", 200),
-            ev(2, "get", Some("a"), Some("x"), "u1", 200),
-            ev(3, "get", Some("b"), Some("y"), "u2", 200),
-        ]);
-        let (rows, totals) = rollup(&s, &[Key::User], Some(1));
+        let s = shard(
+            &[
+                ev(1, "get", Some("a"), Some("x"), "u1", 200),
+                ev(2, "get", Some("a"), Some("x"), "u1", 200),
+                ev(3, "get", Some("b"), Some("y"), "u2", 200),
+            ],
+            Grouping::By(vec![Key::User]),
+        );
+        let (rows, totals) = (rollup(&s, Some(1)), totals(&s));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].keys, vec![(Key::User, "u1")]);
         assert_eq!(rows[0].requests, 2);

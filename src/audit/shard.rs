@@ -1,10 +1,10 @@
-//! The accumulator every reader feeds: record accounting, the secret-request
-//! table (deduplicated by auditID), and the interned strings it refers to.
+//! The accumulator every reader feeds: record accounting, the groups of
+//! secret requests (see `group`), and the interned strings they refer to.
 //!
-//! One `Shard` per thread; shards merge exactly, so splitting the input across
-//! threads or files never changes a count. A request is kept once, compactly
-//! (a 128-bit id, symbols for its strings, its time and its outcome), so memory
-//! grows only with distinct secret requests and distinct strings.
+//! One `Shard` per thread; requests are deduplicated in a table all shards
+//! share, and shards merge exactly, so splitting the input across threads or
+//! files never changes a count. Memory grows with distinct secret requests
+//! (24 bytes each in the dedup table), distinct keys and distinct strings.
 
 use std::sync::{Arc, LazyLock};
 
@@ -12,13 +12,13 @@ use memchr::memmem;
 use rustc_hash::FxHashMap;
 
 use super::event::{classify, Classified, SecretAccess, Stage};
+pub use super::group::Sym;
+use super::group::{group_key, id_words, Dedup, Fields, Group, GroupKey, Grouping, Slot};
+use super::rollup::is_denied;
 
 /// The bytes every record about secrets contains (the API server never
 /// escapes this word); records without it are only checked for framing.
 pub const NEEDLE: &[u8] = b"\"secrets\"";
-
-/// An interned string; 0 stands for "absent".
-pub type Sym = u32;
 
 /// Interned strings of one shard.
 #[derive(Default)]
@@ -46,27 +46,6 @@ impl Interner {
     pub fn get(&self, id: Sym) -> Option<&str> {
         id.checked_sub(1).map(|i| &*self.strings[i as usize])
     }
-}
-
-/// What the request table keeps of one secret request.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Event time in microseconds; `i64::MIN` when unknown.
-    pub time: i64,
-    pub namespace: Sym,
-    pub name: Sym,
-    pub subresource: Sym,
-    pub user: Sym,
-    pub impersonated_by: Sym,
-    pub verb: Sym,
-    pub source_ip: Sym,
-    pub user_agent: Sym,
-    /// The auditID when it is not a UUID (a UUID is the table key itself).
-    pub audit_id_text: Sym,
-    /// Response code of the latest stage that had one; 0 when none had.
-    pub code: u16,
-    pub code_stage: Stage,
-    pub has_audit_id: bool,
 }
 
 /// Record accounting, as DESIGN.md defines it.
@@ -163,6 +142,23 @@ pub struct Settings {
     pub full_parse: bool,
     /// When set, every well-framed record is also put to the probe.
     pub probe: Option<Probe>,
+    pub grouping: Grouping,
+    /// The request table every shard of the run shares.
+    pub dedup: Arc<Dedup>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            filter: Filter::default(),
+            max_record_size: 64 << 20,
+            keep_all_malformed: false,
+            full_parse: false,
+            probe: None,
+            grouping: Grouping::By(super::rollup::DEFAULT_KEYS.to_vec()),
+            dedup: Arc::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -173,6 +169,7 @@ impl std::fmt::Debug for Settings {
             .field("keep_all_malformed", &self.keep_all_malformed)
             .field("full_parse", &self.full_parse)
             .field("probe", &self.probe.is_some())
+            .field("grouping", &self.grouping)
             .finish()
     }
 }
@@ -184,7 +181,11 @@ pub const MALFORMED_SHOWN: usize = 5;
 pub struct Shard {
     pub settings: Arc<Settings>,
     pub strings: Interner,
-    pub requests: FxHashMap<u128, Request>,
+    owner: u8,
+    pub groups: Vec<Group>,
+    index: FxHashMap<GroupKey, u32>,
+    /// For each shard merged in (by owner): its group numbers to ours.
+    remaps: Vec<(u8, Vec<u32>)>,
     pub counts: Counts,
     /// Per input: (records, malformed).
     pub per_input: FxHashMap<u32, (u64, u64)>,
@@ -236,9 +237,12 @@ pub enum LinePrefix {
 impl Shard {
     pub fn new(settings: Arc<Settings>) -> Shard {
         Shard {
+            owner: settings.dedup.owner(),
             settings,
             strings: Interner::default(),
-            requests: FxHashMap::default(),
+            groups: Vec::new(),
+            index: FxHashMap::default(),
+            remaps: Vec::new(),
             counts: Counts::default(),
             per_input: FxHashMap::default(),
             malformed: Vec::new(),
@@ -391,11 +395,11 @@ impl Shard {
     }
 
     fn add_request(&mut self, a: &SecretAccess<'_>, rec: &[u8]) {
-        let (key, is_uuid) = match a.audit_id.as_deref() {
-            Some(id) => match uuid::Uuid::try_parse(id) {
+        let (id, is_uuid) = match a.audit_id.as_deref() {
+            Some(text) => match uuid::Uuid::try_parse(text) {
                 Ok(u) => (u.as_u128(), true),
                 Err(_) => (
-                    xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), 1),
+                    xxhash_rust::xxh3::xxh3_128_with_seed(text.as_bytes(), 1),
                     false,
                 ),
             },
@@ -404,21 +408,19 @@ impl Shard {
             None => (xxhash_rust::xxh3::xxh3_128_with_seed(rec, 2), false),
         };
         let code = a.code.unwrap_or(0);
-        if let Some(req) = self.requests.get_mut(&key) {
-            if a.code.is_some() && a.stage >= req.code_stage {
-                req.code = code;
-                req.code_stage = a.stage;
-            }
-            if let Some(t) = a.time {
-                if req.time == i64::MIN || t < req.time {
-                    req.time = t;
-                }
+        let settings = Arc::clone(&self.settings);
+        let words = id_words(id);
+        let mut table = settings.dedup.lock(words);
+        if let Some(slot) = table.get_mut(&words) {
+            // Seen before, here or in another shard: only the outcome moves.
+            if a.code.is_some() && a.stage >= slot.code_stage {
+                slot.code = code;
+                slot.code_stage = a.stage;
             }
             return;
         }
         let s = &mut self.strings;
-        let req = Request {
-            time: a.time.unwrap_or(i64::MIN),
+        let fields = Fields {
             namespace: s.intern_opt(a.namespace.as_deref()),
             name: s.intern_opt(a.name.as_deref()),
             subresource: s.intern_opt(a.subresource.as_deref()),
@@ -432,19 +434,43 @@ impl Shard {
             } else {
                 s.intern_opt(a.audit_id.as_deref())
             },
-            code,
-            code_stage: if a.code.is_some() {
-                a.stage
-            } else {
-                Stage::Unknown
-            },
-            has_audit_id: a.audit_id.is_some(),
         };
-        self.requests.insert(key, req);
+        let group = self.group(
+            group_key(&settings.grouping, &fields, id),
+            fields,
+            id,
+            a.audit_id.is_some(),
+        );
+        let code_stage = if a.code.is_some() {
+            a.stage
+        } else {
+            Stage::Unknown
+        };
+        table.insert(
+            words,
+            Slot {
+                group,
+                code,
+                owner: self.owner,
+                code_stage,
+            },
+        );
+        drop(table);
+        self.groups[group as usize].add(&fields, a.time);
     }
 
-    /// Folds another shard into this one. Exact: a request seen by both is
-    /// kept once, with the outcome of its latest stage.
+    /// The number of the group with `key`, made with `first` if new.
+    fn group(&mut self, key: GroupKey, first: Fields, id: u128, has_audit_id: bool) -> u32 {
+        if let Some(&g) = self.index.get(&key) {
+            return g;
+        }
+        let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");
+        self.groups.push(Group::new(first, id, has_audit_id));
+        self.index.insert(key, g);
+        g
+    }
+
+    /// Folds another shard into this one, exactly.
     pub fn merge(&mut self, other: Shard) {
         self.counts.add(&other.counts);
         for (input, (r, m)) in other.per_input {
@@ -459,44 +485,53 @@ impl Shard {
         self.block_lines.extend(other.block_lines);
         self.probe_matched += other.probe_matched;
         self.probe_examples.extend(other.probe_examples);
-        let mut remap = vec![0 as Sym; other.strings.strings.len() + 1];
+        let mut syms = vec![0 as Sym; other.strings.strings.len() + 1];
         for (i, s) in other.strings.strings.iter().enumerate() {
-            remap[i + 1] = self.strings.intern(s);
+            syms[i + 1] = self.strings.intern(s);
         }
-        let m = |s: Sym| remap[s as usize];
-        for (key, r) in other.requests {
-            let r = Request {
-                namespace: m(r.namespace),
-                name: m(r.name),
-                subresource: m(r.subresource),
-                user: m(r.user),
-                impersonated_by: m(r.impersonated_by),
-                verb: m(r.verb),
-                source_ip: m(r.source_ip),
-                user_agent: m(r.user_agent),
-                audit_id_text: m(r.audit_id_text),
-                ..r
-            };
-            match self.requests.get_mut(&key) {
-                None => {
-                    self.requests.insert(key, r);
-                }
-                Some(mine) => {
-                    if r.code != 0 && r.code_stage >= mine.code_stage {
-                        mine.code = r.code;
-                        mine.code_stage = r.code_stage;
-                    }
-                    if r.time != i64::MIN && (mine.time == i64::MIN || r.time < mine.time) {
-                        mine.time = r.time;
-                    }
-                }
-            }
+        let m = |s: Sym| syms[s as usize];
+        let grouping = self.settings.grouping.clone();
+        let mut groups = Vec::with_capacity(other.groups.len());
+        for g in &other.groups {
+            let first = g.first.remap(m);
+            let ours = self.group(
+                group_key(&grouping, &first, g.id),
+                first,
+                g.id,
+                g.has_audit_id,
+            );
+            self.groups[ours as usize].absorb(g, m);
+            groups.push(ours);
         }
+        for (owner, theirs) in other.remaps {
+            self.remaps.push((
+                owner,
+                theirs.into_iter().map(|g| groups[g as usize]).collect(),
+            ));
+        }
+        self.remaps.push((other.owner, groups));
     }
 
-    /// Turns block-relative line numbers into file line numbers and orders
-    /// the malformed list by position. Call once, after the last merge.
+    /// Applies every request's final outcome to its group, turns
+    /// block-relative line numbers into file line numbers and orders the
+    /// malformed list by position. Call once, after the last merge.
     pub fn finish(&mut self) {
+        let mut remap: Vec<Option<&[u32]>> = vec![None; self.settings.dedup.owners()];
+        for (owner, groups) in &self.remaps {
+            remap[*owner as usize] = Some(groups);
+        }
+        let (own, groups) = (self.owner, &mut self.groups);
+        self.settings.dedup.for_each(|_, slot| {
+            let g = if slot.owner == own {
+                slot.group
+            } else {
+                remap[slot.owner as usize].expect("every shard is merged before finish")
+                    [slot.group as usize]
+            };
+            let group = &mut groups[g as usize];
+            group.denied += is_denied(slot.code) as u64;
+            group.code = slot.code;
+        });
         self.block_lines.sort_unstable();
         let mut base: FxHashMap<(u32, u64), u64> = FxHashMap::default();
         let mut current: Option<u32> = None;
@@ -524,15 +559,6 @@ impl Shard {
         }
         self.probe_examples.sort_by(|a, b| a.0.cmp(&b.0));
         self.probe_examples.truncate(PROBE_EXAMPLES);
-    }
-
-    /// A stable text form of a request's auditID.
-    pub fn audit_id(&self, key: u128, r: &Request) -> String {
-        match self.strings.get(r.audit_id_text) {
-            Some(text) => text.to_string(),
-            None if r.has_audit_id => uuid::Uuid::from_u128(key).hyphenated().to_string(),
-            None => String::new(),
-        }
     }
 }
 
@@ -563,11 +589,9 @@ mod tests {
 
     fn settings() -> Arc<Settings> {
         Arc::new(Settings {
-            filter: Filter::default(),
             max_record_size: 1 << 20,
-            keep_all_malformed: false,
-            full_parse: false,
-            probe: None,
+            grouping: Grouping::Requests,
+            ..Default::default()
         })
     }
 
@@ -590,14 +614,19 @@ mod tests {
         s.record(started.as_bytes(), at(1), None);
         s.record(complete.as_bytes(), at(2), None);
         assert_eq!(s.counts.secret_records, 2);
-        assert_eq!(s.requests.len(), 1);
-        assert_eq!(s.requests.values().next().unwrap().code, 403);
+        s.finish();
+        assert_eq!(s.groups.len(), 1);
+        assert_eq!(
+            (s.groups[0].requests, s.groups[0].code, s.groups[0].denied),
+            (1, 403, 1)
+        );
     }
 
     #[test]
     fn merging_shards_dedups_across_them() {
-        let mut a = Shard::new(settings());
-        let mut b = Shard::new(settings());
+        let shared = settings();
+        let mut a = Shard::new(shared.clone());
+        let mut b = Shard::new(shared);
         a.record(
             GET.replace("ResponseComplete", "ResponseStarted")
                 .as_bytes(),
@@ -608,11 +637,13 @@ mod tests {
         b.record(GET.replace("6f1c", "7f1c").as_bytes(), at(2), None);
         a.merge(b);
         assert_eq!(a.counts.secret_records, 3);
-        assert_eq!(a.requests.len(), 2);
+        a.finish();
+        assert_eq!(a.groups.len(), 2);
         let key = uuid::Uuid::parse_str("6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162")
             .unwrap()
             .as_u128();
-        assert_eq!(a.requests[&key].code, 401);
+        let g = a.groups.iter().find(|g| g.id == key).unwrap();
+        assert_eq!((g.requests, g.code), (1, 401));
     }
 
     #[test]
@@ -656,10 +687,7 @@ mod tests {
             0,
             LinePrefix::Timestamp,
         );
-        assert_eq!(
-            s.requests.values().next().unwrap().time,
-            1_793_491_200_000_000
-        );
+        assert_eq!(s.groups[0].first_seen, Some(1_793_491_200_000_000));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use clap::Args;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
+use crate::audit::group::Grouping;
 use crate::audit::rollup::{self, Key, RequestRow, Row, Totals, DEFAULT_KEYS};
 use crate::audit::shard::{Settings, Shard, MALFORMED_SHOWN};
 use crate::cli::{GlobalArgs, OutputFormat};
@@ -109,11 +110,18 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         keep_all_malformed: global.verbose > 0,
         full_parse: args.full_parse,
         probe: None,
+        grouping: if args.requests {
+            Grouping::Requests
+        } else {
+            Grouping::By(by.clone())
+        },
+        dedup: Arc::default(),
     });
     let inputs = input::collect_inputs(&args.paths)?;
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 64);
     let progress = progress_bar(&inputs, global.quiet);
     let opts = ReadOptions {
         threads,
@@ -128,7 +136,12 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let (rows, totals) = rollup::rollup(&shard, &by, if args.requests { None } else { args.top });
+    let rows = if args.requests {
+        Vec::new()
+    } else {
+        rollup::rollup(&shard, args.top)
+    };
+    let totals = rollup::totals(&shard);
     let summary = summary(&shard, &reports, &totals);
     match global.output {
         OutputFormat::Json => {

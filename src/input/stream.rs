@@ -99,16 +99,14 @@ pub fn read(r: &mut dyn BufRead, input: u32, shard: &mut Shard) -> io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::shard::{Filter, Settings};
+    use crate::audit::shard::Settings;
     use std::sync::Arc;
 
     fn run(text: &str, max: usize) -> Shard {
         let settings = Settings {
-            filter: Filter::default(),
             max_record_size: max,
             keep_all_malformed: true,
-            full_parse: false,
-            probe: None,
+            ..Default::default()
         };
         let mut shard = Shard::new(Arc::new(settings));
         // A tiny buffer makes objects straddle reads.
