@@ -13,5 +13,6 @@ pub mod cmd;
 pub mod error;
 pub mod input;
 pub mod output;
+pub mod pattern;
 pub mod provision;
 pub mod timearg;

@@ -3,6 +3,7 @@
 //! writes these types, `cmd/setup`, `status` and `teardown` glue them.
 
 pub mod plan;
+pub mod samples;
 pub mod spec;
 
 pub use plan::{Action, Change, Kind, Op};
