@@ -60,6 +60,9 @@ pub enum Command {
     Status(crate::cmd::status::StatusArgs),
     /// Remove exactly what setup manages, showing the plan first.
     Teardown(crate::cmd::teardown::TeardownArgs),
+    /// Count the log events a CloudWatch filter pattern matches in exported
+    /// audit logs (as a metric filter would), with a few examples.
+    TestPattern(crate::cmd::test_pattern::TestPatternArgs),
 }
 
 /// How to reach AWS and which audit log groups to work on, shared by every

@@ -1,0 +1,129 @@
+//! Binary tests of `test-pattern`: on generated audit logs whose ground
+//! truth the generator prints, setup's read pattern counts exactly the log
+//! events a correct read metric filter counts, and the EKS guide's pattern
+//! counts none.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{code, json, run_isolated, stderr, stdout};
+use secret_audit::provision::spec::{DENIED_PATTERN, READS_PATTERN};
+
+const GUIDE: &str = r#"{($.verb="get") && ($.objectRef.resource="secret")}"#;
+
+/// Writes gen_audit.py output in a format; returns the file and the truth.
+fn generate(dir: &Path, format: &str, seed: &str) -> (PathBuf, serde_json::Value) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen_audit.py");
+    let path = dir.join(format!("audit-{format}-{seed}"));
+    let out = Command::new("python3")
+        .args([
+            script,
+            "--events",
+            "1500",
+            "--format",
+            format,
+            "--stages-all",
+            "--exotic",
+        ])
+        .args(["--seed", seed, "--out"])
+        .arg(&path)
+        .output()
+        .expect("run gen_audit.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth = serde_json::from_slice(&out.stderr).expect("truth on stderr");
+    (path, truth)
+}
+
+fn test_pattern(pattern: &str, path: &Path) -> serde_json::Value {
+    let o = run_isolated(
+        &[
+            "test-pattern",
+            pattern,
+            path.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json(&o)
+}
+
+#[test]
+fn setup_read_pattern_counts_exactly_the_metric_read_events() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, seed) in [("jsonl", "11"), ("fle", "12"), ("cwexport", "13")] {
+        let (path, truth) = generate(dir.path(), format, seed);
+        let doc = test_pattern(READS_PATTERN, &path);
+        assert_eq!(
+            doc["matched"], truth["metric_read_events"],
+            "{format}: {doc}"
+        );
+        assert!(
+            truth["metric_read_events"].as_u64().unwrap() > 20,
+            "{truth}"
+        );
+        assert_eq!(doc["records"], truth["records"], "{format}");
+        assert_eq!(doc["malformed"], 0, "{format}");
+        let guide = test_pattern(GUIDE, &path);
+        assert_eq!(guide["matched"], 0, "{format}: {guide}");
+        assert_eq!(guide["records"], truth["records"], "{format}");
+    }
+}
+
+#[test]
+fn examples_are_sanitized_summaries_never_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, truth) = generate(dir.path(), "jsonl", "21");
+    let doc = test_pattern(DENIED_PATTERN, &path);
+    assert!(doc["matched"].as_u64().unwrap() >= truth["secret_denied"].as_u64().unwrap());
+    let examples = doc["examples"].as_array().unwrap();
+    assert!(!examples.is_empty() && examples.len() <= 5);
+    for e in examples {
+        assert!(e["code"] == 401 || e["code"] == 403, "{e}");
+        assert_eq!(e["resource"], "secrets");
+        assert!(e["at"].as_str().unwrap().contains(":"), "{e}");
+        assert!(e.get("message").is_none() && e.get("requestObject").is_none());
+    }
+    // A body in a matched event never reaches stdout.
+    let file = dir.path().join("payload.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"kind":"Event","stage":"ResponseComplete","verb":"get","objectRef":{"resource":"secrets","namespace":"a","name":"b\u001b[31m"},"#,
+            r#""user":{"username":"u"},"responseStatus":{"code":200},"responseObject":{"data":{"password":"aHVudGVyMg=="}}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    for output in ["table", "json", "csv"] {
+        let o = run_isolated(
+            &[
+                "test-pattern",
+                "aHVudGVyMg",
+                file.to_str().unwrap(),
+                "--output",
+                output,
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(!out.contains("aHVudGVyMg=="), "{out}");
+        assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(out.contains("secrets"), "{out}");
+    }
+}
+
+#[test]
+fn an_invalid_pattern_is_a_usage_error_naming_its_position() {
+    let o = run_isolated(&["test-pattern", r#"{ $.verb = "get" "#, "-"], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("at character 18"), "{}", stderr(&o));
+}
