@@ -127,3 +127,27 @@ fn an_invalid_pattern_is_a_usage_error_naming_its_position() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("at character 18"), "{}", stderr(&o));
 }
+
+#[test]
+fn setup_checks_patterns_and_goes_on_when_the_endpoint_lacks_test_metric_filter() {
+    let emu = common::Emu::start();
+    let group = emu.audit_group("prod");
+    let o = emu.run(&["setup", "--cluster", "prod", "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TestMetricFilter: unsupported by endpoint"),
+        "{}",
+        stderr(&o)
+    );
+    let filters = emu.block_on(async {
+        emu.logs
+            .describe_metric_filters()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap()
+            .metric_filters()
+            .len()
+    });
+    assert_eq!(filters, 3);
+}

@@ -7,11 +7,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use crate::aws::ErrorKind;
 use crate::cli::{parse_duration, AwsArgs, GlobalArgs};
 use crate::cmd::provisioning::{self as prov, ProvisionArgs};
 use crate::error::{exit, AppError};
 use crate::output::rfc3339;
 use crate::provision::plan::{filters_added, plan_setup};
+use crate::provision::samples;
 use crate::provision::{Change, Target};
 
 /// CloudWatch allows this many metric filters per log group (not raisable).
@@ -38,8 +40,17 @@ pub struct SetupArgs {
 pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
     let targets = prov::targets(&args.aws)?;
     let settings = args.provision.settings();
+    // Every pattern is checked against its sample events before anything
+    // else: a pattern that misbehaves is never written.
+    for t in &targets {
+        samples::check(&prov::desired(t, &settings)).map_err(AppError::Pattern)?;
+    }
     prov::runtime()?.block_on(async {
         let clients = prov::connect(&args.aws).await?;
+        let first = targets.first().map(|t| prov::desired(t, &settings));
+        if let Some(desired) = &first {
+            check_patterns_server_side(&clients, desired, global.quiet).await?;
+        }
         if !args.skip_preflight {
             for t in &targets {
                 preflight(&clients, t, args.preflight_max_age).await?;
@@ -96,6 +107,45 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         }
         Ok(exit::OK)
     })
+}
+
+/// Puts each pattern and the sample events to CloudWatch's own evaluator
+/// (TestMetricFilter); a disagreement with ours is an error. An endpoint
+/// without TestMetricFilter (the local emulator) is reported and skipped.
+async fn check_patterns_server_side(
+    clients: &crate::aws::Clients,
+    desired: &crate::provision::spec::Desired,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let events = samples::events();
+    for f in &desired.filters {
+        let Some(suffix) = samples::suffix_of(&f.name) else {
+            continue;
+        };
+        let want = samples::expected_matches(suffix);
+        match crate::aws::logs::test_metric_filter(&clients.logs, &f.pattern, &events).await {
+            Ok(got) if got == want => {}
+            Ok(got) => {
+                return Err(AppError::Pattern(format!(
+                    "CloudWatch's TestMetricFilter and secret-audit disagree on the pattern of metric filter {}: \
+                     CloudWatch matches sample events {got:?}, the samples expect {want:?} (nothing was changed; pattern: {})",
+                    f.name, f.pattern
+                ))
+                .into())
+            }
+            Err(e) if e.is(ErrorKind::NotImplemented) => {
+                if !quiet {
+                    eprintln!(
+                        "setup: pattern check by TestMetricFilter: unsupported by endpoint \
+                         (patterns were checked by secret-audit's own evaluator)"
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(prov::aws_error(e)).context("checking the metric filter patterns"),
+        }
+    }
+    Ok(())
 }
 
 /// The group exists and has audit streams with recent events.
