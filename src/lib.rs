@@ -11,6 +11,7 @@ pub mod aws;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod iam;
 pub mod input;
 pub mod output;
 pub mod pattern;

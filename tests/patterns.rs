@@ -151,3 +151,86 @@ fn setup_checks_patterns_and_goes_on_when_the_endpoint_lacks_test_metric_filter(
     });
     assert_eq!(filters, 3);
 }
+
+/// The AWS commands run against the emulator, each with its arguments;
+/// every operation a run calls must be an action of that command's policy.
+/// Adding a command (report, tail, alert) is one line.
+const CALLS: &[(&str, &[&str])] = &[
+    (
+        "setup",
+        &[
+            "setup",
+            "--cluster",
+            "prod",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+        ],
+    ),
+    (
+        "setup",
+        &[
+            "setup",
+            "--cluster",
+            "prod",
+            "--denied-threshold",
+            "2",
+            "--by-namespace",
+        ],
+    ),
+    ("status", &["status", "--cluster", "prod"]),
+    ("teardown", &["teardown", "--cluster", "prod"]),
+];
+
+#[test]
+fn every_action_a_command_calls_is_in_its_policy() {
+    let emu = common::Emu::start();
+    emu.audit_group("prod");
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    let mut recorded_any = 0;
+    for (i, (command, args)) in CALLS.iter().enumerate() {
+        let record = dir.path().join(format!("calls-{i}"));
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &url, "--region", common::REGION]);
+        let o = run_isolated(
+            &full,
+            &[
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("SECRET_AUDIT_RECORD_CALLS", record.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let calls = std::fs::read_to_string(&record).unwrap_or_default();
+        let policy = run_isolated(
+            &[
+                "iam-policy",
+                "--command",
+                command,
+                "--cluster",
+                "prod",
+                "--region",
+                common::REGION,
+            ],
+            &[],
+        );
+        assert_eq!(code(&policy), 0, "{}", stderr(&policy));
+        let policy = json(&policy);
+        let allowed: Vec<String> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().iter())
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        for call in calls.lines() {
+            assert!(
+                allowed.iter().any(|a| a == call),
+                "{command} called {call}, which its policy lacks: {allowed:?}"
+            );
+            recorded_any += 1;
+        }
+        assert!(!calls.is_empty(), "{command}: no call recorded");
+    }
+    assert!(recorded_any >= 20, "{recorded_any}");
+}

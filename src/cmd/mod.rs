@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches and returns the exit code.
 
 pub mod analyze;
+pub mod iam_policy;
 pub mod provisioning;
 pub mod setup;
 pub mod status;
@@ -16,5 +17,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status(args) => status::run(&cli.global, args),
         Command::Teardown(args) => teardown::run(&cli.global, args),
         Command::TestPattern(args) => test_pattern::run(&cli.global, args),
+        Command::IamPolicy(args) => iam_policy::run(&cli.global, args),
     }
 }
