@@ -234,3 +234,252 @@ fn every_action_a_command_calls_is_in_its_policy() {
     }
     assert!(recorded_any >= 20, "{recorded_any}");
 }
+
+const CFN_LINT_INSTALL: &str = "pip install 'cfn-lint==1.51.0' (or run scripts/install-test-deps)";
+
+fn emit(args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["setup", "--emit", "cloudformation"];
+    full.extend(args);
+    // No credentials, no region: run_isolated gives none.
+    let o = run_isolated(&full, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json(&o)
+}
+
+#[test]
+fn the_cloudformation_template_passes_cfn_lint() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v cfn-lint"])
+        .output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        panic!("cfn-lint is not on PATH: this test needs it. Install it with: {CFN_LINT_INSTALL}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[&[&str]] = &[
+        &["--cluster", "prod"],
+        &[
+            "--cluster",
+            "prod",
+            "--cluster",
+            "dev-eu",
+            "--by-namespace",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+        ],
+        &[
+            "--log-group-name",
+            "/custom/audit",
+            "--reads-threshold",
+            "10",
+            "--period",
+            "10m",
+            "--evaluation-periods",
+            "3",
+        ],
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("template-{i}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&emit(args)).unwrap()).unwrap();
+        let o = Command::new("cfn-lint")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run cfn-lint ({e}); install it with: {CFN_LINT_INSTALL}")
+            });
+        assert!(
+            o.status.success(),
+            "cfn-lint on {args:?}:\n{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+}
+
+/// The template describes exactly what setup creates with the same options:
+/// setup runs against the emulator, its resources are read back with the
+/// SDK and compared, field by field, with the template's.
+#[test]
+fn the_cloudformation_template_matches_what_setup_creates() {
+    let emu = common::Emu::start();
+    let group = emu.audit_group("prod");
+    for opts in [
+        &[
+            "--reads-threshold",
+            "500",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+        ][..],
+        &[
+            "--by-namespace",
+            "--denied-threshold",
+            "2",
+            "--period",
+            "10m",
+        ][..],
+    ] {
+        let mut args = vec!["--cluster", "prod"];
+        args.extend(opts);
+        let template = emit(&args);
+        let mut setup = vec!["setup", "--output", "json"];
+        setup.extend(&args);
+        let o = emu.run(&setup);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let plan = json(&o);
+        let params = &template["Parameters"];
+        let resources = template["Resources"].as_object().unwrap();
+        let of_type = |t: &str| -> Vec<&serde_json::Value> {
+            resources
+                .values()
+                .filter(|r| r["Type"] == t)
+                .map(|r| &r["Properties"])
+                .collect()
+        };
+        // Every planned resource is in the template, and nothing else.
+        let mut planned: Vec<(String, String)> = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["resource"].as_str().unwrap().to_owned(),
+                    c["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        planned.sort();
+        let mut in_template: Vec<(String, String)> = Vec::new();
+        for f in of_type("AWS::Logs::MetricFilter") {
+            in_template.push((
+                "metric-filter".into(),
+                f["FilterName"].as_str().unwrap().into(),
+            ));
+        }
+        for a in of_type("AWS::CloudWatch::Alarm") {
+            in_template.push(("alarm".into(), a["AlarmName"].as_str().unwrap().into()));
+        }
+        for q in of_type("AWS::Logs::QueryDefinition") {
+            in_template.push((
+                "query-definition".into(),
+                q["Name"].as_str().unwrap().into(),
+            ));
+        }
+        in_template.sort();
+        assert_eq!(in_template, planned);
+
+        // Metric filters, field by field, against an independent read.
+        let filters = emu.block_on(async {
+            emu.logs
+                .describe_metric_filters()
+                .log_group_name(&group)
+                .send()
+                .await
+                .unwrap()
+                .metric_filters()
+                .to_vec()
+        });
+        for want in of_type("AWS::Logs::MetricFilter") {
+            let name = want["FilterName"].as_str().unwrap();
+            // moto stores a re-put as a duplicate: the newest is last.
+            let have = filters
+                .iter()
+                .rev()
+                .find(|f| f.filter_name() == Some(name))
+                .unwrap_or_else(|| panic!("{name} not created"));
+            assert_eq!(want["LogGroupName"], group);
+            assert_eq!(
+                want["FilterPattern"].as_str(),
+                have.filter_pattern(),
+                "{name}"
+            );
+            let t = &have.metric_transformations()[0];
+            let wt = &want["MetricTransformations"][0];
+            assert_eq!(wt["MetricName"].as_str(), Some(t.metric_name()), "{name}");
+            assert_eq!(
+                wt["MetricNamespace"].as_str(),
+                Some(t.metric_namespace()),
+                "{name}"
+            );
+            assert_eq!(wt["MetricValue"].as_str(), Some(t.metric_value()), "{name}");
+            assert_eq!(wt["DefaultValue"].as_f64(), t.default_value(), "{name}");
+            let dims: std::collections::BTreeMap<String, String> = t
+                .dimensions()
+                .map(|d| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            let want_dims: std::collections::BTreeMap<String, String> = wt["Dimensions"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|d| {
+                            (
+                                d["Key"].as_str().unwrap().into(),
+                                d["Value"].as_str().unwrap().into(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(want_dims, dims, "{name}");
+        }
+
+        // Alarms, field by field (thresholds through their parameters).
+        let alarms = emu.block_on(async {
+            emu.cw
+                .describe_alarms()
+                .send()
+                .await
+                .unwrap()
+                .metric_alarms()
+                .to_vec()
+        });
+        for want in of_type("AWS::CloudWatch::Alarm") {
+            let name = want["AlarmName"].as_str().unwrap();
+            let have = alarms
+                .iter()
+                .find(|a| a.alarm_name() == Some(name))
+                .unwrap_or_else(|| panic!("{name} not created"));
+            let threshold = match &want["Threshold"] {
+                serde_json::Value::Object(r) => {
+                    params[r["Ref"].as_str().unwrap()]["Default"].as_f64()
+                }
+                v => v.as_f64(),
+            };
+            assert_eq!(threshold, have.threshold(), "{name}");
+            assert_eq!(
+                want["ComparisonOperator"].as_str(),
+                have.comparison_operator().map(|c| c.as_str())
+            );
+            assert_eq!(
+                want["EvaluationPeriods"].as_i64(),
+                have.evaluation_periods().map(i64::from)
+            );
+            assert_eq!(want["TreatMissingData"].as_str(), have.treat_missing_data());
+            match want.get("Metrics") {
+                Some(m) => {
+                    let have_expr = have.metrics().iter().find_map(|m| m.expression());
+                    assert_eq!(m[0]["Expression"].as_str(), have_expr, "{name}");
+                    assert_eq!(
+                        m[0]["Period"].as_i64(),
+                        have.metrics()[0].period().map(i64::from)
+                    );
+                }
+                None => {
+                    assert_eq!(want["MetricName"].as_str(), have.metric_name(), "{name}");
+                    assert_eq!(want["Namespace"].as_str(), have.namespace(), "{name}");
+                    assert_eq!(
+                        want["Period"].as_i64(),
+                        have.period().map(i64::from),
+                        "{name}"
+                    );
+                }
+            }
+            let topics: Vec<String> = params["SnsTopicArns"]["Default"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(topics, have.alarm_actions(), "{name}");
+        }
+    }
+}

@@ -13,7 +13,7 @@ use crate::cmd::provisioning::{self as prov, ProvisionArgs};
 use crate::error::{exit, AppError};
 use crate::output::rfc3339;
 use crate::provision::plan::{filters_added, plan_setup};
-use crate::provision::samples;
+use crate::provision::{cloudformation, samples};
 use crate::provision::{Change, Target};
 
 /// CloudWatch allows this many metric filters per log group (not raisable).
@@ -28,6 +28,10 @@ pub struct SetupArgs {
     /// Print the plan and stop: no write call.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print what setup would create as a template instead, with no AWS
+    /// call (no credentials or region needed).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub emit: Option<Emit>,
     /// Skip the checks that the log group exists and receives audit events
     /// (for log groups filled later).
     #[arg(long, env = "SECRET_AUDIT_SKIP_PREFLIGHT")]
@@ -37,6 +41,13 @@ pub struct SetupArgs {
     pub preflight_max_age: Duration,
 }
 
+/// Template formats of `--emit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    /// A CloudFormation template (JSON).
+    Cloudformation,
+}
+
 pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
     let targets = prov::targets(&args.aws)?;
     let settings = args.provision.settings();
@@ -44,6 +55,13 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
     // else: a pattern that misbehaves is never written.
     for t in &targets {
         samples::check(&prov::desired(t, &settings)).map_err(AppError::Pattern)?;
+    }
+    if let Some(Emit::Cloudformation) = args.emit {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        crate::output::json::write(&mut out, &cloudformation::template(&targets, &settings))?;
+        std::io::Write::flush(&mut out)?;
+        return Ok(exit::OK);
     }
     prov::runtime()?.block_on(async {
         let clients = prov::connect(&args.aws).await?;
