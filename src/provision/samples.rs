@@ -66,6 +66,34 @@ pub fn check_filter(f: &MetricFilterSpec) -> Result<(), String> {
     }
 }
 
+/// Checks CloudWatch's own verdict (TestMetricFilter's 1-based matched
+/// event numbers over `events()`) against what the samples expect.
+pub fn agree(f: &MetricFilterSpec, cloudwatch: &[usize]) -> Result<(), String> {
+    let Some(suffix) = suffix_of(&f.name) else {
+        return Err(format!("metric filter {}: no sample events for it", f.name));
+    };
+    let want = expected_matches(suffix);
+    if cloudwatch == want {
+        return Ok(());
+    }
+    let name = |n: &usize| SAMPLES.get(n - 1).map_or("?", |s| s.what);
+    let extra: Vec<&str> = cloudwatch
+        .iter()
+        .filter(|n| !want.contains(n))
+        .map(name)
+        .collect();
+    let missing: Vec<&str> = want
+        .iter()
+        .filter(|n| !cloudwatch.contains(n))
+        .map(name)
+        .collect();
+    Err(format!(
+        "CloudWatch's TestMetricFilter and secret-audit disagree on the pattern of metric filter {}: \
+         CloudWatch also matches {extra:?} and does not match {missing:?}; nothing was changed (pattern: {})",
+        f.name, f.pattern
+    ))
+}
+
 /// Checks every filter of a desired state; the first misbehaving one fails.
 pub fn check(desired: &Desired) -> Result<(), String> {
     desired.filters.iter().try_for_each(check_filter)
@@ -221,6 +249,26 @@ mod tests {
         let err = check(&d).unwrap_err();
         assert!(
             err.contains("matches the sample \"watch of secrets, still open"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_disagreement_with_cloudwatch_is_an_error_naming_the_samples() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let reads = &d.filters[0];
+        let want = expected_matches("secret-reads");
+        agree(reads, &want).unwrap();
+        let mut got = want.clone();
+        got.remove(0);
+        got.push(4);
+        let err = agree(reads, &got).unwrap_err();
+        assert!(
+            err.contains("also matches [\"watch of secrets, still open (ResponseStarted)\"]"),
+            "{err}"
+        );
+        assert!(
+            err.contains("does not match [\"get of a secret, answered 200\"]"),
             "{err}"
         );
     }
