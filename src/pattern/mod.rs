@@ -23,7 +23,10 @@
 //!   `!=`, `<`, `<=`, `>`, `>=` against a number; `IS TRUE`, `IS FALSE`,
 //!   `IS NULL`, `NOT EXISTS`; `&&`, `||` (`&&` binds tighter) and
 //!   parentheses. A comparison on a field the event does not have never
-//!   matches, `!=` included: only `NOT EXISTS` matches a missing field. A
+//!   matches, `!=` included: only `NOT EXISTS` matches a missing field
+//!   (confirmed with the console's "Test pattern" in DataBiosphere/azul#5884:
+//!   `$.userIdentity.invokedBy != "..."` does not match an event without
+//!   `invokedBy`). A
 //!   string comparison matches only string values and a numeric one only
 //!   number values (the guide separates string and numeric comparisons;
 //!   how CloudWatch compares `"200"` with 200 is *unverified*, and no
