@@ -60,6 +60,11 @@ pub enum Command {
     Status(crate::cmd::status::StatusArgs),
     /// Remove exactly what setup manages, showing the plan first.
     Teardown(crate::cmd::teardown::TeardownArgs),
+    /// Count the log events a CloudWatch filter pattern matches in exported
+    /// audit logs (as a metric filter would), with a few examples.
+    TestPattern(crate::cmd::test_pattern::TestPatternArgs),
+    /// Print the least-privilege IAM policy (JSON) the AWS commands need.
+    IamPolicy(crate::cmd::iam_policy::IamPolicyArgs),
 }
 
 /// How to reach AWS and which audit log groups to work on, shared by every
@@ -93,7 +98,7 @@ pub struct AwsArgs {
     pub attempt_timeout: std::time::Duration,
 }
 
-fn parse_cluster(s: &str) -> Result<String, String> {
+pub(crate) fn parse_cluster(s: &str) -> Result<String, String> {
     crate::provision::spec::validate_cluster_name(s).map(|()| s.to_owned())
 }
 

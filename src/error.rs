@@ -26,6 +26,9 @@ pub enum AppError {
     /// An AWS service answered with an error.
     #[error("{0}")]
     Service(String),
+    /// A filter pattern that failed its check against sample events.
+    #[error("{0}")]
+    Pattern(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -36,6 +39,7 @@ impl AppError {
             AppError::Usage(_) => exit::USAGE,
             AppError::Config(_) => exit::CONFIG,
             AppError::Service(_) => exit::SERVICE,
+            AppError::Pattern(_) => exit::OTHER,
             AppError::Interrupted => exit::INTERRUPTED,
         }
     }

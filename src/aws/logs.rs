@@ -246,3 +246,27 @@ pub async fn delete_query_definition(client: &Client, id: &str) -> Result<(), Aw
         .map_err(|e| from_sdk("DeleteQueryDefinition", e))?;
     Ok(())
 }
+
+/// The 1-based numbers of the messages a pattern matches, as CloudWatch
+/// itself evaluates it (TestMetricFilter takes 1 to 50 messages).
+pub async fn test_metric_filter(
+    client: &Client,
+    pattern: &str,
+    messages: &[String],
+) -> Result<Vec<usize>, AwsError> {
+    let out = client
+        .test_metric_filter()
+        .filter_pattern(pattern)
+        .set_log_event_messages(Some(messages.to_vec()))
+        .send()
+        .await
+        .map_err(|e| from_sdk("TestMetricFilter", e))?;
+    let mut matched: Vec<usize> = out
+        .matches()
+        .iter()
+        .filter_map(|m| usize::try_from(m.event_number()).ok())
+        .collect();
+    matched.sort_unstable();
+    matched.dedup();
+    Ok(matched)
+}

@@ -6,6 +6,7 @@
 pub mod cloudwatch;
 pub mod error;
 pub mod logs;
+pub mod record;
 
 use std::time::Duration;
 
@@ -91,12 +92,17 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
             sanitize(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string())
         )));
     }
-    let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
-        .retry_classifier(NoFutileRetry)
-        .build();
-    let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config)
-        .retry_classifier(NoFutileRetry)
-        .build();
+    let mut logs =
+        aws_sdk_cloudwatchlogs::config::Builder::from(&config).retry_classifier(NoFutileRetry);
+    if let Some(r) = record::RecordCalls::from_env("logs") {
+        logs = logs.interceptor(r);
+    }
+    let mut cloudwatch =
+        aws_sdk_cloudwatch::config::Builder::from(&config).retry_classifier(NoFutileRetry);
+    if let Some(r) = record::RecordCalls::from_env("cloudwatch") {
+        cloudwatch = cloudwatch.interceptor(r);
+    }
+    let (logs, cloudwatch) = (logs.build(), cloudwatch.build());
     Ok(Clients {
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),

@@ -7,11 +7,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use crate::aws::ErrorKind;
 use crate::cli::{parse_duration, AwsArgs, GlobalArgs};
 use crate::cmd::provisioning::{self as prov, ProvisionArgs};
 use crate::error::{exit, AppError};
 use crate::output::rfc3339;
 use crate::provision::plan::{filters_added, plan_setup};
+use crate::provision::{cloudformation, samples};
 use crate::provision::{Change, Target};
 
 /// CloudWatch allows this many metric filters per log group (not raisable).
@@ -26,6 +28,10 @@ pub struct SetupArgs {
     /// Print the plan and stop: no write call.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print what setup would create as a template instead, with no AWS
+    /// call (no credentials or region needed).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub emit: Option<Emit>,
     /// Skip the checks that the log group exists and receives audit events
     /// (for log groups filled later).
     #[arg(long, env = "SECRET_AUDIT_SKIP_PREFLIGHT")]
@@ -35,11 +41,35 @@ pub struct SetupArgs {
     pub preflight_max_age: Duration,
 }
 
+/// Template formats of `--emit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    /// A CloudFormation template (JSON).
+    Cloudformation,
+}
+
 pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
     let targets = prov::targets(&args.aws)?;
     let settings = args.provision.settings();
+    // Every pattern is checked against its sample events before anything
+    // else: a pattern that misbehaves is never written.
+    for t in &targets {
+        samples::check(&prov::desired(t, &settings)).map_err(AppError::Pattern)?;
+    }
+    if let Some(Emit::Cloudformation) = args.emit {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        crate::output::json::write(&mut out, &cloudformation::template(&targets, &settings))?;
+        std::io::Write::flush(&mut out)?;
+        return Ok(exit::OK);
+    }
     prov::runtime()?.block_on(async {
         let clients = prov::connect(&args.aws).await?;
+        // Every target gets the same patterns: checking one target's suffices.
+        let first = targets.first().map(|t| prov::desired(t, &settings));
+        if let Some(desired) = &first {
+            check_patterns_server_side(&clients, desired, global.quiet).await?;
+        }
         if !args.skip_preflight {
             for t in &targets {
                 preflight(&clients, t, args.preflight_max_age).await?;
@@ -96,6 +126,35 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         }
         Ok(exit::OK)
     })
+}
+
+/// Puts each pattern and the sample events to CloudWatch's own evaluator
+/// (TestMetricFilter); a disagreement with ours is an error. An endpoint
+/// without TestMetricFilter (the local emulator) is reported and skipped.
+async fn check_patterns_server_side(
+    clients: &crate::aws::Clients,
+    desired: &crate::provision::spec::Desired,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let events = samples::events();
+    for f in &desired.filters {
+        match crate::aws::logs::test_metric_filter(&clients.logs, &f.pattern, &events).await {
+            Ok(got) => samples::agree(f, &got).map_err(AppError::Pattern)?,
+            Err(e) if e.is(ErrorKind::NotImplemented) => {
+                if !quiet {
+                    eprintln!(
+                        "setup: pattern check by TestMetricFilter: unsupported by endpoint \
+                         (patterns were checked by secret-audit's own evaluator)"
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(prov::aws_error(e)).context("checking the metric filter patterns")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The group exists and has audit streams with recent events.

@@ -2,7 +2,9 @@
 //! that turns what exists into it. Nothing here calls AWS: `aws/` reads and
 //! writes these types, `cmd/setup`, `status` and `teardown` glue them.
 
+pub mod cloudformation;
 pub mod plan;
+pub mod samples;
 pub mod spec;
 
 pub use plan::{Action, Change, Kind, Op};

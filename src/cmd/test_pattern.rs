@@ -1,0 +1,214 @@
+//! `secret-audit test-pattern PATTERN FILES...`: how many log events a
+//! CloudWatch filter pattern matches in exported audit logs, read like
+//! `analyze` reads them. It counts log events, as a metric filter does (a
+//! watch logged at two stages is two events), not deduplicated requests.
+//! Examples are a short summary of fields, never the raw message: a matched
+//! event may carry a secret payload.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::audit::shard::{Filter, Position, Settings};
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::error::{exit, AppError};
+use crate::input::{self, Format, InputReport, ReadOptions};
+use crate::output::sanitize::sanitize;
+use crate::output::{json as jsonout, table::Table};
+use crate::pattern::Pattern;
+
+#[derive(Debug, Args)]
+pub struct TestPatternArgs {
+    /// The filter pattern, as given to a metric filter (quote it for the shell).
+    #[arg(value_name = "PATTERN", allow_hyphen_values = true)]
+    pub pattern: String,
+    /// Files or directories (read recursively) to test it on; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Worker threads (default: every core).
+    #[arg(long, env = "SECRET_AUDIT_THREADS")]
+    pub threads: Option<usize>,
+    /// Exit 1 when the answer is incomplete (any malformed record).
+    #[arg(long, env = "SECRET_AUDIT_STRICT")]
+    pub strict: bool,
+}
+
+/// Records larger than this are malformed (as `analyze`'s default).
+const MAX_RECORD_SIZE: usize = 64 << 20;
+
+pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
+    let pattern = Pattern::parse(&args.pattern).map_err(|e| AppError::Usage(e.to_string()))?;
+    let pattern = Arc::new(pattern);
+    let probe = Arc::clone(&pattern);
+    let settings = Arc::new(Settings {
+        filter: Filter::default(),
+        max_record_size: MAX_RECORD_SIZE,
+        keep_all_malformed: global.verbose > 0,
+        full_parse: false,
+        probe: Some(Arc::new(move |rec: &[u8]| probe.matches(rec))),
+    });
+    let inputs = input::collect_inputs(&args.paths)?;
+    let opts = ReadOptions {
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        format: args.format,
+        progress: indicatif::ProgressBar::hidden(),
+    };
+    let (shard, reports) = input::read_all(&inputs, settings, &opts);
+    let c = &shard.counts;
+    if !global.quiet {
+        for r in &reports {
+            if let Some(p) = &r.problem {
+                eprintln!("warning: {}: {}", sanitize(&r.path), sanitize(p));
+            }
+        }
+        if c.malformed > 0 {
+            eprintln!(
+                "warning: {} malformed record(s) not tested (secret-audit analyze -v names them)",
+                c.malformed
+            );
+        }
+    }
+    let examples: Vec<Example> = shard
+        .probe_examples
+        .iter()
+        .map(|(at, raw)| Example::of(at, raw, &reports))
+        .collect();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if global.output == OutputFormat::Json {
+        jsonout::write(
+            &mut out,
+            &json!({
+                "pattern": pattern.as_str(),
+                "matched": shard.probe_matched,
+                "records": c.records,
+                "malformed": c.malformed,
+                "inputs": reports.iter().map(|r| json!({
+                    "path": r.path,
+                    "format": r.format.map(|f| f.name()),
+                })).collect::<Vec<_>>(),
+                "examples": examples.iter().map(Example::json).collect::<Vec<_>>(),
+            }),
+        )?;
+    } else {
+        let mut table = Table::new(&[
+            ("AT", false),
+            ("TIME", false),
+            ("STAGE", false),
+            ("VERB", false),
+            ("RESOURCE", false),
+            ("NAMESPACE", false),
+            ("NAME", false),
+            ("USER", false),
+            ("CODE", true),
+        ]);
+        for e in &examples {
+            table.push(e.row());
+        }
+        let headline = format!(
+            "{} of {} log events match{} (malformed: {})",
+            shard.probe_matched,
+            c.records,
+            if shard.probe_matched == 1 { "es" } else { "" },
+            c.malformed
+        );
+        match global.output {
+            OutputFormat::Csv => table.write_csv(&mut out)?,
+            OutputFormat::Markdown => {
+                writeln!(out, "{headline}\n")?;
+                if !table.rows.is_empty() {
+                    table.write_markdown(&mut out)?;
+                }
+            }
+            _ => {
+                writeln!(out, "{headline}")?;
+                if !table.rows.is_empty() {
+                    writeln!(out, "first matches:")?;
+                    table.without_empty_columns().write_table(&mut out)?;
+                }
+            }
+        }
+    }
+    out.flush().context("writing the result")?;
+    if args.strict && c.malformed > 0 {
+        return Ok(exit::CHECK_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+/// A matched event as a few sanitized fields; never its body.
+struct Example {
+    at: String,
+    fields: [(&'static str, String); 8],
+}
+
+impl Example {
+    fn of(at: &Position, raw: &[u8], reports: &[InputReport]) -> Example {
+        let path = reports
+            .get(at.input as usize)
+            .map_or("?", |r| r.path.as_str());
+        let at = match &at.label {
+            Some(l) => format!("{path}: {l}"),
+            None => format!("{path}:{}", at.line),
+        };
+        let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+        let s = |ptr: &str| -> String {
+            match v.pointer(ptr) {
+                Some(Value::String(s)) => sanitize(s).into_owned(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            }
+        };
+        let time = ["/requestReceivedTimestamp", "/stageTimestamp", "/timestamp"]
+            .iter()
+            .map(|p| s(p))
+            .find(|t| !t.is_empty())
+            .unwrap_or_default();
+        let user = match s("/impersonatedUser/username") {
+            u if u.is_empty() => s("/user/username"),
+            u => u,
+        };
+        Example {
+            at: sanitize(&at).into_owned(),
+            fields: [
+                ("time", time),
+                ("stage", s("/stage")),
+                ("verb", s("/verb")),
+                ("resource", s("/objectRef/resource")),
+                ("namespace", s("/objectRef/namespace")),
+                ("name", s("/objectRef/name")),
+                ("user", user),
+                ("code", s("/responseStatus/code")),
+            ],
+        }
+    }
+
+    fn row(&self) -> Vec<String> {
+        std::iter::once(self.at.clone())
+            .chain(self.fields.iter().map(|(_, v)| v.clone()))
+            .collect()
+    }
+
+    fn json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("at".into(), json!(self.at));
+        for (k, v) in &self.fields {
+            let value = match *k {
+                "code" => v.parse::<i64>().map_or(Value::Null, |n| json!(n)),
+                _ if v.is_empty() => Value::Null,
+                _ => json!(v),
+            };
+            m.insert((*k).into(), value);
+        }
+        Value::Object(m)
+    }
+}

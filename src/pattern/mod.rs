@@ -1,0 +1,647 @@
+//! The CloudWatch Logs filter-pattern language, parsed and evaluated here,
+//! because no emulator evaluates it and the EKS guide's own example never
+//! matches (FACTS.md). Pure: no I/O, no AWS.
+//!
+//! What this follows is the CloudWatch Logs User Guide, "Filter pattern
+//! syntax for metric filters, subscription filters, filter log events, and
+//! Live Tail" (FilterAndPatternSyntax.html) and its pages "Using filter
+//! patterns to match terms in JSON log events" and "... in unstructured log
+//! events":
+//!
+//! - An empty pattern matches every event.
+//! - Unstructured terms: an event matches when it contains every plain term
+//!   and quoted phrase, none of the `-` terms, and (when there are any) at
+//!   least one of the `?` terms. "Filter patterns are case sensitive." We
+//!   match terms as substrings of the message (the guide says a pattern
+//!   returns "the log events that contain the terms"); whether CloudWatch
+//!   also requires word boundaries is not documented (*unverified*).
+//! - `%regex%`: the regex syntax the guide allows (letters, digits, the
+//!   symbols `_ # = @ / ; , - :` and the operators `^ $ ? [ ] { } | \ * + .`;
+//!   no parentheses, no multi-byte characters), unanchored, case sensitive.
+//! - JSON patterns `{ ... }`: selectors `$.a.b[0].c`; `=` and `!=` against a
+//!   string (quoted, or a bare word; `*` is a wildcard) or a `%regex%`; `=`,
+//!   `!=`, `<`, `<=`, `>`, `>=` against a number; `IS TRUE`, `IS FALSE`,
+//!   `IS NULL`, `NOT EXISTS`; `&&`, `||` (`&&` binds tighter) and
+//!   parentheses. A comparison on a field the event does not have never
+//!   matches, `!=` included: only `NOT EXISTS` matches a missing field
+//!   (confirmed with the console's "Test pattern" in DataBiosphere/azul#5884:
+//!   `$.userIdentity.invokedBy != "..."` does not match an event without
+//!   `invokedBy`). A
+//!   string comparison matches only string values and a numeric one only
+//!   number values (the guide separates string and numeric comparisons;
+//!   how CloudWatch compares `"200"` with 200 is *unverified*, and no
+//!   pattern of ours depends on it). An event that is not JSON never matches.
+//! - Patterns are at most 1,024 characters (the PutMetricFilter limit);
+//!   space-delimited `[...]` patterns are not supported here and are
+//!   rejected rather than misread.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// The longest pattern CloudWatch accepts.
+pub const MAX_PATTERN_LEN: usize = 1024;
+
+/// A syntax error, with the 1-based character position it was found at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid filter pattern at character {position}: {message}")]
+pub struct PatternError {
+    pub position: usize,
+    pub message: String,
+}
+
+/// A parsed filter pattern.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    text: String,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    All,
+    Terms(Terms),
+    Regex(regex_lite::Regex),
+    Json(Expr),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Terms {
+    required: Vec<String>,
+    excluded: Vec<String>,
+    any: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Compare(Selector, Op, Literal),
+    IsNull(Selector),
+    NotExists(Selector),
+    IsBool(Selector, bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+enum Literal {
+    /// A string with `*` wildcards.
+    Str(String),
+    Num(f64),
+    Regex(regex_lite::Regex),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Selector(Vec<Step>);
+
+impl Pattern {
+    pub fn parse(text: &str) -> Result<Pattern, PatternError> {
+        let len = text.chars().count();
+        if len > MAX_PATTERN_LEN {
+            return Err(PatternError {
+                position: MAX_PATTERN_LEN + 1,
+                message: format!(
+                    "the pattern has {len} characters; CloudWatch accepts at most {MAX_PATTERN_LEN}"
+                ),
+            });
+        }
+        let trimmed = text.trim();
+        let offset = text.len() - text.trim_start().len();
+        let kind = if trimmed.is_empty() {
+            Kind::All
+        } else if trimmed.starts_with('{') {
+            Kind::Json(JsonParser::new(text, offset).parse()?)
+        } else if trimmed.starts_with('[') {
+            return Err(PatternError {
+                position: char_pos(text, offset),
+                message: "space-delimited patterns ([...]) are not supported by secret-audit"
+                    .into(),
+            });
+        } else if trimmed.len() >= 2 && trimmed.starts_with('%') && trimmed.ends_with('%') {
+            Kind::Regex(regex(text, offset, &trimmed[1..trimmed.len() - 1])?)
+        } else {
+            Kind::Terms(parse_terms(text)?)
+        };
+        Ok(Pattern {
+            text: text.to_owned(),
+            kind,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this is a JSON pattern (`{ ... }`).
+    pub fn is_json(&self) -> bool {
+        matches!(self.kind, Kind::Json(_))
+    }
+
+    /// Whether a log event's message matches.
+    pub fn matches(&self, message: &[u8]) -> bool {
+        match &self.kind {
+            Kind::All => true,
+            Kind::Terms(t) => t.matches(message),
+            Kind::Regex(r) => r.is_match(&String::from_utf8_lossy(message)),
+            Kind::Json(e) => match serde_json::from_slice::<Value>(message.trim_ascii()) {
+                Ok(v) => e.eval(&v),
+                Err(_) => false,
+            },
+        }
+    }
+
+    pub fn matches_str(&self, message: &str) -> bool {
+        self.matches(message.as_bytes())
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// 1-based character position of a byte offset.
+fn char_pos(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].chars().count() + 1
+}
+
+fn regex(text: &str, at: usize, body: &str) -> Result<regex_lite::Regex, PatternError> {
+    let err = |i: usize, message: String| PatternError {
+        position: char_pos(text, at + 1 + i),
+        message,
+    };
+    if body.is_empty() {
+        return Err(err(0, "empty regular expression".into()));
+    }
+    for (i, c) in body.char_indices() {
+        if c == '(' || c == ')' {
+            return Err(err(
+                i,
+                "CloudWatch regular expressions do not support parentheses".into(),
+            ));
+        }
+        if !c.is_ascii() {
+            return Err(err(
+                i,
+                "CloudWatch regular expressions do not support multi-byte characters".into(),
+            ));
+        }
+        if c.is_ascii_control() {
+            return Err(err(i, "control character in a regular expression".into()));
+        }
+    }
+    regex_lite::Regex::new(body).map_err(|e| err(0, format!("invalid regular expression: {e}")))
+}
+
+fn parse_terms(text: &str) -> Result<Terms, PatternError> {
+    let mut t = Terms::default();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let sign = match b[i] {
+            b'?' | b'-' => {
+                i += 1;
+                Some(b[start])
+            }
+            _ => None,
+        };
+        let term = if i < b.len() && b[i] == b'"' {
+            let mut s = String::new();
+            i += 1;
+            loop {
+                match b.get(i) {
+                    None => {
+                        return Err(PatternError {
+                            position: char_pos(text, start),
+                            message: "unterminated quoted phrase".into(),
+                        })
+                    }
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b'\\') if matches!(b.get(i + 1), Some(b'"' | b'\\')) => {
+                        s.push(b[i + 1] as char);
+                        i += 2;
+                    }
+                    Some(_) => {
+                        let c = text[i..].chars().next().unwrap_or_default();
+                        s.push(c);
+                        i += c.len_utf8();
+                    }
+                }
+            }
+            s
+        } else {
+            let end = text[i..]
+                .find(|c: char| c.is_ascii_whitespace())
+                .map_or(text.len(), |e| i + e);
+            let s = text[i..end].to_owned();
+            i = end;
+            s
+        };
+        if term.is_empty() {
+            return Err(PatternError {
+                position: char_pos(text, start),
+                message: "empty term".into(),
+            });
+        }
+        match sign {
+            Some(b'?') => t.any.push(term),
+            Some(_) => t.excluded.push(term),
+            None => t.required.push(term),
+        }
+    }
+    Ok(t)
+}
+
+impl Terms {
+    fn matches(&self, msg: &[u8]) -> bool {
+        let has = |term: &String| memchr::memmem::find(msg, term.as_bytes()).is_some();
+        self.required.iter().all(has)
+            && !self.excluded.iter().any(has)
+            && (self.any.is_empty() || self.any.iter().any(has))
+    }
+}
+
+/// `*` in a string value matches any run of characters.
+fn wildcard_match(pattern: &str, value: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == value;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if value.len() < first.len() + last.len() || !value.starts_with(first) || !value.ends_with(last)
+    {
+        return false;
+    }
+    let mut rest = &value[first.len()..value.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(p) => rest = &rest[p + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+impl Selector {
+    fn select<'a>(&self, v: &'a Value) -> Option<&'a Value> {
+        let mut cur = v;
+        for step in &self.0 {
+            cur = match step {
+                Step::Key(k) => cur.as_object()?.get(k)?,
+                Step::Index(i) => cur.as_array()?.get(*i)?,
+            };
+        }
+        Some(cur)
+    }
+}
+
+impl Expr {
+    fn eval(&self, v: &Value) -> bool {
+        match self {
+            Expr::And(a, b) => a.eval(v) && b.eval(v),
+            Expr::Or(a, b) => a.eval(v) || b.eval(v),
+            Expr::NotExists(s) => s.select(v).is_none(),
+            Expr::IsNull(s) => s.select(v).is_some_and(Value::is_null),
+            Expr::IsBool(s, want) => s.select(v).and_then(Value::as_bool) == Some(*want),
+            Expr::Compare(s, op, lit) => {
+                let Some(field) = s.select(v) else {
+                    return false;
+                };
+                match lit {
+                    Literal::Str(p) => match field.as_str() {
+                        Some(f) => (wildcard_match(p, f)) == (*op == Op::Eq),
+                        None => false,
+                    },
+                    Literal::Regex(r) => match field.as_str() {
+                        Some(f) => r.is_match(f) == (*op == Op::Eq),
+                        None => false,
+                    },
+                    Literal::Num(n) => match field.as_f64() {
+                        Some(f) => match op {
+                            Op::Eq => f == *n,
+                            Op::Ne => f != *n,
+                            Op::Lt => f < *n,
+                            Op::Le => f <= *n,
+                            Op::Gt => f > *n,
+                            Op::Ge => f >= *n,
+                        },
+                        None => false,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Recursive descent over a JSON pattern; positions are byte offsets into
+/// the whole pattern, reported as character positions.
+struct JsonParser<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> JsonParser<'a> {
+    fn new(text: &'a str, start: usize) -> JsonParser<'a> {
+        JsonParser {
+            text,
+            b: text.as_bytes(),
+            i: start,
+        }
+    }
+
+    fn err<T>(&self, at: usize, message: impl Into<String>) -> Result<T, PatternError> {
+        Err(PatternError {
+            position: char_pos(self.text, at),
+            message: message.into(),
+        })
+    }
+
+    fn ws(&mut self) {
+        while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, s: &str) -> bool {
+        self.ws();
+        if self.text[self.i..].starts_with(s) {
+            self.i += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn parse(mut self) -> Result<Expr, PatternError> {
+        if !self.eat("{") {
+            return self.err(self.i, "expected `{`");
+        }
+        if self.peek() == Some(b'}') {
+            return self.err(self.i, "empty JSON pattern");
+        }
+        let e = self.or()?;
+        if !self.eat("}") {
+            return match self.peek() {
+                None => self.err(self.i, "missing closing `}`"),
+                Some(_) => self.err(self.i, "expected `&&`, `||` or `}`"),
+            };
+        }
+        if self.peek().is_some() {
+            return self.err(self.i, "unexpected text after the closing `}`");
+        }
+        Ok(e)
+    }
+
+    fn or(&mut self) -> Result<Expr, PatternError> {
+        let mut e = self.and()?;
+        while self.eat("||") {
+            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Ok(e)
+    }
+
+    fn and(&mut self) -> Result<Expr, PatternError> {
+        let mut e = self.primary()?;
+        while self.eat("&&") {
+            e = Expr::And(Box::new(e), Box::new(self.primary()?));
+        }
+        Ok(e)
+    }
+
+    fn primary(&mut self) -> Result<Expr, PatternError> {
+        match self.peek() {
+            Some(b'(') => {
+                let open = self.i;
+                self.i += 1;
+                let e = self.or()?;
+                if !self.eat(")") {
+                    return match self.peek() {
+                        Some(b'}') | None => self.err(open, "unclosed `(`"),
+                        _ => self.err(self.i, "expected `&&`, `||` or `)`"),
+                    };
+                }
+                Ok(e)
+            }
+            Some(b'$') => self.condition(),
+            None => self.err(self.i, "unexpected end of pattern"),
+            Some(_) => self.err(self.i, "expected a selector ($.field) or `(`"),
+        }
+    }
+
+    fn selector(&mut self) -> Result<Selector, PatternError> {
+        let start = self.i;
+        self.i += 1; // `$`
+        let mut steps = Vec::new();
+        loop {
+            match self.b.get(self.i) {
+                Some(b'.') => {
+                    self.i += 1;
+                    let from = self.i;
+                    while self.i < self.b.len()
+                        && !matches!(
+                            self.b[self.i],
+                            b'.' | b'['
+                                | b'='
+                                | b'!'
+                                | b'<'
+                                | b'>'
+                                | b'('
+                                | b')'
+                                | b'&'
+                                | b'|'
+                                | b'}'
+                                | b'"'
+                        )
+                        && !self.b[self.i].is_ascii_whitespace()
+                    {
+                        self.i += 1;
+                    }
+                    if from == self.i {
+                        return self.err(from, "expected a field name after `.`");
+                    }
+                    steps.push(Step::Key(self.text[from..self.i].to_owned()));
+                }
+                Some(b'[') => {
+                    self.i += 1;
+                    let from = self.i;
+                    while self.i < self.b.len() && self.b[self.i].is_ascii_digit() {
+                        self.i += 1;
+                    }
+                    let Ok(n) = self.text[from..self.i].parse::<usize>() else {
+                        return self.err(from, "expected an array index (a number) after `[`");
+                    };
+                    if self.b.get(self.i) != Some(&b']') {
+                        return self.err(self.i, "expected `]`");
+                    }
+                    self.i += 1;
+                    steps.push(Step::Index(n));
+                }
+                _ => break,
+            }
+        }
+        if steps.is_empty() {
+            return self.err(start, "a selector starts with `$.` (e.g. $.verb)");
+        }
+        Ok(Selector(steps))
+    }
+
+    fn keyword(&mut self, word: &str) -> bool {
+        self.ws();
+        let end = self.i + word.len();
+        if end <= self.b.len()
+            && self.text[self.i..end].eq_ignore_ascii_case(word)
+            && self
+                .b
+                .get(end)
+                .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
+        {
+            self.i = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn condition(&mut self) -> Result<Expr, PatternError> {
+        let sel = self.selector()?;
+        self.ws();
+        let at = self.i;
+        if self.keyword("IS") {
+            if self.keyword("NULL") {
+                return Ok(Expr::IsNull(sel));
+            }
+            if self.keyword("TRUE") {
+                return Ok(Expr::IsBool(sel, true));
+            }
+            if self.keyword("FALSE") {
+                return Ok(Expr::IsBool(sel, false));
+            }
+            return self.err(self.i, "expected NULL, TRUE or FALSE after IS");
+        }
+        if self.keyword("NOT") {
+            if self.keyword("EXISTS") {
+                return Ok(Expr::NotExists(sel));
+            }
+            return self.err(self.i, "expected EXISTS after NOT");
+        }
+        let op = if self.eat("!=") {
+            Op::Ne
+        } else if self.eat("<=") {
+            Op::Le
+        } else if self.eat(">=") {
+            Op::Ge
+        } else if self.eat("=") {
+            Op::Eq
+        } else if self.eat("<") {
+            Op::Lt
+        } else if self.eat(">") {
+            Op::Gt
+        } else {
+            return self.err(
+                at,
+                "expected an operator (=, !=, <, <=, >, >=, IS NULL, IS TRUE, IS FALSE, NOT EXISTS)",
+            );
+        };
+        self.ws();
+        let vat = self.i;
+        let lit = self.literal()?;
+        match (&lit, op) {
+            (Literal::Num(_), _) | (_, Op::Eq | Op::Ne) => Ok(Expr::Compare(sel, op, lit)),
+            _ => self.err(vat, "<, <=, > and >= compare numbers only"),
+        }
+    }
+
+    fn literal(&mut self) -> Result<Literal, PatternError> {
+        let start = self.i;
+        match self.b.get(self.i) {
+            None => self.err(start, "expected a value"),
+            Some(b'"') => {
+                self.i += 1;
+                let mut s = String::new();
+                loop {
+                    match self.b.get(self.i) {
+                        None => return self.err(start, "unterminated string"),
+                        Some(b'"') => {
+                            self.i += 1;
+                            return Ok(Literal::Str(s));
+                        }
+                        Some(b'\\') if matches!(self.b.get(self.i + 1), Some(b'"' | b'\\')) => {
+                            s.push(self.b[self.i + 1] as char);
+                            self.i += 2;
+                        }
+                        Some(_) => {
+                            let c = self.text[self.i..].chars().next().unwrap_or_default();
+                            s.push(c);
+                            self.i += c.len_utf8();
+                        }
+                    }
+                }
+            }
+            Some(b'%') => {
+                let Some(end) = self.text[self.i + 1..].find('%') else {
+                    return self.err(start, "unterminated regular expression (missing `%`)");
+                };
+                let body = &self.text[self.i + 1..self.i + 1 + end];
+                let r = regex(self.text, self.i, body)?;
+                self.i += end + 2;
+                Ok(Literal::Regex(r))
+            }
+            Some(b'=' | b'!' | b'<' | b'>') => self.err(start, "expected a value"),
+            Some(_) => {
+                while self.i < self.b.len()
+                    && !matches!(self.b[self.i], b')' | b'&' | b'|' | b'}' | b'(')
+                    && !self.b[self.i].is_ascii_whitespace()
+                {
+                    self.i += 1;
+                }
+                let word = &self.text[start..self.i];
+                if word.is_empty() {
+                    return self.err(start, "expected a value");
+                }
+                let numeric = word
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+                    && word.bytes().any(|c| c.is_ascii_digit());
+                // A bare word that reads as a number is a number; anything
+                // else (an IP address, `prod-*`) is a string.
+                match word.parse::<f64>() {
+                    Ok(n) if numeric && n.is_finite() => Ok(Literal::Num(n)),
+                    _ => Ok(Literal::Str(word.to_owned())),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

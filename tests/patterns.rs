@@ -1,0 +1,485 @@
+//! Binary tests of `test-pattern`: on generated audit logs whose ground
+//! truth the generator prints, setup's read pattern counts exactly the log
+//! events a correct read metric filter counts, and the EKS guide's pattern
+//! counts none.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{code, json, run_isolated, stderr, stdout};
+use secret_audit::provision::spec::{DENIED_PATTERN, READS_PATTERN};
+
+const GUIDE: &str = r#"{($.verb="get") && ($.objectRef.resource="secret")}"#;
+
+/// Writes gen_audit.py output in a format; returns the file and the truth.
+fn generate(dir: &Path, format: &str, seed: &str) -> (PathBuf, serde_json::Value) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen_audit.py");
+    let path = dir.join(format!("audit-{format}-{seed}"));
+    let out = Command::new("python3")
+        .args([
+            script,
+            "--events",
+            "1500",
+            "--format",
+            format,
+            "--stages-all",
+            "--exotic",
+        ])
+        .args(["--seed", seed, "--out"])
+        .arg(&path)
+        .output()
+        .expect("run gen_audit.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth = serde_json::from_slice(&out.stderr).expect("truth on stderr");
+    (path, truth)
+}
+
+fn test_pattern(pattern: &str, path: &Path) -> serde_json::Value {
+    let o = run_isolated(
+        &[
+            "test-pattern",
+            pattern,
+            path.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json(&o)
+}
+
+#[test]
+fn setup_read_pattern_counts_exactly_the_metric_read_events() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, seed) in [("jsonl", "11"), ("fle", "12"), ("cwexport", "13")] {
+        let (path, truth) = generate(dir.path(), format, seed);
+        let doc = test_pattern(READS_PATTERN, &path);
+        assert_eq!(
+            doc["matched"], truth["metric_read_events"],
+            "{format}: {doc}"
+        );
+        assert!(
+            truth["metric_read_events"].as_u64().unwrap() > 20,
+            "{truth}"
+        );
+        assert_eq!(doc["records"], truth["records"], "{format}");
+        assert_eq!(doc["malformed"], 0, "{format}");
+        let guide = test_pattern(GUIDE, &path);
+        assert_eq!(guide["matched"], 0, "{format}: {guide}");
+        assert_eq!(guide["records"], truth["records"], "{format}");
+    }
+}
+
+#[test]
+fn examples_are_sanitized_summaries_never_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, truth) = generate(dir.path(), "jsonl", "21");
+    let doc = test_pattern(DENIED_PATTERN, &path);
+    assert!(doc["matched"].as_u64().unwrap() >= truth["secret_denied"].as_u64().unwrap());
+    let examples = doc["examples"].as_array().unwrap();
+    assert!(!examples.is_empty() && examples.len() <= 5);
+    for e in examples {
+        assert!(e["code"] == 401 || e["code"] == 403, "{e}");
+        assert_eq!(e["resource"], "secrets");
+        assert!(e["at"].as_str().unwrap().contains(":"), "{e}");
+        assert!(e.get("message").is_none() && e.get("requestObject").is_none());
+    }
+    // A body in a matched event never reaches stdout.
+    let file = dir.path().join("payload.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"kind":"Event","stage":"ResponseComplete","verb":"get","objectRef":{"resource":"secrets","namespace":"a","name":"b\u001b[31m"},"#,
+            r#""user":{"username":"u"},"responseStatus":{"code":200},"responseObject":{"data":{"password":"aHVudGVyMg=="}}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    for output in ["table", "json", "csv"] {
+        let o = run_isolated(
+            &[
+                "test-pattern",
+                "aHVudGVyMg",
+                file.to_str().unwrap(),
+                "--output",
+                output,
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(!out.contains("aHVudGVyMg=="), "{out}");
+        assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(out.contains("secrets"), "{out}");
+    }
+}
+
+#[test]
+fn an_invalid_pattern_is_a_usage_error_naming_its_position() {
+    let o = run_isolated(&["test-pattern", r#"{ $.verb = "get" "#, "-"], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("at character 18"), "{}", stderr(&o));
+}
+
+#[test]
+fn setup_checks_patterns_and_goes_on_when_the_endpoint_lacks_test_metric_filter() {
+    let emu = common::Emu::start();
+    let group = emu.audit_group("prod");
+    let o = emu.run(&["setup", "--cluster", "prod", "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TestMetricFilter: unsupported by endpoint"),
+        "{}",
+        stderr(&o)
+    );
+    let filters = emu.block_on(async {
+        emu.logs
+            .describe_metric_filters()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap()
+            .metric_filters()
+            .len()
+    });
+    assert_eq!(filters, 3);
+}
+
+/// The AWS commands run against the emulator, each with its arguments;
+/// every operation a run calls must be an action of that command's policy.
+/// Adding a command (report, tail, alert) is one line.
+const CALLS: &[(&str, &[&str])] = &[
+    (
+        "setup",
+        &[
+            "setup",
+            "--cluster",
+            "prod",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+        ],
+    ),
+    (
+        "setup",
+        &[
+            "setup",
+            "--cluster",
+            "prod",
+            "--denied-threshold",
+            "2",
+            "--by-namespace",
+        ],
+    ),
+    ("status", &["status", "--cluster", "prod"]),
+    ("teardown", &["teardown", "--cluster", "prod"]),
+];
+
+#[test]
+fn every_action_a_command_calls_is_in_its_policy() {
+    let emu = common::Emu::start();
+    emu.audit_group("prod");
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    let mut recorded_any = 0;
+    for (i, (command, args)) in CALLS.iter().enumerate() {
+        let record = dir.path().join(format!("calls-{i}"));
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &url, "--region", common::REGION]);
+        let o = run_isolated(
+            &full,
+            &[
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("SECRET_AUDIT_RECORD_CALLS", record.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let calls = std::fs::read_to_string(&record).unwrap_or_default();
+        let policy = run_isolated(
+            &[
+                "iam-policy",
+                "--command",
+                command,
+                "--cluster",
+                "prod",
+                "--region",
+                common::REGION,
+            ],
+            &[],
+        );
+        assert_eq!(code(&policy), 0, "{}", stderr(&policy));
+        let policy = json(&policy);
+        let allowed: Vec<String> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().iter())
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        for call in calls.lines() {
+            assert!(
+                allowed.iter().any(|a| a == call),
+                "{command} called {call}, which its policy lacks: {allowed:?}"
+            );
+            recorded_any += 1;
+        }
+        assert!(!calls.is_empty(), "{command}: no call recorded");
+    }
+    assert!(recorded_any >= 20, "{recorded_any}");
+}
+
+const CFN_LINT_INSTALL: &str = "pip install 'cfn-lint==1.51.0' (or run scripts/install-test-deps)";
+
+fn emit(args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["setup", "--emit", "cloudformation"];
+    full.extend(args);
+    // No credentials, no region: run_isolated gives none.
+    let o = run_isolated(&full, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json(&o)
+}
+
+#[test]
+fn the_cloudformation_template_passes_cfn_lint() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v cfn-lint"])
+        .output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        panic!("cfn-lint is not on PATH: this test needs it. Install it with: {CFN_LINT_INSTALL}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[&[&str]] = &[
+        &["--cluster", "prod"],
+        &[
+            "--cluster",
+            "prod",
+            "--cluster",
+            "dev-eu",
+            "--by-namespace",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+        ],
+        &[
+            "--log-group-name",
+            "/custom/audit",
+            "--reads-threshold",
+            "10",
+            "--period",
+            "10m",
+            "--evaluation-periods",
+            "3",
+        ],
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("template-{i}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&emit(args)).unwrap()).unwrap();
+        let o = Command::new("cfn-lint")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run cfn-lint ({e}); install it with: {CFN_LINT_INSTALL}")
+            });
+        assert!(
+            o.status.success(),
+            "cfn-lint on {args:?}:\n{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+}
+
+/// The template describes exactly what setup creates with the same options:
+/// setup runs against the emulator, its resources are read back with the
+/// SDK and compared, field by field, with the template's.
+#[test]
+fn the_cloudformation_template_matches_what_setup_creates() {
+    let emu = common::Emu::start();
+    let group = emu.audit_group("prod");
+    for opts in [
+        &[
+            "--reads-threshold",
+            "500",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+        ][..],
+        &[
+            "--by-namespace",
+            "--denied-threshold",
+            "2",
+            "--period",
+            "10m",
+        ][..],
+    ] {
+        let mut args = vec!["--cluster", "prod"];
+        args.extend(opts);
+        let template = emit(&args);
+        let mut setup = vec!["setup", "--output", "json"];
+        setup.extend(&args);
+        let o = emu.run(&setup);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let plan = json(&o);
+        let params = &template["Parameters"];
+        let resources = template["Resources"].as_object().unwrap();
+        let of_type = |t: &str| -> Vec<&serde_json::Value> {
+            resources
+                .values()
+                .filter(|r| r["Type"] == t)
+                .map(|r| &r["Properties"])
+                .collect()
+        };
+        // Every planned resource is in the template, and nothing else.
+        let mut planned: Vec<(String, String)> = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["resource"].as_str().unwrap().to_owned(),
+                    c["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        planned.sort();
+        let mut in_template: Vec<(String, String)> = Vec::new();
+        for f in of_type("AWS::Logs::MetricFilter") {
+            in_template.push((
+                "metric-filter".into(),
+                f["FilterName"].as_str().unwrap().into(),
+            ));
+        }
+        for a in of_type("AWS::CloudWatch::Alarm") {
+            in_template.push(("alarm".into(), a["AlarmName"].as_str().unwrap().into()));
+        }
+        for q in of_type("AWS::Logs::QueryDefinition") {
+            in_template.push((
+                "query-definition".into(),
+                q["Name"].as_str().unwrap().into(),
+            ));
+        }
+        in_template.sort();
+        assert_eq!(in_template, planned);
+
+        // Metric filters, field by field, against an independent read.
+        let filters = emu.block_on(async {
+            emu.logs
+                .describe_metric_filters()
+                .log_group_name(&group)
+                .send()
+                .await
+                .unwrap()
+                .metric_filters()
+                .to_vec()
+        });
+        for want in of_type("AWS::Logs::MetricFilter") {
+            let name = want["FilterName"].as_str().unwrap();
+            // moto stores a re-put as a duplicate: the newest is last.
+            let have = filters
+                .iter()
+                .rev()
+                .find(|f| f.filter_name() == Some(name))
+                .unwrap_or_else(|| panic!("{name} not created"));
+            assert_eq!(want["LogGroupName"], group);
+            assert_eq!(
+                want["FilterPattern"].as_str(),
+                have.filter_pattern(),
+                "{name}"
+            );
+            let t = &have.metric_transformations()[0];
+            let wt = &want["MetricTransformations"][0];
+            assert_eq!(wt["MetricName"].as_str(), Some(t.metric_name()), "{name}");
+            assert_eq!(
+                wt["MetricNamespace"].as_str(),
+                Some(t.metric_namespace()),
+                "{name}"
+            );
+            assert_eq!(wt["MetricValue"].as_str(), Some(t.metric_value()), "{name}");
+            assert_eq!(wt["DefaultValue"].as_f64(), t.default_value(), "{name}");
+            let dims: std::collections::BTreeMap<String, String> = t
+                .dimensions()
+                .map(|d| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            let want_dims: std::collections::BTreeMap<String, String> = wt["Dimensions"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|d| {
+                            (
+                                d["Key"].as_str().unwrap().into(),
+                                d["Value"].as_str().unwrap().into(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(want_dims, dims, "{name}");
+        }
+
+        // Alarms, field by field (thresholds through their parameters).
+        let alarms = emu.block_on(async {
+            emu.cw
+                .describe_alarms()
+                .send()
+                .await
+                .unwrap()
+                .metric_alarms()
+                .to_vec()
+        });
+        for want in of_type("AWS::CloudWatch::Alarm") {
+            let name = want["AlarmName"].as_str().unwrap();
+            let have = alarms
+                .iter()
+                .find(|a| a.alarm_name() == Some(name))
+                .unwrap_or_else(|| panic!("{name} not created"));
+            let threshold = match &want["Threshold"] {
+                serde_json::Value::Object(r) => {
+                    params[r["Ref"].as_str().unwrap()]["Default"].as_f64()
+                }
+                v => v.as_f64(),
+            };
+            assert_eq!(threshold, have.threshold(), "{name}");
+            assert_eq!(
+                want["ComparisonOperator"].as_str(),
+                have.comparison_operator().map(|c| c.as_str())
+            );
+            assert_eq!(
+                want["EvaluationPeriods"].as_i64(),
+                have.evaluation_periods().map(i64::from)
+            );
+            assert_eq!(want["TreatMissingData"].as_str(), have.treat_missing_data());
+            match want.get("Metrics") {
+                Some(m) => {
+                    let have_expr = have.metrics().iter().find_map(|m| m.expression());
+                    assert_eq!(m[0]["Expression"].as_str(), have_expr, "{name}");
+                    assert_eq!(
+                        m[0]["Period"].as_i64(),
+                        have.metrics()[0].period().map(i64::from)
+                    );
+                }
+                None => {
+                    assert_eq!(want["MetricName"].as_str(), have.metric_name(), "{name}");
+                    assert_eq!(want["Namespace"].as_str(), have.namespace(), "{name}");
+                    assert_eq!(
+                        want["Period"].as_i64(),
+                        have.period().map(i64::from),
+                        "{name}"
+                    );
+                }
+            }
+            let topics: Vec<String> = params["SnsTopicArns"]["Default"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(topics, have.alarm_actions(), "{name}");
+        }
+    }
+}
