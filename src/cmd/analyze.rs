@@ -66,7 +66,8 @@ pub struct AnalyzeArgs {
     pub strict: bool,
 }
 
-fn parse_size(s: &str) -> Result<usize, String> {
+/// A byte size: a number with an optional K, M or G (binary) suffix.
+pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim().trim_end_matches(['B', 'b']).trim_end_matches('i');
     let (num, mult) = match t.chars().last() {
         Some('K' | 'k') => (&t[..t.len() - 1], 1usize << 10),

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::audit::shard::{Filter, Position, Settings};
+use crate::audit::shard::{Position, Settings};
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{exit, AppError};
 use crate::input::{self, Format, InputReport, ReadOptions};
@@ -38,27 +38,27 @@ pub struct TestPatternArgs {
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
+    /// Records larger than this are malformed and skipped unread (bytes; K, M, G suffixes).
+    #[arg(long, default_value = "64M", value_parser = crate::cmd::analyze::parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
+    pub max_record_size: usize,
 }
-
-/// Records larger than this are malformed (as `analyze`'s default).
-const MAX_RECORD_SIZE: usize = 64 << 20;
 
 pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     let pattern = Pattern::parse(&args.pattern).map_err(|e| AppError::Usage(e.to_string()))?;
     let pattern = Arc::new(pattern);
     let probe = Arc::clone(&pattern);
     let settings = Arc::new(Settings {
-        filter: Filter::default(),
-        max_record_size: MAX_RECORD_SIZE,
+        max_record_size: args.max_record_size,
         keep_all_malformed: global.verbose > 0,
-        full_parse: false,
         probe: Some(Arc::new(move |rec: &[u8]| probe.matches(rec))),
+        ..Default::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;
     let opts = ReadOptions {
         threads: args
             .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, 64),
         format: args.format,
         progress: indicatif::ProgressBar::hidden(),
     };
