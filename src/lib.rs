@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod input;
+pub mod insights;
 pub mod output;
 pub mod provision;
 pub mod timearg;
