@@ -60,6 +60,11 @@ pub enum Command {
     Status(crate::cmd::status::StatusArgs),
     /// Remove exactly what setup manages, showing the plan first.
     Teardown(crate::cmd::teardown::TeardownArgs),
+    /// Who read which secrets, from Logs Insights over a time window: every
+    /// row (long ranges are split), scan statistics and cost.
+    Report(crate::cmd::report::ReportArgs),
+    /// The bundled Logs Insights queries: list, show, and lint any query file.
+    Queries(crate::cmd::queries::QueriesArgs),
 }
 
 /// How to reach AWS and which audit log groups to work on, shared by every

@@ -5,6 +5,7 @@
 
 pub mod cloudwatch;
 pub mod error;
+pub mod insights;
 pub mod logs;
 
 use std::time::Duration;

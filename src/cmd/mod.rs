@@ -2,6 +2,8 @@
 
 pub mod analyze;
 pub mod provisioning;
+pub mod queries;
+pub mod report;
 pub mod setup;
 pub mod status;
 pub mod teardown;
@@ -14,5 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Setup(args) => setup::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Teardown(args) => teardown::run(&cli.global, args),
+        Command::Report(args) => report::run(&cli.global, args),
+        Command::Queries(args) => queries::run(&cli.global, args),
     }
 }
