@@ -83,11 +83,21 @@ fn events_in_the_window_are_found_and_none_outside_it() {
     let emu = Emu::start();
     emu.audit_group("prod");
     let events = audit_events();
-    let doc = emu.report_json(&["--cluster", "prod", "--since", "2h", "--query", "access-detail"]);
+    let doc = emu.report_json(&[
+        "--cluster",
+        "prod",
+        "--since",
+        "2h",
+        "--query",
+        "access-detail",
+    ]);
     let q = query(&doc, "access-detail");
     assert_eq!(q["status"], "Complete");
     assert_eq!(q["truncated"], false);
-    assert_eq!(q["log_groups"], serde_json::json!(["/aws/eks/prod/cluster"]));
+    assert_eq!(
+        q["log_groups"],
+        serde_json::json!(["/aws/eks/prod/cluster"])
+    );
     let rows = q["rows"].as_array().unwrap();
     assert_eq!(rows.len(), events.len());
     // Every event's time, as RFC 3339 (the emulator sends epoch ms).
@@ -102,11 +112,18 @@ fn events_in_the_window_are_found_and_none_outside_it() {
 
     // The events are about an hour old: a window that ends before them,
     // or starts after them, finds none (AWS spellings of the flags).
-    for window in [["--start-time", "3h", "--end-time", "2h"], ["--start-time", "30m", "--end-time", "1m"]] {
+    for window in [
+        ["--start-time", "3h", "--end-time", "2h"],
+        ["--start-time", "30m", "--end-time", "1m"],
+    ] {
         let mut args = vec!["--cluster", "prod", "--query", "access-detail"];
         args.extend(window);
         let doc = emu.report_json(&args);
-        assert_eq!(query(&doc, "access-detail")["rows"], serde_json::json!([]), "{window:?}");
+        assert_eq!(
+            query(&doc, "access-detail")["rows"],
+            serde_json::json!([]),
+            "{window:?}"
+        );
     }
 }
 
@@ -116,7 +133,13 @@ fn several_log_groups_are_queried_together() {
     emu.audit_group("prod");
     emu.audit_group("staging");
     let doc = emu.report_json(&[
-        "--cluster", "prod", "--log-group-name", "/aws/eks/staging/cluster", "--since", "2h", "--query",
+        "--cluster",
+        "prod",
+        "--log-group-name",
+        "/aws/eks/staging/cluster",
+        "--since",
+        "2h",
+        "--query",
         "access-detail",
     ]);
     let q = query(&doc, "access-detail");
@@ -124,17 +147,31 @@ fn several_log_groups_are_queried_together() {
         q["log_groups"],
         serde_json::json!(["/aws/eks/prod/cluster", "/aws/eks/staging/cluster"])
     );
-    assert_eq!(q["rows"].as_array().unwrap().len(), 2 * audit_events().len());
+    assert_eq!(
+        q["rows"].as_array().unwrap().len(),
+        2 * audit_events().len()
+    );
 }
 
 #[test]
 fn a_missing_log_group_is_a_clear_error_naming_it() {
     let emu = Emu::start();
     emu.audit_group("prod");
-    let o = emu.run(&["report", "--cluster", "prod", "--cluster", "nope", "--since", "2h"]);
+    let o = emu.run(&[
+        "report",
+        "--cluster",
+        "prod",
+        "--cluster",
+        "nope",
+        "--since",
+        "2h",
+    ]);
     assert_eq!(code(&o), 254, "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("log group not found: /aws/eks/nope/cluster"), "{err}");
+    assert!(
+        err.contains("log group not found: /aws/eks/nope/cluster"),
+        "{err}"
+    );
     assert!(!err.contains("/aws/eks/prod/cluster"), "{err}");
     assert!(stdout(&o).is_empty());
 }
@@ -153,15 +190,34 @@ fn the_default_report_runs_the_summary_set_and_json_parses() {
         .collect();
     assert_eq!(
         names,
-        ["reads-by-secret", "access-by-user", "denied-attempts", "list-watch-cluster-wide"]
+        [
+            "reads-by-secret",
+            "access-by-user",
+            "denied-attempts",
+            "list-watch-cluster-wide"
+        ]
     );
     for q in doc["queries"].as_array().unwrap() {
-        for k in ["start", "end", "status", "statistics", "estimated_cost_usd", "truncated", "columns", "rows"] {
+        for k in [
+            "start",
+            "end",
+            "status",
+            "statistics",
+            "estimated_cost_usd",
+            "truncated",
+            "columns",
+            "rows",
+        ] {
             assert!(!q[k].is_null(), "{k} in {q}");
         }
         assert_eq!(q["statistics"]["queries_run"], 1);
         // Rows are objects keyed by the query's columns.
-        let cols: Vec<&str> = q["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        let cols: Vec<&str> = q["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
         let first = q["rows"][0].as_object().expect("a row object");
         assert_eq!(first.keys().map(String::as_str).collect::<Vec<_>>(), cols);
     }
@@ -172,13 +228,28 @@ fn rows_reach_every_renderer() {
     let emu = Emu::start();
     emu.audit_group("prod");
     let newest = rfc3339_ms(audit_events().last().unwrap().0);
-    for (format, marker) in [("table", "┆"), ("markdown", "| --- |"), ("csv", "@timestamp,namespace,secret")] {
+    for (format, marker) in [
+        ("table", "┆"),
+        ("markdown", "| --- |"),
+        ("csv", "@timestamp,namespace,secret"),
+    ] {
         let o = emu.run(&[
-            "report", "--cluster", "prod", "--since", "2h", "--query", "access-detail", "--output", format,
+            "report",
+            "--cluster",
+            "prod",
+            "--since",
+            "2h",
+            "--query",
+            "access-detail",
+            "--output",
+            format,
         ]);
         assert_eq!(code(&o), 0, "{format}: {}", stderr(&o));
         let out = stdout(&o);
-        assert!(out.contains(&newest), "{format}: {newest} missing in {out:.400}");
+        assert!(
+            out.contains(&newest),
+            "{format}: {newest} missing in {out:.400}"
+        );
         assert!(out.contains(marker), "{format}: {out:.400}");
         if format != "csv" {
             assert!(out.contains("access-detail"), "{format}");
@@ -194,11 +265,22 @@ fn a_result_at_the_row_cap_is_split_and_every_row_comes_back_once() {
     let emu = Emu::start();
     let stamps = emu.spread_group("/aws/eks/prod/cluster");
     let doc = emu.report_json(&[
-        "--cluster", "prod", "--since", "1h", "--query", "access-detail", "--max-rows", "40",
+        "--cluster",
+        "prod",
+        "--since",
+        "1h",
+        "--query",
+        "access-detail",
+        "--max-rows",
+        "40",
     ]);
     let q = query(&doc, "access-detail");
     assert_eq!(q["truncated"], false);
-    assert!(q["statistics"]["queries_run"].as_u64().unwrap() > 8, "{}", q["statistics"]);
+    assert!(
+        q["statistics"]["queries_run"].as_u64().unwrap() > 8,
+        "{}",
+        q["statistics"]
+    );
     let mut got: Vec<String> = q["rows"]
         .as_array()
         .unwrap()
@@ -228,7 +310,19 @@ fn a_full_result_that_cannot_be_merged_is_possibly_truncated_and_strict_exits_1(
     )
     .unwrap();
     let path = file.to_str().unwrap();
-    let args = ["report", "--cluster", "prod", "--since", "2h", "--query-file", path, "--max-rows", "5", "--output", "json"];
+    let args = [
+        "report",
+        "--cluster",
+        "prod",
+        "--since",
+        "2h",
+        "--query-file",
+        path,
+        "--max-rows",
+        "5",
+        "--output",
+        "json",
+    ];
     let o = emu.run(&args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let doc = json(&o);
@@ -246,12 +340,24 @@ fn a_full_result_that_cannot_be_merged_is_possibly_truncated_and_strict_exits_1(
 #[test]
 fn bad_windows_and_unknown_queries_are_usage_errors() {
     let emu = Emu::start();
-    let o = emu.run(&["report", "--cluster", "prod", "--since", "1h", "--until", "2h"]);
+    let o = emu.run(&[
+        "report",
+        "--cluster",
+        "prod",
+        "--since",
+        "1h",
+        "--until",
+        "2h",
+    ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("must be before"));
     let o = emu.run(&["report", "--cluster", "prod", "--query", "nope"]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("reads-by-secret, access-detail"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reads-by-secret, access-detail"),
+        "{}",
+        stderr(&o)
+    );
     let o = emu.run(&["report", "--since", "1h"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--cluster NAME"));
@@ -268,10 +374,24 @@ fn queries_lint_fails_the_guides_queries_and_passes_the_bundled_ones() {
     let o = run_isolated(&["queries", "lint", &first, &second], &[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains(&format!("{first}:1:54: order: `limit` runs before `stats`")), "{out}");
-    assert!(out.contains(&format!("{first}:1:118: field-after-stats: `verb`")), "{out}");
-    assert!(out.contains(&format!("{second}:3:3: order: `limit` runs before `filter` at 4:3")), "{out}");
-    assert!(out.contains("secret-scope: no `filter stage = \"ResponseComplete\"`"), "{out}");
+    assert!(
+        out.contains(&format!("{first}:1:54: order: `limit` runs before `stats`")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{first}:1:118: field-after-stats: `verb`")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{second}:3:3: order: `limit` runs before `filter` at 4:3"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("secret-scope: no `filter stage = \"ResponseComplete\"`"),
+        "{out}"
+    );
 
     let bundled: Vec<String> = std::fs::read_dir(root("queries"))
         .unwrap()
@@ -298,7 +418,10 @@ fn queries_list_and_show_print_the_library() {
     let o = run_isolated(&["queries", "show", "reads-over-time"], &[]);
     assert_eq!(code(&o), 0);
     let text = stdout(&o);
-    assert!(text.starts_with("filter @logStream like /kube-apiserver-audit/\n"), "{text}");
+    assert!(
+        text.starts_with("filter @logStream like /kube-apiserver-audit/\n"),
+        "{text}"
+    );
     assert!(text.contains("bin(1h)"));
     assert!(!text.contains("# name"));
     let o = run_isolated(&["queries", "show", "nope"], &[]);

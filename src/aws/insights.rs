@@ -38,7 +38,11 @@ impl Insights {
                 .log_group_name_prefix(g)
                 .send()
                 .await
-                .map(|r| r.log_groups().iter().any(|lg| lg.log_group_name() == Some(g)));
+                .map(|r| {
+                    r.log_groups()
+                        .iter()
+                        .any(|lg| lg.log_group_name() == Some(g))
+                });
             if let Ok(false) = found {
                 out.push(g.clone());
             }

@@ -101,7 +101,10 @@ pub fn log_groups(aws: &AwsArgs) -> Result<Vec<String>, AppError> {
 pub fn selected(args: &ReportArgs) -> anyhow::Result<Vec<Query>> {
     let mut out = Vec::new();
     let names: Vec<String> = if args.queries.is_empty() && args.query_files.is_empty() {
-        insights::SUMMARY_SET.iter().map(|s| s.to_string()).collect()
+        insights::SUMMARY_SET
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         args.queries.clone()
     };
@@ -157,7 +160,11 @@ pub fn tasks(queries: &[Query], groups: &[String], start: i64, end: i64) -> Vec<
 }
 
 /// The window in epoch seconds; `since` must come before `until`.
-pub fn window(since: &str, until: Option<&str>, now: DateTime<Utc>) -> Result<(i64, i64), AppError> {
+pub fn window(
+    since: &str,
+    until: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), AppError> {
     let start = parse_time(since, now).map_err(AppError::Usage)?;
     let end = match until {
         Some(u) => parse_time(u, now).map_err(AppError::Usage)?,
@@ -202,8 +209,9 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
         Err((err, notes)) => {
             warn_all(global, &notes);
             return Err(match err {
-                RunError::Interrupted { .. } => anyhow::Error::new(AppError::Interrupted)
-                    .context(err.to_string()),
+                RunError::Interrupted { .. } => {
+                    anyhow::Error::new(AppError::Interrupted).context(err.to_string())
+                }
                 RunError::Api {
                     kind: runner::ApiErrorKind::Transport,
                     ..
@@ -372,7 +380,11 @@ pub fn print(
                     sanitize(&r.name),
                     sanitize(&groups_label(&r.log_groups)),
                     r.rows.len(),
-                    if r.truncated { ", possibly truncated" } else { "" }
+                    if r.truncated {
+                        ", possibly truncated"
+                    } else {
+                        ""
+                    }
                 )?;
                 table_of(r).write_table(out)?;
             }

@@ -262,7 +262,9 @@ pub fn tokens(cmd: &Command) -> Vec<Token> {
             }
             c if c.is_ascii_alphabetic() || c == b'@' || c == b'_' => {
                 let j = i + s[i..]
-                    .find(|ch: char| !(ch.is_ascii_alphanumeric() || matches!(ch, '@' | '.' | '_' | '$')))
+                    .find(|ch: char| {
+                        !(ch.is_ascii_alphanumeric() || matches!(ch, '@' | '.' | '_' | '$'))
+                    })
                     .unwrap_or(s.len() - i);
                 out.push(Token::Word(s[i..j].to_owned(), at));
                 i = j;
@@ -535,7 +537,8 @@ pub fn lint(text: &str) -> Vec<Finding> {
         let has = |field: &str, value: &str| {
             before.iter().filter(|c| c.name == "filter").any(|c| {
                 let t = tokens(c);
-                t.iter().any(|x| matches!(x, Token::Word(w, _) if w == field))
+                t.iter()
+                    .any(|x| matches!(x, Token::Word(w, _) if w == field))
                     && t.iter()
                         .any(|x| matches!(x, Token::Str(s, _) if s == value))
             })
@@ -609,7 +612,11 @@ pub fn lint(text: &str) -> Vec<Finding> {
             RULE_TOO_MANY_STATS,
             format!(
                 "a query may have at most two `stats` commands; this is number {}",
-                stats.iter().position(|s| s.offset == extra.offset).unwrap_or(0) + 1
+                stats
+                    .iter()
+                    .position(|s| s.offset == extra.offset)
+                    .unwrap_or(0)
+                    + 1
             ),
         ));
     }
@@ -636,8 +643,7 @@ mod tests {
     /// The guide's first query, verbatim (FACTS.md 2).
     const GUIDE_FIRST: &str = r#"fields @timestamp, @message | sort @timestamp desc | limit 100 | stats count(*) by objectRef.name as secret | filter verb="get" and objectRef.resource="secrets""#;
     /// The guide's second query (FACTS.md 3: `limit 100` before `filter`).
-    const GUIDE_SECOND: &str =
-        include_str!("../../fixtures/insights/guide-secret-access.insights");
+    const GUIDE_SECOND: &str = include_str!("../../fixtures/insights/guide-secret-access.insights");
 
     #[test]
     fn the_guides_first_query_fails_with_the_right_messages() {
@@ -709,25 +715,46 @@ mod tests {
         let f = lint(q);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].line, f[0].column, f[0].rule), (1, 15, RULE_ORDER));
-        assert!(f[0].message.contains("`limit` runs before `filter` at 1:27"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("`limit` runs before `filter` at 1:27"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
     fn sort_or_dedup_before_stats_is_reported() {
-        assert_eq!(rules("sort @timestamp desc | stats count(*) as n"), [RULE_ORDER]);
+        assert_eq!(
+            rules("sort @timestamp desc | stats count(*) as n"),
+            [RULE_ORDER]
+        );
         assert_eq!(rules("dedup auditID | stats count(*) as n"), [RULE_ORDER]);
-        assert_eq!(rules("stats count(*) as n | sort n desc | limit 5"), Vec::<&str>::new());
+        assert_eq!(
+            rules("stats count(*) as n | sort n desc | limit 5"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
     fn fields_after_stats_must_be_its_outputs() {
-        let f = lint("stats count(*) as n by objectRef.name as secret | filter verb = \"get\" | sort n desc");
+        let f = lint(
+            "stats count(*) as n by objectRef.name as secret | filter verb = \"get\" | sort n desc",
+        );
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule, RULE_AFTER_STATS);
-        assert!(f[0].message.starts_with("`verb` is used after `stats` at 1:1"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .starts_with("`verb` is used after `stats` at 1:1"),
+            "{}",
+            f[0].message
+        );
         assert!(f[0].message.contains("`n`, `secret`"), "{}", f[0].message);
         // bin() keys, unaliased keys and aliases are outputs.
-        assert_eq!(rules("stats count(*) by bin(5m), verb | sort verb"), Vec::<&str>::new());
+        assert_eq!(
+            rules("stats count(*) by bin(5m), verb | sort verb"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
@@ -740,7 +767,10 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].message.contains("objectRef.resource = \"secrets\""));
         // Not about secrets: no finding.
-        assert_eq!(rules("filter verb = \"get\" | stats count(*) as n"), Vec::<&str>::new());
+        assert_eq!(
+            rules("filter verb = \"get\" | stats count(*) as n"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
@@ -750,9 +780,18 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule, RULE_NUMBER_AS_STRING);
         assert!(f[0].message.contains("\"401\""));
-        assert_eq!(rules(&format!("{base}responseStatus.code in [\"401\", \"403\"]")), [RULE_NUMBER_AS_STRING]);
-        assert_eq!(rules(&format!("{base}responseStatus.code in [401, 403]")), Vec::<&str>::new());
-        assert_eq!(rules(&format!("{base}responseStatus.code >= 400")), Vec::<&str>::new());
+        assert_eq!(
+            rules(&format!("{base}responseStatus.code in [\"401\", \"403\"]")),
+            [RULE_NUMBER_AS_STRING]
+        );
+        assert_eq!(
+            rules(&format!("{base}responseStatus.code in [401, 403]")),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            rules(&format!("{base}responseStatus.code >= 400")),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
@@ -761,7 +800,10 @@ mod tests {
         let f = lint(q);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].rule, f[0].column), (RULE_TOO_MANY_STATS, 59));
-        assert_eq!(rules("stats count(*) as n by verb | stats sum(n) as m"), Vec::<&str>::new());
+        assert_eq!(
+            rules("stats count(*) as n by verb | stats sum(n) as m"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

@@ -290,7 +290,8 @@ mod tests {
             assert_eq!(names[0], "filter", "{}", q.name);
             assert_eq!(names[1], "filter", "{}", q.name);
             assert!(
-                q.body.starts_with("filter @logStream like /kube-apiserver-audit/"),
+                q.body
+                    .starts_with("filter @logStream like /kube-apiserver-audit/"),
                 "{}",
                 q.name
             );

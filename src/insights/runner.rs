@@ -200,7 +200,9 @@ pub enum RunError {
         kind: ApiErrorKind,
         message: String,
     },
-    #[error("the deadline (--timeout) passed with {running} queries still running; they were stopped")]
+    #[error(
+        "the deadline (--timeout) passed with {running} queries still running; they were stopped"
+    )]
     Deadline { running: usize },
     #[error("interrupted; {running} running queries were stopped")]
     Interrupted { running: usize },
@@ -484,7 +486,10 @@ fn finish(task: &Task, leaves: Vec<Leaf>, statistics: Statistics, chunks: usize)
             let mut seen: HashSet<String> = HashSet::new();
             for leaf in leaves {
                 for row in leaf.rows {
-                    let ptr = row.iter().find(|(f, _)| f == "@ptr").map(|(_, v)| v.clone());
+                    let ptr = row
+                        .iter()
+                        .find(|(f, _)| f == "@ptr")
+                        .map(|(_, v)| v.clone());
                     if let Some(p) = ptr {
                         if !seen.insert(p) {
                             continue;
@@ -719,7 +724,9 @@ mod tests {
         }
 
         async fn query_results(&self, id: &str) -> Result<Poll, ApiError> {
-            self.polls.borrow_mut().push((id.to_owned(), Instant::now()));
+            self.polls
+                .borrow_mut()
+                .push((id.to_owned(), Instant::now()));
             let mut qs = self.queries.borrow_mut();
             let q = qs.get_mut(id).expect("known query");
             let p = if q.len() > 1 {
@@ -727,7 +734,10 @@ mod tests {
             } else {
                 q[0].clone()
             };
-            if !matches!(p.status, Status::Scheduled | Status::Running | Status::Unknown) {
+            if !matches!(
+                p.status,
+                Status::Scheduled | Status::Running | Status::Unknown
+            ) {
                 self.active.borrow_mut().remove(id);
             }
             Ok(p)
@@ -889,7 +899,9 @@ mod tests {
                 poll(Status::Complete, vec![]),
             ]
         });
-        let tasks: Vec<Task> = (0..7).map(|i| task(&format!("q{i}"), Merge::Rows)).collect();
+        let tasks: Vec<Task> = (0..7)
+            .map(|i| task(&format!("q{i}"), Merge::Rows))
+            .collect();
         let mut c = cfg();
         c.max_concurrent = 3;
         let (res, _) = run(&fake, &tasks, &c, never()).await.unwrap();
@@ -927,7 +939,12 @@ mod tests {
     fn events(req: &StartRequest) -> Vec<Poll> {
         let rows: Vec<Row> = (req.start..=req.end)
             .filter(|s| (0..10).contains(s))
-            .map(|s| row(&[("@ptr", &format!("p{s}")), ("@timestamp", &format!("{}", 1_700_000_000_000 + s * 1000))]))
+            .map(|s| {
+                row(&[
+                    ("@ptr", &format!("p{s}")),
+                    ("@timestamp", &format!("{}", 1_700_000_000_000 + s * 1000)),
+                ])
+            })
             .take(req.limit)
             .collect();
         vec![poll(Status::Complete, rows)]
@@ -1003,16 +1020,39 @@ mod tests {
         assert_eq!(
             r.rows,
             [
-                ["k0", "2", "2026-11-28T12:00:00.000Z", "2026-11-28T12:00:04.000Z"],
-                ["k1", "2", "2026-11-28T12:00:01.000Z", "2026-11-28T12:00:05.000Z"],
-                ["k2", "2", "2026-11-28T12:00:02.000Z", "2026-11-28T12:00:06.000Z"],
-                ["k3", "2", "2026-11-28T12:00:03.000Z", "2026-11-28T12:00:07.000Z"],
+                [
+                    "k0",
+                    "2",
+                    "2026-11-28T12:00:00.000Z",
+                    "2026-11-28T12:00:04.000Z"
+                ],
+                [
+                    "k1",
+                    "2",
+                    "2026-11-28T12:00:01.000Z",
+                    "2026-11-28T12:00:05.000Z"
+                ],
+                [
+                    "k2",
+                    "2",
+                    "2026-11-28T12:00:02.000Z",
+                    "2026-11-28T12:00:06.000Z"
+                ],
+                [
+                    "k3",
+                    "2",
+                    "2026-11-28T12:00:03.000Z",
+                    "2026-11-28T12:00:07.000Z"
+                ],
             ]
         );
         // Children never share a second.
         let started = fake.started.borrow();
         let leaves: Vec<(i64, i64)> = started.iter().skip(1).map(|q| (q.start, q.end)).collect();
-        assert!(leaves.contains(&(0, 3)) && leaves.contains(&(4, 7)), "{leaves:?}");
+        assert!(
+            leaves.contains(&(0, 3)) && leaves.contains(&(4, 7)),
+            "{leaves:?}"
+        );
     }
 
     #[tokio::test]
@@ -1076,7 +1116,10 @@ mod tests {
     #[tokio::test]
     async fn ctrl_c_stops_every_started_query_and_a_refused_stop_is_tolerated() {
         let mut fake = Fake::new(|_| vec![poll(Status::Running, vec![])]);
-        fake.stop_error = Some(ApiError::new(ApiErrorKind::NotImplemented, "not implemented"));
+        fake.stop_error = Some(ApiError::new(
+            ApiErrorKind::NotImplemented,
+            "not implemented",
+        ));
         let interrupt = tokio::time::sleep(Duration::from_millis(20));
         let (err, notes) = run(&fake, &[task("a", Merge::Rows)], &cfg(), interrupt)
             .await
@@ -1139,7 +1182,10 @@ mod tests {
             normalize_time("@timestamp", "1795867262345"),
             "2026-11-28T12:01:02.345Z"
         );
-        assert_eq!(normalize_time("first_seen", "2026-11-28 12:01:02"), "2026-11-28T12:01:02.000Z");
+        assert_eq!(
+            normalize_time("first_seen", "2026-11-28 12:01:02"),
+            "2026-11-28T12:01:02.000Z"
+        );
         // Epoch milliseconds only in @timestamp: elsewhere a number is a number.
         assert_eq!(normalize_time("reads", "1795867262345"), "1795867262345");
         assert_eq!(normalize_time("user", "alice"), "alice");
