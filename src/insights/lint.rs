@@ -475,15 +475,19 @@ pub fn lint(text: &str) -> Vec<Finding> {
             .iter()
             .find(|l| matches!(l.name.as_str(), "filter" | "stats"))
         {
+            let why = if c.name == "sort" {
+                "which discards or ignores that order".to_owned()
+            } else {
+                format!("which then sees only the rows `{}` kept", c.name)
+            };
             found.push((
                 c.offset,
                 RULE_ORDER,
                 format!(
-                    "`{}` runs before `{}` at {}, which then sees only the rows `{}` kept; filter first, then stats, then sort, then limit",
+                    "`{}` runs before `{}` at {}, {why}; filter first, then stats, then sort, then limit",
                     c.name,
                     later.name,
                     pos(later.offset),
-                    c.name
                 ),
             ));
         }
@@ -655,7 +659,7 @@ mod tests {
         assert_eq!(
             f,
             [
-                "1:31: order: `sort` runs before `stats` at 1:66, which then sees only the rows `sort` kept; filter first, then stats, then sort, then limit",
+                "1:31: order: `sort` runs before `stats` at 1:66, which discards or ignores that order; filter first, then stats, then sort, then limit",
                 "1:54: order: `limit` runs before `stats` at 1:66, which then sees only the rows `limit` kept; filter first, then stats, then sort, then limit",
                 "1:66: secret-scope: no `filter objectRef.resource = \"secrets\"` before `stats`: the query counts events of every resource",
                 "1:66: secret-scope: no `filter stage = \"ResponseComplete\"` before `stats`: a watch is logged at ResponseStarted and again at ResponseComplete, so it counts twice",
@@ -671,7 +675,7 @@ mod tests {
         assert_eq!(
             f,
             [
-                "2:3: order: `sort` runs before `filter` at 4:3, which then sees only the rows `sort` kept; filter first, then stats, then sort, then limit",
+                "2:3: order: `sort` runs before `filter` at 4:3, which discards or ignores that order; filter first, then stats, then sort, then limit",
                 "3:3: order: `limit` runs before `filter` at 4:3, which then sees only the rows `limit` kept; filter first, then stats, then sort, then limit",
                 "5:82: secret-scope: no `filter stage = \"ResponseComplete\"` in the query: a watch is logged at ResponseStarted and again at ResponseComplete, so it counts twice",
             ]
