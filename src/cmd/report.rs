@@ -306,7 +306,11 @@ pub fn print(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if format == OutputFormat::Json {
-        return jsonout::write(out, &document(results, price_per_gb));
+        // Rendered in memory first: a closed pipe then surfaces as a plain
+        // broken-pipe error (exit 0), not one wrapped by the serializer.
+        let mut buf = Vec::new();
+        jsonout::write(&mut buf, &document(results, price_per_gb))?;
+        return out.write_all(&buf);
     }
     let mut summary = Table::new(&[
         ("QUERY", false),
@@ -404,7 +408,7 @@ fn groups_label(groups: &[String]) -> String {
 fn table_of(r: &TaskResult) -> Table {
     let numeric: Vec<bool> = (0..r.columns.len())
         .map(|c| {
-            !r.rows.is_empty()
+            r.rows.iter().any(|row| !row[c].is_empty())
                 && r.rows
                     .iter()
                     .all(|row| row[c].is_empty() || row[c].parse::<f64>().is_ok())
