@@ -427,3 +427,259 @@ fn queries_list_and_show_print_the_library() {
     let o = run_isolated(&["queries", "show", "nope"], &[]);
     assert_eq!(code(&o), 2);
 }
+
+/// A scripted Logs Insights endpoint for what moto cannot do (queries that
+/// stay Running, fail, or hit the concurrency limit; StopQuery): it answers
+/// the awsJson protocol on a loopback port and records every call.
+mod scripted {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Copy)]
+    pub struct Script {
+        /// StartQuery answers LimitExceededException this many times first.
+        pub limit_exceeded: usize,
+        /// What GetQueryResults says: "Running" forever, "Failed", "Complete".
+        pub status: &'static str,
+        /// StopQuery answers an error instead of success.
+        pub refuse_stop: bool,
+    }
+
+    pub struct Endpoint {
+        pub url: String,
+        pub calls: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Endpoint {
+        pub fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    pub fn start(script: Script) -> Endpoint {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let c = calls.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                let c = c.clone();
+                std::thread::spawn(move || serve(s, script, c));
+            }
+        });
+        Endpoint { url, calls }
+    }
+
+    fn serve(s: TcpStream, script: Script, calls: Arc<Mutex<Vec<String>>>) {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        loop {
+            let mut target = String::new();
+            let mut len = 0usize;
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                let (k, v) = l.split_once(':').unwrap_or((l, ""));
+                match k.to_ascii_lowercase().as_str() {
+                    "x-amz-target" => target = v.trim().to_owned(),
+                    "content-length" => len = v.trim().parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_err() {
+                return;
+            }
+            let op = target.rsplit('.').next().unwrap_or("").to_owned();
+            let (status, reply) = {
+                let mut calls = calls.lock().unwrap();
+                calls.push(op.clone());
+                let starts = calls.iter().filter(|c| *c == "StartQuery").count();
+                match op.as_str() {
+                    "StartQuery" if starts <= script.limit_exceeded => (
+                        400,
+                        r#"{"__type":"LimitExceededException","message":"too many concurrent queries"}"#
+                            .to_owned(),
+                    ),
+                    "StartQuery" => (200, format!(r#"{{"queryId":"q-{starts}"}}"#)),
+                    "GetQueryResults" => (
+                        200,
+                        format!(
+                            r#"{{"status":"{}","results":[[{{"field":"@timestamp","value":"2026-11-28 12:00:00.000"}},{{"field":"user","value":"partial"}}]],"statistics":{{"recordsMatched":1,"recordsScanned":2000,"bytesScanned":1073741824}}}}"#,
+                            script.status
+                        ),
+                    ),
+                    "StopQuery" if script.refuse_stop => (
+                        400,
+                        r#"{"__type":"InvalidParameterException","message":"query already stopped"}"#
+                            .to_owned(),
+                    ),
+                    "StopQuery" => (200, r#"{"success":true}"#.to_owned()),
+                    _ => (400, r#"{"__type":"UnknownOperationException"}"#.to_owned()),
+                }
+            };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
+                reply.len()
+            );
+            if w.write_all(head.as_bytes()).is_err() || w.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn report_against(url: &str, extra: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(common::BIN);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("AWS_") || k.starts_with("SECRET_AUDIT_") {
+            cmd.env_remove(&*k);
+        }
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/secret-audit-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/secret-audit-test/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args([
+            "report",
+            "--cluster",
+            "prod",
+            "--since",
+            "1h",
+            "--query",
+            "access-detail",
+        ])
+        .args([
+            "--endpoint-url",
+            url,
+            "--region",
+            "us-east-1",
+            "--max-attempts",
+            "1",
+        ])
+        .args(extra);
+    cmd
+}
+
+#[test]
+fn the_deadline_stops_the_running_query_and_a_refused_stop_is_tolerated() {
+    let ep = scripted::start(scripted::Script {
+        limit_exceeded: 0,
+        status: "Running",
+        refuse_stop: true,
+    });
+    let t0 = std::time::Instant::now();
+    let o = report_against(&ep.url, &["--timeout", "2s"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 254, "{}", stderr(&o));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the deadline (--timeout) passed with 1 queries still running"),
+        "{err}"
+    );
+    assert!(err.contains("warning: StopQuery q-1 refused"), "{err}");
+    // Partial rows of the Running query were never printed.
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let calls = ep.calls();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "StopQuery").count(),
+        1,
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().filter(|c| *c == "GetQueryResults").count() >= 2,
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_running_query_and_exits_130() {
+    let ep = scripted::start(scripted::Script {
+        limit_exceeded: 0,
+        status: "Running",
+        refuse_stop: false,
+    });
+    let child = report_against(&ep.url, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ep.calls().iter().any(|c| c == "GetQueryResults") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no poll: {:?}",
+            ep.calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    assert_eq!(ep.calls().last().map(String::as_str), Some("StopQuery"));
+}
+
+#[test]
+fn a_failed_query_is_an_error_naming_it_and_its_status() {
+    let ep = scripted::start(scripted::Script {
+        limit_exceeded: 0,
+        status: "Failed",
+        refuse_stop: false,
+    });
+    let o = report_against(&ep.url, &[]).output().unwrap();
+    assert_eq!(code(&o), 254, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("query access-detail on /aws/eks/prod/cluster ended with status Failed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn limit_exceeded_on_start_waits_and_the_report_completes_with_its_cost() {
+    let ep = scripted::start(scripted::Script {
+        limit_exceeded: 2,
+        status: "Complete",
+        refuse_stop: false,
+    });
+    let o = report_against(&ep.url, &["--output", "json", "--price-per-gb", "0.01"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let calls = ep.calls();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "StartQuery").count(),
+        3,
+        "{calls:?}"
+    );
+    let doc = json(&o);
+    let q = &doc["queries"][0];
+    assert_eq!(q["statistics"]["bytes_scanned"], 1073741824.0);
+    assert_eq!(q["estimated_cost_usd"], 0.01);
+    assert_eq!(q["rows"][0]["@timestamp"], "2026-11-28T12:00:00.000Z");
+    assert_eq!(q["rows"][0]["user"], "partial");
+}
