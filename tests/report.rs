@@ -683,3 +683,137 @@ fn limit_exceeded_on_start_waits_and_the_report_completes_with_its_cost() {
     assert_eq!(q["rows"][0]["@timestamp"], "2026-11-28T12:00:00.000Z");
     assert_eq!(q["rows"][0]["user"], "partial");
 }
+
+#[test]
+fn a_query_file_with_mistakes_runs_with_lint_warnings() {
+    let emu = Emu::start();
+    emu.audit_group("prod");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("guide.insights");
+    std::fs::copy(
+        root("fixtures/insights/guide-secret-access.insights"),
+        &file,
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let o = emu.run(&[
+        "report",
+        "--cluster",
+        "prod",
+        "--since",
+        "2h",
+        "--query-file",
+        path,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "report: warning: {path}:3:3: order: `limit` runs before `filter`"
+        )),
+        "{err}"
+    );
+    let doc = json(&o);
+    // The query's own `limit 100` caps it; `display` names the first
+    // columns, and fields the endpoint returned beyond them follow (moto
+    // ignores `display` and returns the `fields` ones).
+    let q = query(&doc, "guide");
+    assert_eq!(q["rows"].as_array().unwrap().len(), 100);
+    assert_eq!(
+        q["columns"],
+        serde_json::json!([
+            "objectRef.namespace",
+            "objectRef.name",
+            "user.username",
+            "responseStatus.code",
+            "@timestamp",
+            "@message"
+        ])
+    );
+}
+
+#[test]
+fn secret_payloads_never_reach_the_output() {
+    let emu = Emu::start();
+    let group = "/aws/eks/prod/cluster";
+    let now = chrono::Utc::now().timestamp_millis() - 60_000;
+    let event = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"6a1e","stage":"ResponseComplete","verb":"create","user":{"username":"kubernetes-admin\u001b[2J"},"objectRef":{"resource":"secrets","namespace":"prod","name":"db"},"responseStatus":{"code":201},"requestObject":{"kind":"Secret","data":{"password":"aHVudGVyMg=="}},"responseObject":{"kind":"Secret","data":{"password":"aHVudGVyMg=="}}}"#;
+    emu.block_on(async {
+        emu.logs
+            .create_log_group()
+            .log_group_name(group)
+            .send()
+            .await
+            .unwrap();
+        emu.logs
+            .create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(STREAM)
+            .send()
+            .await
+            .unwrap();
+        let e = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(now)
+            .message(event)
+            .build()
+            .unwrap();
+        emu.logs
+            .put_log_events()
+            .log_group_name(group)
+            .log_stream_name(STREAM)
+            .log_events(e)
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("messages.insights");
+    std::fs::write(
+        &file,
+        "filter objectRef.resource = \"secrets\" and stage = \"ResponseComplete\"\n| fields @timestamp, @message\n| sort @timestamp desc\n| limit 100\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    for format in ["table", "json", "csv", "markdown"] {
+        let o = emu.run(&[
+            "report",
+            "--cluster",
+            "prod",
+            "--since",
+            "1h",
+            "--query-file",
+            path,
+            "--output",
+            format,
+        ]);
+        assert_eq!(code(&o), 0, "{format}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("6a1e"), "{format}: the event is shown: {out}");
+        assert!(!out.contains("aHVudGVyMg=="), "{format}: {out}");
+        assert!(!out.contains('\u{1b}'), "{format}: {out}");
+        assert!(
+            stderr(&o).contains("this audit log contains secret payloads"),
+            "{format}: {}",
+            stderr(&o)
+        );
+    }
+    // A query that selects a body is refused before anything runs.
+    std::fs::write(&file, "filter objectRef.resource = \"secrets\" and stage = \"ResponseComplete\"\n| fields responseObject.data.password as p\n").unwrap();
+    let o = emu.run(&[
+        "report",
+        "--cluster",
+        "prod",
+        "--since",
+        "1h",
+        "--query-file",
+        path,
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reads `responseObject.data.password`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -131,6 +131,31 @@ pub fn selected(args: &ReportArgs) -> anyhow::Result<Vec<Query>> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "query".into());
         let q = Query::parse(&stem, &text);
+        if let Some(f) = q
+            .commands()
+            .iter()
+            .flat_map(crate::insights::lint::field_refs)
+            .find(|(f, _)| {
+                runner::BODY_FIELDS
+                    .iter()
+                    .any(|b| f == b || f.starts_with(&format!("{b}.")))
+            })
+        {
+            return Err(AppError::Usage(format!(
+                "query file {} reads `{}`: request and response bodies may hold secret values, \
+                 which secret-audit never prints",
+                path.display(),
+                sanitize(&f.0)
+            ))
+            .into());
+        }
+        for finding in crate::insights::lint::lint(&text) {
+            eprintln!(
+                "report: warning: {}:{}",
+                sanitize(&path.display().to_string()),
+                sanitize(&finding.to_string())
+            );
+        }
         if q.body.trim().is_empty() {
             return Err(AppError::Usage(format!("query file {} is empty", path.display())).into());
         }
@@ -208,15 +233,17 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
         }
         Err((err, notes)) => {
             warn_all(global, &notes);
+            // Query names come from files and statuses from the service.
+            let message = sanitize(&err.to_string()).into_owned();
             return Err(match err {
                 RunError::Interrupted { .. } => {
-                    anyhow::Error::new(AppError::Interrupted).context(err.to_string())
+                    anyhow::Error::new(AppError::Interrupted).context(message)
                 }
                 RunError::Api {
                     kind: runner::ApiErrorKind::Transport,
                     ..
-                } => anyhow::anyhow!("{err}"),
-                _ => AppError::Service(err.to_string()).into(),
+                } => anyhow::anyhow!(message),
+                _ => AppError::Service(message).into(),
             });
         }
     };
@@ -225,6 +252,13 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     print(global.output, &results, args.price_per_gb, &mut out)
         .and_then(|()| out.flush())
         .context("writing the report")?;
+    let payloads: usize = results.iter().map(|r| r.payloads_removed).sum();
+    if payloads > 0 && !global.quiet {
+        eprintln!(
+            "report: warning: this audit log contains secret payloads: request/response bodies were removed from {payloads} @message value{}",
+            if payloads == 1 { "" } else { "s" }
+        );
+    }
     let truncated: Vec<&str> = results
         .iter()
         .filter(|r| r.truncated)
@@ -415,7 +449,8 @@ fn table_of(r: &TaskResult) -> Table {
         })
         .collect();
     Table {
-        headers: r.columns.clone(),
+        // Column names can come from result fields: sanitize them too.
+        headers: r.columns.iter().map(|c| sanitize(c).into_owned()).collect(),
         numeric,
         rows: r.rows.clone(),
     }
@@ -439,7 +474,8 @@ mod tests {
             },
             truncated: false,
             chunks: 1,
-            columns: vec!["namespace".into(), "reads".into()],
+            payloads_removed: 0,
+            columns: vec!["namespace".into(), "reads\u{9b}".into()],
             rows: vec![vec!["kube-system\u{1b}[2J".into(), "7".into()]],
         }
     }
@@ -465,7 +501,7 @@ mod tests {
         }
         assert_eq!(q["start"], "2026-11-28T11:00:00Z");
         assert_eq!(q["estimated_cost_usd"], 0.01);
-        assert_eq!(q["rows"][0]["reads"], "7");
+        assert_eq!(q["rows"][0]["reads\u{9b}"], "7");
     }
 
     #[test]
@@ -480,6 +516,7 @@ mod tests {
             print(f, &[result()], 0.005, &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(!text.contains('\u{1b}'), "{f:?}: {text}");
+            assert!(!text.contains('\u{9b}'), "{f:?}: {text}");
             assert!(text.contains("kube-system"), "{f:?}");
         }
     }

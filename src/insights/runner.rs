@@ -180,6 +180,8 @@ pub struct TaskResult {
     pub truncated: bool,
     /// Queries run for this task (1 unless split).
     pub chunks: usize,
+    /// `@message` cells whose request or response body was removed.
+    pub payloads_removed: usize,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
@@ -511,6 +513,7 @@ fn finish(task: &Task, leaves: Vec<Leaf>, statistics: Statistics, chunks: usize)
             }
         }
     }
+    let mut payloads_removed = 0;
     let mut table: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
@@ -522,7 +525,9 @@ fn finish(task: &Task, leaves: Vec<Leaf>, statistics: Statistics, chunks: usize)
                         .find(|(f, _)| f == c)
                         .map(|(_, v)| v.as_str())
                         .unwrap_or("");
-                    normalize_time(c, v)
+                    let (v, removed) = redact(c, v);
+                    payloads_removed += usize::from(removed);
+                    normalize_time(c, &v)
                 })
                 .collect()
         })
@@ -539,8 +544,35 @@ fn finish(task: &Task, leaves: Vec<Leaf>, statistics: Statistics, chunks: usize)
         statistics,
         truncated,
         chunks,
+        payloads_removed,
         columns,
         rows: table,
+    }
+}
+
+/// Fields of an audit event that may hold secret values.
+pub const BODY_FIELDS: [&str; 2] = ["requestObject", "responseObject"];
+
+/// Removes request and response bodies from an `@message` (the whole audit
+/// event): secret values never leave the tool. Says whether it removed any.
+pub fn redact(column: &str, value: &str) -> (String, bool) {
+    if column != "@message" || !BODY_FIELDS.iter().any(|f| value.contains(f)) {
+        return (value.to_owned(), false);
+    }
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            let removed = BODY_FIELDS
+                .iter()
+                .filter(|f| m.remove(**f).is_some())
+                .count();
+            (serde_json::Value::Object(m).to_string(), removed > 0)
+        }
+        Ok(_) => (value.to_owned(), false),
+        Err(_) => (
+            "[withheld: an unparseable audit event that may carry a request or response body]"
+                .to_owned(),
+            true,
+        ),
     }
 }
 
@@ -1169,6 +1201,24 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "log group not found: /aws/eks/nope/cluster; check the cluster name and region"
+        );
+    }
+
+    #[test]
+    fn bodies_are_removed_from_messages() {
+        let ev = r#"{"auditID":"a","objectRef":{"resource":"secrets"},"requestObject":{"data":{"password":"aHVudGVyMg=="}},"responseObject":{"status":{"token":"eyJ"}}}"#;
+        let (v, removed) = redact("@message", ev);
+        assert!(removed);
+        assert_eq!(v, r#"{"auditID":"a","objectRef":{"resource":"secrets"}}"#);
+        let (v, removed) = redact("@message", r#"{"requestObject":{"data":{"x":"#);
+        assert!(removed && !v.contains("data"), "{v}");
+        assert_eq!(
+            redact("@message", r#"{"verb":"get"}"#),
+            (r#"{"verb":"get"}"#.to_owned(), false)
+        );
+        assert_eq!(
+            redact("user", "requestObject"),
+            ("requestObject".to_owned(), false)
         );
     }
 
