@@ -160,44 +160,18 @@ fn skip_quoted(bytes: &[u8], i: usize) -> usize {
 }
 
 fn command_of(text: &str, s: usize, e: usize) -> Option<Command> {
-    // Drop comment lines inside the segment.
-    let seg = &text[s..e];
-    let mut offset = None;
-    for (rel, _) in seg.char_indices() {
-        let abs = s + rel;
-        let at_line_start = abs == 0 || text.as_bytes()[abs - 1] == b'\n' || {
-            let before = &text[..abs];
-            let ls = before.rfind('\n').map_or(0, |p| p + 1);
-            before[ls..].trim().is_empty()
-        };
-        let c = text.as_bytes()[abs];
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        if c == b'#' && at_line_start {
-            continue;
-        }
-        // Inside a comment line?
-        let ls = text[..abs].rfind('\n').map_or(0, |p| p + 1);
-        if text[ls..abs].trim_start().starts_with('#') {
-            continue;
-        }
-        offset = Some(abs);
-        break;
-    }
-    let offset = offset?;
-    let rest = &text[offset..e];
+    // Comment lines blanked (same length), so offsets stay those of `text`.
+    let seg = strip_comments(&text[s..e]);
+    let rel = seg.find(|c: char| !c.is_whitespace())?;
+    let rest = &seg[rel..];
     let word_len = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
         .unwrap_or(rest.len());
-    let name = rest[..word_len].to_ascii_lowercase();
-    let args_offset = offset + word_len;
-    let args = strip_comments(&text[args_offset..e]);
     Some(Command {
-        name,
-        args,
-        offset,
-        args_offset,
+        name: rest[..word_len].to_ascii_lowercase(),
+        args: rest[word_len..].to_owned(),
+        offset: s + rel,
+        args_offset: s + rel + word_len,
     })
 }
 
