@@ -675,7 +675,9 @@ fn limit_exceeded_on_start_waits_and_the_report_completes_with_its_cost() {
         status: "Complete",
         refuse_stop: false,
     });
-    let o = report_against(&ep.url, &["--output", "json", "--price-per-gb", "0.01"])
+    // The price comes from the environment, as every tunable may.
+    let o = report_against(&ep.url, &["--output", "json"])
+        .env("SECRET_AUDIT_PRICE_PER_GB", "0.01")
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));

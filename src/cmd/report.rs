@@ -33,10 +33,15 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Start of the window: an age (90m, 2h, 7d) or an RFC 3339 time.
-    #[arg(long, alias = "start-time", default_value = "24h", value_name = "TIME")]
+    #[arg(
+        long,
+        visible_alias = "start-time",
+        default_value = "24h",
+        value_name = "TIME"
+    )]
     pub since: String,
     /// End of the window: an age or an RFC 3339 time (default now).
-    #[arg(long, alias = "end-time", value_name = "TIME")]
+    #[arg(long, visible_alias = "end-time", value_name = "TIME")]
     pub until: Option<String>,
     /// A bundled query to run (repeatable; `queries list` names them).
     /// Default: reads-by-secret, access-by-user, denied-attempts,
