@@ -399,6 +399,14 @@ pub async fn run<A: InsightsApi, I: Future<Output = ()>>(
             let poll = guarded!(api.query_results(&flights[k].id));
             let poll = match poll {
                 Ok(p) => p,
+                // Throttled polling (after the SDK's own retries): poll later.
+                Err(e) if e.kind == ApiErrorKind::LimitExceeded => {
+                    let f = &mut flights[k];
+                    f.interval = (f.interval * 2).min(cfg.poll_max);
+                    f.next_poll = Instant::now() + f.interval;
+                    k += 1;
+                    continue;
+                }
                 Err(e) => {
                     let t = &tasks[flights[k].job.task];
                     bail!(RunError::Api {
@@ -710,6 +718,7 @@ mod tests {
     struct Fake {
         plan: Plan,
         start_errors: RefCell<VecDeque<ApiError>>,
+        poll_errors: RefCell<VecDeque<ApiError>>,
         stop_error: Option<ApiError>,
         started: RefCell<Vec<StartRequest>>,
         start_attempts: RefCell<Vec<Instant>>,
@@ -725,6 +734,7 @@ mod tests {
             Fake {
                 plan: Box::new(plan),
                 start_errors: RefCell::new(VecDeque::new()),
+                poll_errors: RefCell::new(VecDeque::new()),
                 stop_error: None,
                 started: RefCell::new(Vec::new()),
                 start_attempts: RefCell::new(Vec::new()),
@@ -759,6 +769,9 @@ mod tests {
             self.polls
                 .borrow_mut()
                 .push((id.to_owned(), Instant::now()));
+            if let Some(e) = self.poll_errors.borrow_mut().pop_front() {
+                return Err(e);
+            }
             let mut qs = self.queries.borrow_mut();
             let q = qs.get_mut(id).expect("known query");
             let p = if q.len() > 1 {
@@ -964,6 +977,30 @@ mod tests {
         for (g, half) in gaps.iter().zip([10, 20, 20]) {
             assert!(*g >= half, "{gaps:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn throttled_polls_back_off_and_other_poll_errors_fail() {
+        let fake = Fake::new(|_| vec![poll(Status::Complete, vec![row(&[("a", "1")])])]);
+        for _ in 0..2 {
+            fake.poll_errors
+                .borrow_mut()
+                .push_back(ApiError::new(ApiErrorKind::LimitExceeded, "slow down"));
+        }
+        let (res, _) = run(&fake, &[task("q", Merge::Rows)], &cfg(), never())
+            .await
+            .unwrap();
+        assert_eq!(res[0].rows.len(), 1);
+        assert_eq!(fake.polls.borrow().len(), 3);
+
+        let fake = Fake::new(|_| vec![poll(Status::Complete, vec![])]);
+        fake.poll_errors
+            .borrow_mut()
+            .push_back(ApiError::new(ApiErrorKind::Service, "query q0 not found"));
+        let (err, _) = run(&fake, &[task("q", Merge::Rows)], &cfg(), never())
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "query q: query q0 not found");
     }
 
     /// Log events at seconds 0..=9; a query returns those in its range,
