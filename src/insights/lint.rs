@@ -620,7 +620,8 @@ mod tests {
 
     /// The guide's first query, verbatim (FACTS.md 2).
     const GUIDE_FIRST: &str = r#"fields @timestamp, @message | sort @timestamp desc | limit 100 | stats count(*) by objectRef.name as secret | filter verb="get" and objectRef.resource="secrets""#;
-    /// The guide's second query (FACTS.md 3: `limit 100` before `filter`).
+    /// The guide's second query, reconstructed (FACTS.md 3 records only
+    /// that it puts `limit 100` before `filter`).
     const GUIDE_SECOND: &str = include_str!("../../fixtures/insights/guide-secret-access.insights");
 
     #[test]
