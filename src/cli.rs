@@ -65,6 +65,11 @@ pub enum Command {
     TestPattern(crate::cmd::test_pattern::TestPatternArgs),
     /// Print the least-privilege IAM policy (JSON) the AWS commands need.
     IamPolicy(crate::cmd::iam_policy::IamPolicyArgs),
+    /// Who read which secrets, from Logs Insights over a time window: every
+    /// row (long ranges are split), scan statistics and cost.
+    Report(crate::cmd::report::ReportArgs),
+    /// The bundled Logs Insights queries: list, show, and lint any query file.
+    Queries(crate::cmd::queries::QueriesArgs),
 }
 
 /// How to reach AWS and which audit log groups to work on, shared by every

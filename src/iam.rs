@@ -77,6 +77,7 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
     (
         "report",
         &[
+            ("logs:DescribeLogGroups", Any),
             ("logs:StartQuery", LogGroup),
             ("logs:GetQueryResults", Any),
             ("logs:StopQuery", Any),

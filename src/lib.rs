@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod error;
 pub mod iam;
 pub mod input;
+pub mod insights;
 pub mod output;
 pub mod pattern;
 pub mod provision;

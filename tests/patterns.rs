@@ -179,6 +179,7 @@ const CALLS: &[(&str, &[&str])] = &[
     ),
     ("status", &["status", "--cluster", "prod"]),
     ("teardown", &["teardown", "--cluster", "prod"]),
+    ("report", &["report", "--cluster", "prod", "--since", "2h"]),
 ];
 
 #[test]

@@ -149,8 +149,26 @@ fn dry_run_plans_everything_and_writes_nothing() {
         p.iter()
             .filter(|c| c.2 == "unsupported by endpoint")
             .count(),
-        2,
+        7,
         "{p:?}"
+    );
+    // Every bundled query is saved (the emulator lacks query definitions).
+    let saved: Vec<&str> = p
+        .iter()
+        .filter(|c| c.0 == "query-definition")
+        .map(|c| c.1.as_str())
+        .collect();
+    assert_eq!(
+        saved,
+        [
+            "secret-audit/prod/reads-by-secret",
+            "secret-audit/prod/access-detail",
+            "secret-audit/prod/access-by-user",
+            "secret-audit/prod/denied-attempts",
+            "secret-audit/prod/list-watch-cluster-wide",
+            "secret-audit/prod/list-watch-namespace-wide",
+            "secret-audit/prod/reads-over-time",
+        ]
     );
     assert!(emu.filters(&group).is_empty());
     assert!(emu.alarms().is_empty());

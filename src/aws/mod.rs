@@ -5,6 +5,7 @@
 
 pub mod cloudwatch;
 pub mod error;
+pub mod insights;
 pub mod logs;
 pub mod record;
 

@@ -3,6 +3,8 @@
 pub mod analyze;
 pub mod iam_policy;
 pub mod provisioning;
+pub mod queries;
+pub mod report;
 pub mod setup;
 pub mod status;
 pub mod teardown;
@@ -18,5 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Teardown(args) => teardown::run(&cli.global, args),
         Command::TestPattern(args) => test_pattern::run(&cli.global, args),
         Command::IamPolicy(args) => iam_policy::run(&cli.global, args),
+        Command::Report(args) => report::run(&cli.global, args),
+        Command::Queries(args) => queries::run(&cli.global, args),
     }
 }

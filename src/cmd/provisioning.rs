@@ -201,7 +201,7 @@ pub async fn read_state(clients: &Clients, target: &Target) -> Result<TargetStat
 
 /// Query definition names of a target (for rows when the endpoint lacks them).
 pub fn query_names(target: &Target) -> Vec<String> {
-    spec::QUERIES
+    spec::queries()
         .iter()
         .map(|(n, _)| format!("{}{n}", target.query_prefix()))
         .collect()

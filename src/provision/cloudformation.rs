@@ -222,7 +222,8 @@ mod tests {
             &Settings::default(),
         );
         let r = t["Resources"].as_object().unwrap();
-        assert_eq!(r.len(), 16);
+        // Per target: three filters, three alarms, seven saved queries.
+        assert_eq!(r.len(), 26);
         assert!(r.contains_key("ProdEuSecretReadsFilter"));
         assert!(r.contains_key("DevSecretDeniedAlarm"));
         assert!(r.contains_key("ProdEuReadsBySecretQuery"));

@@ -474,7 +474,7 @@ mod tests {
                 ..Existing::default()
             },
         );
-        assert_eq!(plan.len(), 8);
+        assert_eq!(plan.len(), 6 + crate::insights::BUNDLED_FILES.len());
         assert!(plan.iter().all(|c| c.action == Action::Create), "{plan:?}");
         assert_eq!(filters_added(&plan), 3);
     }
@@ -556,19 +556,20 @@ mod tests {
         e.filters.truncate(1);
         e.alarms.clear();
         let plan = plan_setup(&d, &e);
-        assert_eq!(
-            actions(&plan),
-            [
-                (Kind::MetricFilter, Action::Unchanged),
-                (Kind::MetricFilter, Action::Create),
-                (Kind::MetricFilter, Action::Create),
-                (Kind::Alarm, Action::Create),
-                (Kind::Alarm, Action::Create),
-                (Kind::Alarm, Action::Create),
-                (Kind::QueryDefinition, Action::Unchanged),
-                (Kind::QueryDefinition, Action::Unchanged),
-            ]
+        let mut want = vec![
+            (Kind::MetricFilter, Action::Unchanged),
+            (Kind::MetricFilter, Action::Create),
+            (Kind::MetricFilter, Action::Create),
+            (Kind::Alarm, Action::Create),
+            (Kind::Alarm, Action::Create),
+            (Kind::Alarm, Action::Create),
+        ];
+        want.extend(
+            crate::insights::BUNDLED_FILES
+                .iter()
+                .map(|_| (Kind::QueryDefinition, Action::Unchanged)),
         );
+        assert_eq!(actions(&plan), want);
     }
 
     #[test]
@@ -598,7 +599,7 @@ mod tests {
             .iter()
             .filter(|c| c.kind == Kind::QueryDefinition)
             .collect();
-        assert_eq!(q.len(), 2);
+        assert_eq!(q.len(), crate::insights::BUNDLED_FILES.len());
         assert!(q
             .iter()
             .all(|c| c.action == Action::Unsupported && c.op == Op::None));
@@ -608,7 +609,7 @@ mod tests {
     fn teardown_deletes_every_managed_resource() {
         let d = desired(&Target::cluster("prod"), &Settings::default());
         let plan = plan_teardown(&existing_from(&d), &[]);
-        assert_eq!(plan.len(), 8);
+        assert_eq!(plan.len(), 6 + crate::insights::BUNDLED_FILES.len());
         assert!(plan.iter().all(|c| c.action == Action::Delete));
         let plan = plan_teardown(
             &Existing::default(),

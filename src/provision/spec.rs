@@ -29,17 +29,14 @@ pub const WRITES_PATTERN: &str = r#"{ ($.objectRef.resource = "secrets") && ($.s
 /// values in an hour (FACTS.md).
 pub const NAMESPACE_DIMENSION: (&str, &str) = ("namespace", "$.objectRef.namespace");
 
-/// The saved Logs Insights queries this tool ships.
-pub const QUERIES: [(&str, &str); 2] = [
-    (
-        "reads-by-secret",
-        include_str!("../../queries/reads-by-secret.insights"),
-    ),
-    (
-        "access-detail",
-        include_str!("../../queries/access-detail.insights"),
-    ),
-];
+/// The saved Logs Insights queries this tool ships: every bundled query
+/// (`queries/*.insights`), saved without its header comment lines.
+pub fn queries() -> Vec<(String, String)> {
+    crate::insights::bundled()
+        .into_iter()
+        .map(|q| (q.name, q.body))
+        .collect()
+}
 
 /// One audit log group and the name its resources carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,8 +328,8 @@ pub fn desired(target: &Target, s: &Settings) -> Desired {
             tags: target.tags(),
         });
     }
-    let queries = QUERIES
-        .iter()
+    let queries = queries()
+        .into_iter()
         .map(|(name, text)| QuerySpec {
             name: format!("{}{name}", target.query_prefix()),
             query_string: text.trim_end().to_owned(),
@@ -537,7 +534,12 @@ mod tests {
             names,
             [
                 "secret-audit/prod/reads-by-secret",
-                "secret-audit/prod/access-detail"
+                "secret-audit/prod/access-detail",
+                "secret-audit/prod/access-by-user",
+                "secret-audit/prod/denied-attempts",
+                "secret-audit/prod/list-watch-cluster-wide",
+                "secret-audit/prod/list-watch-namespace-wide",
+                "secret-audit/prod/reads-over-time",
             ]
         );
         for q in &d.queries {

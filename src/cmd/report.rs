@@ -1,0 +1,550 @@
+//! `secret-audit report`: runs Logs Insights queries (bundled or from
+//! files) over a time window and log groups, gets every row (the runner
+//! splits and merges), and prints scan statistics, cost and one table per
+//! query.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use crate::cli::{parse_duration, AwsArgs, GlobalArgs, OutputFormat};
+use crate::cmd::provisioning as prov;
+use crate::error::{exit, AppError};
+use crate::insights::runner::{self, RunError, Task, TaskResult};
+use crate::insights::{self, Query};
+use crate::output::json as jsonout;
+use crate::output::sanitize::sanitize;
+use crate::output::table::Table;
+use crate::timearg::parse_time;
+
+/// Logs Insights takes at most this many log groups per query.
+pub const MAX_GROUPS_PER_QUERY: usize = 50;
+
+/// Version of the `--output json` document.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Start of the window: an age (90m, 2h, 7d) or an RFC 3339 time.
+    #[arg(
+        long,
+        visible_alias = "start-time",
+        default_value = "24h",
+        value_name = "TIME"
+    )]
+    pub since: String,
+    /// End of the window: an age or an RFC 3339 time (default now).
+    #[arg(long, visible_alias = "end-time", value_name = "TIME")]
+    pub until: Option<String>,
+    /// A bundled query to run (repeatable; `queries list` names them).
+    /// Default: reads-by-secret, access-by-user, denied-attempts,
+    /// list-watch-cluster-wide.
+    #[arg(long = "query", value_name = "NAME")]
+    pub queries: Vec<String>,
+    /// A Logs Insights query file to run (repeatable).
+    #[arg(long = "query-file", value_name = "PATH")]
+    pub query_files: Vec<PathBuf>,
+    /// Queries running at once (the account allows about 30, shared).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100), env = "SECRET_AUDIT_MAX_CONCURRENT_QUERIES")]
+    pub max_concurrent_queries: u32,
+    /// Rows one query returns at most; a time chunk that returns this many
+    /// is split in two and run again.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000), env = "SECRET_AUDIT_MAX_ROWS")]
+    pub max_rows: u32,
+    /// How many times a time chunk may be halved.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=20), env = "SECRET_AUDIT_MAX_SPLIT_DEPTH")]
+    pub max_split_depth: u32,
+    /// Time limit of the whole report; running queries are stopped then.
+    #[arg(long, default_value = "30m", value_parser = parse_duration, env = "SECRET_AUDIT_TIMEOUT")]
+    pub timeout: Duration,
+    /// Price of one GB scanned, in USD, for the cost estimate.
+    #[arg(long, default_value_t = 0.005, value_parser = parse_price, env = "SECRET_AUDIT_PRICE_PER_GB")]
+    pub price_per_gb: f64,
+    /// Exit 1 when a result is possibly truncated.
+    #[arg(long, env = "SECRET_AUDIT_STRICT")]
+    pub strict: bool,
+}
+
+fn parse_price(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("invalid price {s:?}: use a number such as 0.005")),
+    }
+}
+
+/// The log groups named on the command line, in order, without repeats.
+pub fn log_groups(aws: &AwsArgs) -> Result<Vec<String>, AppError> {
+    let mut out: Vec<String> = Vec::new();
+    for g in aws
+        .clusters
+        .iter()
+        .map(|c| format!("/aws/eks/{c}/cluster"))
+        .chain(aws.log_group_names.iter().cloned())
+    {
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    if out.is_empty() {
+        return Err(AppError::Usage(
+            "name the audit log groups: --cluster NAME or --log-group-name NAME (both repeatable)"
+                .into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The queries to run: named bundled ones, then files; the summary set
+/// when neither is given.
+pub fn selected(args: &ReportArgs) -> anyhow::Result<Vec<Query>> {
+    let mut out = Vec::new();
+    let names: Vec<String> = if args.queries.is_empty() && args.query_files.is_empty() {
+        insights::SUMMARY_SET
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        args.queries.clone()
+    };
+    for n in &names {
+        let q = insights::find(n).ok_or_else(|| {
+            AppError::Usage(format!(
+                "no bundled query {:?}; the bundled queries are: {}",
+                sanitize(n),
+                insights::BUNDLED_FILES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        out.push(q);
+    }
+    for path in &args.query_files {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            AppError::Usage(format!("cannot read query file {}: {e}", path.display()))
+        })?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "query".into());
+        let q = Query::parse(&stem, &text);
+        if let Some(f) = q
+            .commands()
+            .iter()
+            .flat_map(crate::insights::lint::field_refs)
+            .find(|(f, _)| {
+                runner::BODY_FIELDS
+                    .iter()
+                    .any(|b| f == b || f.starts_with(&format!("{b}.")))
+            })
+        {
+            return Err(AppError::Usage(format!(
+                "query file {} reads `{}`: request and response bodies may hold secret values, \
+                 which secret-audit never prints",
+                path.display(),
+                sanitize(&f.0)
+            ))
+            .into());
+        }
+        for finding in crate::insights::lint::lint(&text) {
+            eprintln!(
+                "report: warning: {}:{}",
+                sanitize(&path.display().to_string()),
+                sanitize(&finding.to_string())
+            );
+        }
+        if q.body.trim().is_empty() {
+            return Err(AppError::Usage(format!("query file {} is empty", path.display())).into());
+        }
+        out.push(q);
+    }
+    Ok(out)
+}
+
+/// One task per query and batch of at most 50 log groups.
+pub fn tasks(queries: &[Query], groups: &[String], start: i64, end: i64) -> Vec<Task> {
+    let mut out = Vec::new();
+    for q in queries {
+        for batch in groups.chunks(MAX_GROUPS_PER_QUERY) {
+            out.push(Task {
+                name: q.name.clone(),
+                query: q.body.clone(),
+                merge: q.merge(),
+                columns: q.output_columns(),
+                sort: q.sort_keys(),
+                log_groups: batch.to_vec(),
+                start,
+                end,
+            });
+        }
+    }
+    out
+}
+
+/// The window in epoch seconds; `since` must come before `until`.
+pub fn window(
+    since: &str,
+    until: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), AppError> {
+    let start = parse_time(since, now).map_err(AppError::Usage)?;
+    let end = match until {
+        Some(u) => parse_time(u, now).map_err(AppError::Usage)?,
+        None => now,
+    };
+    if start >= end {
+        return Err(AppError::Usage(format!(
+            "--since ({}) must be before --until ({})",
+            start.to_rfc3339(),
+            end.to_rfc3339()
+        )));
+    }
+    Ok((start.timestamp(), end.timestamp()))
+}
+
+pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
+    let groups = log_groups(&args.aws)?;
+    let queries = selected(&args)?;
+    let (start, end) = window(&args.since, args.until.as_deref(), Utc::now())?;
+    let tasks = tasks(&queries, &groups, start, end);
+    let outcome = prov::runtime()?.block_on(async {
+        let clients = prov::connect(&args.aws).await?;
+        let api = crate::aws::insights::Insights {
+            client: clients.logs.clone(),
+        };
+        let mut cfg = runner::Config::new(tokio::time::Instant::now() + args.timeout);
+        cfg.max_concurrent = args.max_concurrent_queries as usize;
+        cfg.max_rows = args.max_rows as usize;
+        cfg.max_split_depth = args.max_split_depth;
+        let interrupt = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        anyhow::Ok(runner::run(&api, &tasks, &cfg, interrupt).await)
+    })?;
+    let results = match outcome {
+        Ok((results, notes)) => {
+            warn_all(global, &notes);
+            results
+        }
+        Err((err, notes)) => {
+            warn_all(global, &notes);
+            // Query names come from files and statuses from the service.
+            let message = sanitize(&err.to_string()).into_owned();
+            return Err(match err {
+                RunError::Interrupted { .. } => {
+                    anyhow::Error::new(AppError::Interrupted).context(message)
+                }
+                RunError::Api {
+                    kind: runner::ApiErrorKind::Transport,
+                    ..
+                } => anyhow::anyhow!(message),
+                _ => AppError::Service(message).into(),
+            });
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    print(global.output, &results, args.price_per_gb, &mut out)
+        .and_then(|()| out.flush())
+        .context("writing the report")?;
+    let payloads: usize = results.iter().map(|r| r.payloads_removed).sum();
+    if payloads > 0 && !global.quiet {
+        eprintln!(
+            "report: warning: this audit log contains secret payloads: request/response bodies were removed from {payloads} @message value{}",
+            if payloads == 1 { "" } else { "s" }
+        );
+    }
+    let truncated: Vec<&str> = results
+        .iter()
+        .filter(|r| r.truncated)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !truncated.is_empty() && !global.quiet {
+        eprintln!(
+            "report: possibly truncated (a query returned --max-rows rows and could not be split or merged): {}",
+            sanitize(&truncated.join(", "))
+        );
+    }
+    if args.strict && !truncated.is_empty() {
+        return Ok(exit::CHECK_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+fn warn_all(global: &GlobalArgs, notes: &[String]) {
+    if global.quiet {
+        return;
+    }
+    for n in notes {
+        eprintln!("report: warning: {}", sanitize(n));
+    }
+}
+
+/// Logs Insights bills per GB scanned (GiB, 2^30 bytes).
+pub fn cost(bytes: f64, price_per_gb: f64) -> f64 {
+    bytes / (1u64 << 30) as f64 * price_per_gb
+}
+
+fn time(secs: i64) -> String {
+    crate::output::rfc3339(secs * 1_000_000, false)
+}
+
+/// The `--output json` document.
+pub fn document(results: &[TaskResult], price_per_gb: f64) -> Value {
+    let queries: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let rows: Vec<Value> = r
+                .rows
+                .iter()
+                .map(|row| {
+                    let mut m = Map::new();
+                    for (c, v) in r.columns.iter().zip(row) {
+                        m.insert(c.clone(), Value::String(v.clone()));
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            json!({
+                "name": r.name,
+                "log_groups": r.log_groups,
+                "start": time(r.start),
+                "end": time(r.end),
+                "status": r.status,
+                "statistics": {
+                    "records_matched": r.statistics.records_matched,
+                    "records_scanned": r.statistics.records_scanned,
+                    "bytes_scanned": r.statistics.bytes_scanned,
+                    "queries_run": r.chunks,
+                },
+                "estimated_cost_usd": cost(r.statistics.bytes_scanned, price_per_gb),
+                "truncated": r.truncated,
+                "columns": r.columns,
+                "rows": rows,
+            })
+        })
+        .collect();
+    json!({"schema_version": SCHEMA_VERSION, "queries": queries})
+}
+
+/// Statistics first, then one table per query.
+pub fn print(
+    format: OutputFormat,
+    results: &[TaskResult],
+    price_per_gb: f64,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if format == OutputFormat::Json {
+        // Rendered in memory first: a closed pipe then surfaces as a plain
+        // broken-pipe error (exit 0), not one wrapped by the serializer.
+        let mut buf = Vec::new();
+        jsonout::write(&mut buf, &document(results, price_per_gb))?;
+        return out.write_all(&buf);
+    }
+    let mut summary = Table::new(&[
+        ("QUERY", false),
+        ("LOG GROUPS", false),
+        ("ROWS", true),
+        ("QUERIES RUN", true),
+        ("RECORDS SCANNED", true),
+        ("BYTES SCANNED", true),
+        ("EST. COST USD", true),
+        ("TRUNCATED", false),
+    ]);
+    let mut total_bytes = 0.0;
+    let mut total_records = 0.0;
+    for r in results {
+        total_bytes += r.statistics.bytes_scanned;
+        total_records += r.statistics.records_scanned;
+        summary.push(vec![
+            r.name.clone(),
+            groups_label(&r.log_groups),
+            r.rows.len().to_string(),
+            r.chunks.to_string(),
+            format!("{}", r.statistics.records_scanned as u64),
+            format!("{}", r.statistics.bytes_scanned as u64),
+            format!("{:.6}", cost(r.statistics.bytes_scanned, price_per_gb)),
+            if r.truncated {
+                "possibly truncated".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    let window = results
+        .first()
+        .map(|r| format!("{} to {}", time(r.start), time(r.end)))
+        .unwrap_or_default();
+    let heading = format!(
+        "Logs Insights, {window}: {} records and {} bytes scanned, estimated cost ${:.6} at ${price_per_gb}/GB",
+        total_records as u64,
+        total_bytes as u64,
+        cost(total_bytes, price_per_gb)
+    );
+    match format {
+        OutputFormat::Csv => {
+            // CSV carries only the query tables, each after a blank line;
+            // the statistics go to stderr.
+            eprintln!("{heading}");
+            for (i, r) in results.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                table_of(r).write_csv(out)?;
+            }
+            Ok(())
+        }
+        OutputFormat::Markdown => {
+            writeln!(out, "{heading}\n")?;
+            summary.write_markdown(out)?;
+            for r in results {
+                writeln!(out, "\n## {}\n", sanitize(&r.name).replace('|', "\\|"))?;
+                table_of(r).write_markdown(out)?;
+            }
+            Ok(())
+        }
+        _ => {
+            writeln!(out, "{heading}")?;
+            summary.write_table(out)?;
+            for r in results {
+                writeln!(
+                    out,
+                    "\n{} ({}, {} rows{})",
+                    sanitize(&r.name),
+                    sanitize(&groups_label(&r.log_groups)),
+                    r.rows.len(),
+                    if r.truncated {
+                        ", possibly truncated"
+                    } else {
+                        ""
+                    }
+                )?;
+                table_of(r).write_table(out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn groups_label(groups: &[String]) -> String {
+    match groups {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+        [] => String::new(),
+    }
+}
+
+fn table_of(r: &TaskResult) -> Table {
+    let numeric: Vec<bool> = (0..r.columns.len())
+        .map(|c| {
+            r.rows.iter().any(|row| !row[c].is_empty())
+                && r.rows
+                    .iter()
+                    .all(|row| row[c].is_empty() || row[c].parse::<f64>().is_ok())
+        })
+        .collect();
+    Table {
+        // Column names can come from result fields: sanitize them too.
+        headers: r.columns.iter().map(|c| sanitize(c).into_owned()).collect(),
+        numeric,
+        rows: r.rows.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> TaskResult {
+        TaskResult {
+            name: "reads-by-secret".into(),
+            log_groups: vec!["/aws/eks/prod/cluster".into()],
+            start: 1_795_863_600,
+            end: 1_795_867_200,
+            status: "Complete".into(),
+            statistics: runner::Statistics {
+                records_matched: 3.0,
+                records_scanned: 300.0,
+                bytes_scanned: 2.0 * (1u64 << 30) as f64,
+            },
+            truncated: false,
+            chunks: 1,
+            payloads_removed: 0,
+            columns: vec!["namespace".into(), "reads\u{9b}".into()],
+            rows: vec![vec!["kube-system\u{1b}[2J".into(), "7".into()]],
+        }
+    }
+
+    #[test]
+    fn json_document_has_every_field_and_rows_keyed_by_column() {
+        let doc = document(&[result()], 0.005);
+        assert_eq!(doc["schema_version"], 1);
+        let q = &doc["queries"][0];
+        for k in [
+            "name",
+            "log_groups",
+            "start",
+            "end",
+            "status",
+            "statistics",
+            "estimated_cost_usd",
+            "truncated",
+            "columns",
+            "rows",
+        ] {
+            assert!(!q[k].is_null(), "{k}");
+        }
+        assert_eq!(q["start"], "2026-11-28T11:00:00Z");
+        assert_eq!(q["estimated_cost_usd"], 0.01);
+        assert_eq!(q["rows"][0]["reads\u{9b}"], "7");
+    }
+
+    #[test]
+    fn every_renderer_sanitizes_result_strings() {
+        for f in [
+            OutputFormat::Table,
+            OutputFormat::Markdown,
+            OutputFormat::Csv,
+            OutputFormat::Json,
+        ] {
+            let mut out = Vec::new();
+            print(f, &[result()], 0.005, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains('\u{1b}'), "{f:?}: {text}");
+            assert!(!text.contains('\u{9b}'), "{f:?}: {text}");
+            assert!(text.contains("kube-system"), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn groups_are_batched_by_fifty() {
+        let groups: Vec<String> = (0..120).map(|i| format!("/g/{i}")).collect();
+        let q = insights::find("reads-by-secret").unwrap();
+        let t = tasks(&[q], &groups, 0, 10);
+        let sizes: Vec<usize> = t.iter().map(|t| t.log_groups.len()).collect();
+        assert_eq!(sizes, [50, 50, 20]);
+    }
+
+    #[test]
+    fn the_window_must_be_ordered() {
+        let now = DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            window("1h", None, now).unwrap(),
+            (1_795_863_600, 1_795_867_200)
+        );
+        assert!(window("1h", Some("2h"), now).is_err());
+        assert!(window("soon", None, now).is_err());
+    }
+}
