@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::event::Stage;
 use super::rollup::{Key, Scope};
@@ -104,7 +104,7 @@ pub fn group_key(grouping: &Grouping, fields: &Fields, id: u128) -> GroupKey {
 #[derive(Debug, Clone)]
 pub enum Tally {
     Small(Vec<(Sym, u32)>),
-    Large(FxHashMap<Sym, u32>),
+    Large(Box<FxHashMap<Sym, u32>>),
 }
 
 impl Default for Tally {
@@ -126,7 +126,7 @@ impl Tally {
                 } else {
                     let mut m: FxHashMap<Sym, u32> = v.drain(..).collect();
                     m.insert(sym, n);
-                    *self = Tally::Large(m);
+                    *self = Tally::Large(Box::new(m));
                 }
             }
             Tally::Large(m) => *m.entry(sym).or_default() += n,
@@ -159,7 +159,7 @@ pub struct Group {
     /// `--requests` the request itself.
     pub first: Fields,
     /// The first request's id (with `--requests`, the request's).
-    pub id: u128,
+    pub id: Id,
     pub has_audit_id: bool,
     pub scope: Option<Scope>,
     pub verbs: Tally,
@@ -172,16 +172,27 @@ pub struct Group {
     pub last_seen: Option<i64>,
     pub source_ips: Tally,
     pub user_agents: Tally,
-    pub impersonated_by: FxHashSet<Sym>,
+    /// Distinct authenticated users who impersonated (few: a short list).
+    pub impersonated_by: Vec<Sym>,
 }
 
 impl Group {
     pub fn new(first: Fields, id: u128, has_audit_id: bool) -> Group {
         Group {
             first,
-            id,
+            id: id_words(id),
             has_audit_id,
             ..Default::default()
+        }
+    }
+
+    pub fn id(&self) -> u128 {
+        id_from_words(self.id)
+    }
+
+    fn impersonated(&mut self, sym: Sym) {
+        if !self.impersonated_by.contains(&sym) {
+            self.impersonated_by.push(sym);
         }
     }
 
@@ -198,7 +209,7 @@ impl Group {
             self.user_agents.add(f.user_agent, 1);
         }
         if f.impersonated_by != 0 {
-            self.impersonated_by.insert(f.impersonated_by);
+            self.impersonated(f.impersonated_by);
         }
     }
 

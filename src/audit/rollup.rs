@@ -209,7 +209,9 @@ pub fn requests(shard: &Shard) -> Vec<RequestRow<'_>> {
                 user_agent: s(f.user_agent, ""),
                 audit_id: match shard.strings.get(f.audit_id_text) {
                     Some(text) => text.to_string(),
-                    None if g.has_audit_id => uuid::Uuid::from_u128(g.id).hyphenated().to_string(),
+                    None if g.has_audit_id => {
+                        uuid::Uuid::from_u128(g.id()).hyphenated().to_string()
+                    }
                     None => String::new(),
                 },
             }

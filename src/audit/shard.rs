@@ -492,15 +492,12 @@ impl Shard {
         let m = |s: Sym| syms[s as usize];
         let grouping = self.settings.grouping.clone();
         let mut groups = Vec::with_capacity(other.groups.len());
-        for g in &other.groups {
+        // By value: each group's memory goes as soon as it is folded in.
+        for g in other.groups {
             let first = g.first.remap(m);
-            let ours = self.group(
-                group_key(&grouping, &first, g.id),
-                first,
-                g.id,
-                g.has_audit_id,
-            );
-            self.groups[ours as usize].absorb(g, m);
+            let id = g.id();
+            let ours = self.group(group_key(&grouping, &first, id), first, id, g.has_audit_id);
+            self.groups[ours as usize].absorb(&g, m);
             groups.push(ours);
         }
         for (owner, theirs) in other.remaps {
@@ -642,7 +639,7 @@ mod tests {
         let key = uuid::Uuid::parse_str("6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162")
             .unwrap()
             .as_u128();
-        let g = a.groups.iter().find(|g| g.id == key).unwrap();
+        let g = a.groups.iter().find(|g| g.id() == key).unwrap();
         assert_eq!((g.requests, g.code), (1, 401));
     }
 
