@@ -786,3 +786,53 @@ fn the_prefilter_agrees_with_a_full_parse_of_every_record() {
         "only objectRef.resource == secrets counts"
     );
 }
+
+#[test]
+fn a_plain_file_split_across_threads_counts_and_numbers_lines_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("split.jsonl");
+    let truth = generate(&path, "jsonl", &["--stages-all", "--exotic"]);
+    // Malformed lines near the start, the middle and the end.
+    let mut body = std::fs::read_to_string(&path).unwrap();
+    let lines = body.lines().count();
+    let mut out: Vec<String> = body.lines().map(str::to_string).collect();
+    for at in [3, lines / 2, lines - 2] {
+        out[at] = "not json".into();
+    }
+    body = out.join("\n") + "\n";
+    std::fs::write(&path, &body).unwrap();
+    let p = path.to_str().unwrap();
+    let one = run(&["analyze", "--output", "json", "-v", "--threads", "1", p]);
+    let split = run(&[
+        "analyze",
+        "--output",
+        "json",
+        "-v",
+        "--threads",
+        "2",
+        "--range-size",
+        "64K",
+        p,
+    ]);
+    assert!(one.status.success() && split.status.success());
+    assert_eq!(
+        text(&one.stdout),
+        text(&split.stdout),
+        "ranges change the answer"
+    );
+    assert_eq!(
+        text(&one.stderr),
+        text(&split.stderr),
+        "ranges change the malformed list"
+    );
+    for at in [4, lines / 2 + 1, lines - 1] {
+        assert!(
+            text(&split.stderr).contains(&format!("split.jsonl:{at}: not a JSON object")),
+            "{}",
+            text(&split.stderr)
+        );
+    }
+    let doc: Value = serde_json::from_slice(&split.stdout).unwrap();
+    assert_eq!(doc["summary"]["records"], truth["records"]);
+    assert_eq!(doc["summary"]["malformed"], 3);
+}

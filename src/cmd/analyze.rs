@@ -61,6 +61,10 @@ pub struct AnalyzeArgs {
     /// reference path for checking the fast one).
     #[arg(long, hide = true)]
     pub full_parse: bool,
+    /// Bytes per range when a large plain file is split across threads (for
+    /// tests: small ranges exercise the splitting on small files).
+    #[arg(long, hide = true, default_value_t = input::RANGE_SIZE, value_parser = |s: &str| parse_size(s).map(|n| n as u64))]
+    pub range_size: u64,
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
@@ -127,6 +131,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let opts = ReadOptions {
         threads,
         format: args.format,
+        range_size: args.range_size,
         progress: progress.clone(),
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);

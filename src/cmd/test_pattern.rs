@@ -60,6 +60,7 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, 64),
         format: args.format,
+        range_size: input::RANGE_SIZE,
         progress: indicatif::ProgressBar::hidden(),
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);

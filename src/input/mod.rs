@@ -127,6 +127,9 @@ fn io_reason(e: &io::Error) -> String {
 
 /// How to read: threads, a forced format, progress.
 pub struct ReadOptions {
+    /// Bytes per range when a plain file is split across threads
+    /// ([`RANGE_SIZE`] unless a test asks for small ones).
+    pub range_size: u64,
     pub threads: usize,
     pub format: Option<Format>,
     pub progress: indicatif::ProgressBar,
@@ -151,7 +154,7 @@ enum BlockKind {
 /// its own shard when it scans inline. Buffers are recycled and stay
 /// initialised, so no block is zeroed twice.
 enum Sink<'a> {
-    Inline(std::cell::RefCell<Vec<Vec<u8>>>),
+    Inline(&'a std::cell::RefCell<Vec<Vec<u8>>>),
     Pool {
         tx: &'a Sender<Block>,
         free: &'a Receiver<Vec<u8>>,
@@ -214,8 +217,11 @@ struct ByteRange {
     prefix: LinePrefix,
 }
 
-/// Plain files of a line format at least this large are split across threads.
-const SPLIT_MIN: u64 = 16 << 20;
+/// Plain files of a line format at least a quarter of the range size are
+/// split across threads, in ranges of at most the range size, so a thread
+/// that runs ahead takes more of them (threads do not always run at the same
+/// speed).
+pub const RANGE_SIZE: u64 = 64 << 20;
 
 /// Reads every input into one merged shard.
 pub fn read_all(
@@ -233,7 +239,7 @@ pub fn read_all(
         .collect();
     let mut work = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        match plan_ranges(input, threads, opts.format, settings.max_record_size) {
+        match plan_ranges(input, threads, opts, settings.max_record_size) {
             Some((format, ranges)) => {
                 reports[i].format = Some(format);
                 work.extend(ranges.into_iter().map(|r| Work {
@@ -280,9 +286,11 @@ pub fn read_all(
             let (next, reports, work) = (&next, &reports, &work);
             handles.push(scope.spawn(move || {
                 let mut shard = Shard::new(settings);
+                // Buffers stay with the thread from one piece of work to the next.
+                let spares = std::cell::RefCell::default();
                 while let Some(w) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let sink = if inline {
-                        Sink::Inline(Default::default())
+                        Sink::Inline(&spares)
                     } else {
                         Sink::Pool {
                             tx: &tx,
@@ -330,16 +338,18 @@ pub fn read_all(
 fn plan_ranges(
     input: &Input,
     threads: usize,
-    forced: Option<Format>,
+    opts: &ReadOptions,
     max_record: usize,
 ) -> Option<(Format, Vec<ByteRange>)> {
+    let forced = opts.format;
+    let range_size = opts.range_size.max(1);
     use std::os::unix::fs::FileExt;
     if threads < 2 || input.is_stdin() {
         return None;
     }
     let file = File::open(&input.path).ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() < SPLIT_MIN {
+    if !meta.is_file() || meta.len() < range_size / 4 {
         return None;
     }
     let mut head = vec![0u8; HEAD];
@@ -361,11 +371,12 @@ fn plan_ranges(
         _ => return None,
     };
     let size = meta.len();
+    let pieces = (threads as u64).max(size.div_ceil(range_size));
     let mut starts = vec![0u64];
     let mut chunk = vec![0u8; HEAD];
-    for k in 1..threads as u64 {
+    for k in 1..pieces {
         // The first line start at or after the nominal cut.
-        let mut pos = (size * k / threads as u64).max(*starts.last().unwrap());
+        let mut pos = (size * k / pieces).max(*starts.last().unwrap());
         let limit = pos.saturating_add(max_record as u64).min(size);
         let found = loop {
             if pos >= limit {
