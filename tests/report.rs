@@ -31,40 +31,14 @@ impl Emu {
         let events = audit_events();
         let n = events.len() as i64;
         let stamps: Vec<i64> = (0..n).map(|i| now - 600_000 - (n - 1 - i) * 2000).collect();
-        self.block_on(async {
-            self.logs
-                .create_log_group()
-                .log_group_name(group)
-                .send()
-                .await
-                .unwrap();
-            self.logs
-                .create_log_stream()
-                .log_group_name(group)
-                .log_stream_name(STREAM)
-                .send()
-                .await
-                .unwrap();
-            let batch: Vec<_> = events
+        self.group_with_events(
+            group,
+            STREAM,
+            events
                 .iter()
                 .zip(&stamps)
-                .map(|((_, msg), ts)| {
-                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                        .timestamp(*ts)
-                        .message(msg)
-                        .build()
-                        .unwrap()
-                })
-                .collect();
-            self.logs
-                .put_log_events()
-                .log_group_name(group)
-                .log_stream_name(STREAM)
-                .set_log_events(Some(batch))
-                .send()
-                .await
-                .unwrap();
-        });
+                .map(|((_, msg), ts)| (*ts, msg.as_str())),
+        );
         stamps
     }
 }

@@ -166,7 +166,29 @@ impl Emu {
     }
 
     pub fn group_with_stream(&self, group: &str, stream: &str) {
-        let events = audit_events();
+        self.group_with_events(
+            group,
+            stream,
+            audit_events().iter().map(|(ts, msg)| (*ts, msg.as_str())),
+        );
+    }
+
+    /// A log group with one stream holding `events` (timestamp ms, message).
+    pub fn group_with_events<'a>(
+        &self,
+        group: &str,
+        stream: &str,
+        events: impl Iterator<Item = (i64, &'a str)>,
+    ) {
+        let batch: Vec<_> = events
+            .map(|(ts, msg)| {
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(ts)
+                    .message(msg)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
         self.block_on(async {
             self.logs
                 .create_log_group()
@@ -181,16 +203,6 @@ impl Emu {
                 .send()
                 .await
                 .unwrap();
-            let batch: Vec<_> = events
-                .iter()
-                .map(|(ts, msg)| {
-                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                        .timestamp(*ts)
-                        .message(msg)
-                        .build()
-                        .unwrap()
-                })
-                .collect();
             self.logs
                 .put_log_events()
                 .log_group_name(group)
