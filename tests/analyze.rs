@@ -836,3 +836,35 @@ fn a_plain_file_split_across_threads_counts_and_numbers_lines_exactly() {
     assert_eq!(doc["summary"]["records"], truth["records"]);
     assert_eq!(doc["summary"]["malformed"], 3);
 }
+
+#[test]
+fn progress_shows_on_a_terminal_and_nowhere_else() {
+    // `script` (util-linux) gives the program a terminal for stderr.
+    let cmd = format!(
+        "{BIN} analyze --output json {} {} > /dev/null",
+        fixture("s3-export"),
+        fixture("eks-audit.jsonl.gz")
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("the `script` command (util-linux) runs the program on a terminal; apt-get install bsdutils");
+    assert!(tty.status.success(), "{}", text(&tty.stderr));
+    let screen = text(&tty.stdout);
+    assert!(
+        screen.contains("KiB/382.05 KiB"),
+        "no progress bar on the terminal: {screen:?}"
+    );
+    let piped = run(&[
+        "analyze",
+        "--output",
+        "json",
+        &fixture("s3-export"),
+        &fixture("eks-audit.jsonl.gz"),
+    ]);
+    assert!(
+        text(&piped.stderr).is_empty(),
+        "progress leaked into a pipe: {}",
+        text(&piped.stderr)
+    );
+}
