@@ -868,3 +868,21 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
         text(&piped.stderr)
     );
 }
+
+#[test]
+fn colour_follows_the_color_option_and_never_reaches_data_formats() {
+    let path = fixture("handmade/stages-and-scopes.jsonl");
+    let always = text(&run(&["analyze", "--color", "always", &path]).stdout);
+    assert!(
+        always.contains("\u{1b}["),
+        "--color always colours the table header"
+    );
+    let never = text(&run(&["analyze", "--color", "never", &path]).stdout);
+    assert!(!never.contains('\u{1b}'));
+    // auto: stdout is a pipe here, so no colour.
+    assert!(!text(&run(&["analyze", &path]).stdout).contains('\u{1b}'));
+    for output in ["json", "csv", "markdown"] {
+        let out = text(&run(&["analyze", "--color", "always", "--output", output, &path]).stdout);
+        assert!(!out.contains('\u{1b}'), "{output} carries colour");
+    }
+}

@@ -13,6 +13,7 @@ pub mod test_pattern;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    crate::output::set_color(cli.global.color);
     match cli.command {
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Setup(args) => setup::run(&cli.global, args),

@@ -10,6 +10,18 @@ use std::io::IsTerminal;
 
 use crate::cli::ColorChoice;
 
+static COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Decides once, from `--color`, whether terminal tables get colour.
+pub fn set_color(choice: ColorChoice) {
+    COLOR.store(use_color(choice), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether terminal tables get colour (never JSON, CSV or markdown).
+pub fn color() -> bool {
+    COLOR.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Whether stdout gets colour.
 pub fn use_color(choice: ColorChoice) -> bool {
     match choice {

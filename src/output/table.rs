@@ -4,7 +4,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement};
+use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement};
 
 use super::sanitize::{csv_cell, sanitize};
 
@@ -61,7 +61,20 @@ impl Table {
         if io::stdout().is_terminal() {
             t.set_content_arrangement(ContentArrangement::Dynamic);
         }
-        t.set_header(self.headers.iter().map(Cell::new));
+        let color = super::color();
+        if color {
+            t.enforce_styling();
+        } else {
+            t.force_no_tty();
+        }
+        t.set_header(self.headers.iter().map(|h| {
+            let cell = Cell::new(h);
+            if color {
+                cell.add_attribute(Attribute::Bold).fg(Color::Cyan)
+            } else {
+                cell
+            }
+        }));
         for row in &self.rows {
             t.add_row(row.iter().zip(&self.numeric).map(|(c, &num)| {
                 let cell = Cell::new(sanitize(c));
