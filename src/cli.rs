@@ -25,7 +25,7 @@ pub struct GlobalArgs {
     /// Colour on terminals: auto is off when stdout is not a terminal, NO_COLOR is set or TERM=dumb.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "SECRET_AUDIT_COLOR")]
     pub color: ColorChoice,
-    /// More detail on stderr (every malformed record; -vv for debug logs).
+    /// More detail on stderr: every malformed record, not only the first few; error causes.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr.
