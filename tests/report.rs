@@ -524,20 +524,8 @@ mod scripted {
 }
 
 fn report_against(url: &str, extra: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(common::BIN);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if k.starts_with("AWS_") || k.starts_with("SECRET_AUDIT_") {
-            cmd.env_remove(&*k);
-        }
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/secret-audit-test/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/secret-audit-test/credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
+    let mut cmd = common::isolated_command();
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .args([
             "report",

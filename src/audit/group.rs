@@ -306,24 +306,14 @@ impl Dedup {
     }
 
     /// Every request's outcome; call once all readers are done.
-    pub fn for_each(&self, mut f: impl FnMut(u128, &Slot)) {
+    pub fn for_each(&self, mut f: impl FnMut(&Slot)) {
         for shard in self.shards.iter() {
-            let map = shard.lock().unwrap_or_else(|p| p.into_inner());
-            for (&id, slot) in map.iter() {
-                f(id_from_words(id), slot);
-            }
+            shard
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .for_each(&mut f);
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
-            .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

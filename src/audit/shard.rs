@@ -518,7 +518,7 @@ impl Shard {
             remap[*owner as usize] = Some(groups);
         }
         let (own, groups) = (self.owner, &mut self.groups);
-        self.settings.dedup.for_each(|_, slot| {
+        self.settings.dedup.for_each(|slot| {
             let g = if slot.owner == own {
                 slot.group
             } else {

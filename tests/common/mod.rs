@@ -215,9 +215,9 @@ impl Emu {
     }
 }
 
-/// Runs the program with nothing from the developer's AWS setup: no AWS_*
-/// or SECRET_AUDIT_* variables, config files pointed at nothing, no IMDS.
-pub fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The program with nothing from the developer's AWS setup: no AWS_* or
+/// SECRET_AUDIT_* variables, config files pointed at nothing, no IMDS.
+pub fn isolated_command() -> Command {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy();
@@ -232,6 +232,12 @@ pub fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs the isolated program with `env` added.
+pub fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = isolated_command();
     for (k, v) in env {
         cmd.env(k, v);
     }
