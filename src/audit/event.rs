@@ -35,22 +35,27 @@ impl Stage {
     }
 }
 
+/// A JSON string, borrowed from the record unless it has escapes. (serde
+/// borrows a `Cow` only as a field of its own, never inside an `Option`.)
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
 #[derive(Deserialize)]
 struct RawUser<'a> {
     #[serde(borrow, default)]
-    username: Option<Cow<'a, str>>,
+    username: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 struct RawObjectRef<'a> {
     #[serde(borrow, default)]
-    resource: Option<Cow<'a, str>>,
+    resource: Option<Text<'a>>,
     #[serde(borrow, default)]
-    namespace: Option<Cow<'a, str>>,
+    namespace: Option<Text<'a>>,
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    subresource: Option<Cow<'a, str>>,
+    subresource: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -72,9 +77,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstString<'a> {
                 f.write_str("an array of strings")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                #[derive(Deserialize)]
-                struct S<'a>(#[serde(borrow)] Cow<'a, str>);
-                let first = seq.next_element::<S<'a>>()?.map(|s| s.0);
+                let first = seq.next_element::<Text<'a>>()?.map(|s| s.0);
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(FirstString(first))
             }
@@ -86,11 +89,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstString<'a> {
 #[derive(Deserialize)]
 struct RawEvent<'a> {
     #[serde(borrow, default, rename = "auditID")]
-    audit_id: Option<Cow<'a, str>>,
+    audit_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    stage: Option<Cow<'a, str>>,
+    stage: Option<Text<'a>>,
     #[serde(borrow, default)]
-    verb: Option<Cow<'a, str>>,
+    verb: Option<Text<'a>>,
     #[serde(borrow, default)]
     user: Option<RawUser<'a>>,
     #[serde(borrow, default, rename = "impersonatedUser")]
@@ -98,15 +101,15 @@ struct RawEvent<'a> {
     #[serde(borrow, default, rename = "sourceIPs")]
     source_ips: Option<FirstString<'a>>,
     #[serde(borrow, default, rename = "userAgent")]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Text<'a>>,
     #[serde(borrow, default, rename = "objectRef")]
     object_ref: Option<RawObjectRef<'a>>,
     #[serde(default, rename = "responseStatus")]
     response_status: Option<RawStatus>,
     #[serde(borrow, default, rename = "requestReceivedTimestamp")]
-    request_received: Option<Cow<'a, str>>,
+    request_received: Option<Text<'a>>,
     #[serde(borrow, default, rename = "stageTimestamp")]
-    stage_timestamp: Option<Cow<'a, str>>,
+    stage_timestamp: Option<Text<'a>>,
     #[serde(borrow, default)]
     timestamp: Option<TimestampField<'a>>,
     #[serde(default, rename = "requestObject")]
@@ -189,11 +192,11 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
     let Some(obj) = ev.object_ref else {
         return Ok(Classified::NotSecret);
     };
-    if obj.resource.as_deref() != Some("secrets") {
+    if obj.resource.as_ref().map(|r| &*r.0) != Some("secrets") {
         return Ok(Classified::NotSecret);
     }
-    let authenticated = ev.user.and_then(|u| u.username);
-    let impersonated = ev.impersonated_user.and_then(|u| u.username);
+    let authenticated = ev.user.and_then(|u| u.username).map(|t| t.0);
+    let impersonated = ev.impersonated_user.and_then(|u| u.username).map(|t| t.0);
     let (user, impersonated_by) = match impersonated {
         Some(imp) => (imp, authenticated),
         None => (authenticated.unwrap_or(Cow::Borrowed("")), None),
@@ -203,8 +206,8 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
         .and_then(|s| s.code)
         .and_then(|c| u16::try_from(c).ok());
     let time = [
-        ev.request_received.as_deref(),
-        ev.stage_timestamp.as_deref(),
+        ev.request_received.as_ref().map(|t| &*t.0),
+        ev.stage_timestamp.as_ref().map(|t| &*t.0),
     ]
     .into_iter()
     .flatten()
@@ -214,20 +217,24 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
         TimestampField::Millis(ms) => ms.checked_mul(1000),
     });
     Ok(Classified::Secret(Box::new(SecretAccess {
-        audit_id: ev.audit_id,
-        stage: ev.stage.as_deref().map_or(Stage::Unknown, Stage::parse),
-        verb: ev.verb.unwrap_or(Cow::Borrowed("")),
-        namespace: obj.namespace.filter(|s| !s.is_empty()),
-        name: obj.name.filter(|s| !s.is_empty()),
-        subresource: obj.subresource.filter(|s| !s.is_empty()),
+        audit_id: ev.audit_id.map(|t| t.0),
+        stage: ev.stage.map_or(Stage::Unknown, |t| Stage::parse(&t.0)),
+        verb: ev.verb.map_or(Cow::Borrowed(""), |t| t.0),
+        namespace: non_empty(obj.namespace),
+        name: non_empty(obj.name),
+        subresource: non_empty(obj.subresource),
         user,
         impersonated_by,
         source_ip: ev.source_ips.and_then(|s| s.0),
-        user_agent: ev.user_agent,
+        user_agent: ev.user_agent.map(|t| t.0),
         code,
         time,
         has_payload: ev.request_object.is_some() || ev.response_object.is_some(),
     })))
+}
+
+fn non_empty(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    t.map(|t| t.0).filter(|s| !s.is_empty())
 }
 
 /// RFC 3339 to microseconds since the epoch.
@@ -264,6 +271,26 @@ mod tests {
         assert_eq!(s.stage, Stage::ResponseComplete);
         assert_eq!(s.time, Some(1_793_491_200_500_000));
         assert!(!s.has_payload);
+        // Strings without escapes are borrowed from the record, not copied.
+        for field in [&s.verb, &s.user].into_iter().chain(
+            [
+                &s.audit_id,
+                &s.namespace,
+                &s.name,
+                &s.source_ip,
+                &s.user_agent,
+            ]
+            .into_iter()
+            .flatten(),
+        ) {
+            assert!(matches!(field, Cow::Borrowed(_)), "{field} was copied");
+        }
+        let escaped =
+            secret(r#"{"verb":"g\u0065t","objectRef":{"resource":"secrets","name":"a\"b"}}"#);
+        assert_eq!(
+            (&*escaped.verb, escaped.name.as_deref()),
+            ("get", Some("a\"b"))
+        );
     }
 
     #[test]

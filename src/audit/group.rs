@@ -1,20 +1,21 @@
 //! Aggregation state: the groups the rollup shows (one per `--by` key tuple,
-//! or one per request with `--requests`), and the dedup table that counts
+//! or one per request with `--requests`), and the request table that counts
 //! each request once.
 //!
-//! The dedup table is shared by every thread (sharded locks), so the first
-//! record of a request seen anywhere adds it to a group and every later
-//! record of it only updates its outcome. An entry is a 128-bit id and an
-//! 8-byte outcome, so memory grows with secret requests by about 24 bytes
-//! each; groups grow with distinct keys.
+//! One [`Table`] serves every thread of a run, so the first record of a
+//! request seen anywhere adds it to a group and every later record of it
+//! only updates its outcome. A request costs about 24 bytes (a 128-bit id
+//! and its outcome); groups grow with distinct keys, strings with distinct
+//! values.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use super::event::Stage;
-use super::rollup::{Key, Scope};
+use super::event::{SecretAccess, Stage};
+use super::rollup::{is_denied, Key, Scope};
 
 /// An interned string; 0 stands for "absent".
 pub type Sym = u32;
@@ -241,15 +242,49 @@ impl Group {
     }
 }
 
-/// A request's outcome as the dedup table keeps it.
+/// Strings interned once per run: each is stored once, and a symbol is
+/// its position (from 1; 0 stands for "absent").
+#[derive(Default)]
+pub struct Interner {
+    ids: HashTable<Sym>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        let hash = FxBuildHasher.hash_one(s);
+        let strings = &self.strings;
+        let at = |id: Sym| &*strings[id as usize - 1];
+        if let Some(&id) = self.ids.find(hash, |&id| at(id) == s) {
+            return id;
+        }
+        self.strings.push(s.into());
+        let id = self.strings.len() as Sym;
+        let strings = &self.strings;
+        self.ids.insert_unique(hash, id, |&id| {
+            FxBuildHasher.hash_one(&*strings[id as usize - 1])
+        });
+        id
+    }
+
+    pub fn intern_opt(&mut self, s: Option<&str>) -> Sym {
+        s.map_or(0, |s| self.intern(s))
+    }
+
+    /// The string of a symbol; `None` for 0.
+    pub fn get(&self, id: Sym) -> Option<&str> {
+        id.checked_sub(1).map(|i| &*self.strings[i as usize])
+    }
+}
+
+/// A request's outcome as the request table keeps it.
 #[derive(Debug, Clone, Copy)]
-pub struct Slot {
-    /// The shard (thread) that counted the request, and its group there.
-    pub group: u32,
+struct Outcome {
+    /// The group the request was counted in.
+    group: u32,
     /// Response code of the latest stage that had one; 0 when none had.
-    pub code: u16,
-    pub owner: u8,
-    pub code_stage: Stage,
+    code: u16,
+    code_stage: Stage,
 }
 
 /// A 128-bit request id as two words: 8-byte alignment keeps a table entry
@@ -264,56 +299,165 @@ pub fn id_from_words(w: Id) -> u128 {
     (w[1] as u128) << 64 | w[0] as u128
 }
 
-const DEDUP_SHARDS: usize = 64;
-
-/// The request table shared by every thread of a run.
-pub struct Dedup {
-    shards: Box<[Mutex<FxHashMap<Id, Slot>>]>,
-    owners: AtomicU32,
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: Id,
+    outcome: Outcome,
 }
 
-impl Default for Dedup {
-    fn default() -> Dedup {
-        Dedup {
-            shards: (0..DEDUP_SHARDS).map(|_| Mutex::default()).collect(),
-            owners: AtomicU32::new(0),
+/// Every request seen, in 24 bytes each and little more: buckets by id,
+/// each a vector whose head is sorted (binary search) and whose short tail
+/// is not (scanned), sorted in when it grows past an eighth of the head.
+/// Vectors grow by an eighth, so memory stays near 24 bytes a request where
+/// a hash map would use 30 to 55 and double at every resize.
+struct Seen {
+    buckets: Box<[Bucket]>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    entries: Vec<Entry>,
+    sorted: usize,
+}
+
+const SEEN_BUCKETS: usize = 1 << 12;
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            buckets: (0..SEEN_BUCKETS).map(|_| Bucket::default()).collect(),
         }
     }
 }
 
-impl std::fmt::Debug for Dedup {
+impl Seen {
+    fn bucket(&mut self, id: Id) -> &mut Bucket {
+        // Ids are UUIDs or hashes, but mix them anyway.
+        let h = (id[0] ^ id[1].rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        &mut self.buckets[(h >> (64 - SEEN_BUCKETS.trailing_zeros())) as usize]
+    }
+
+    fn get_mut(&mut self, id: Id) -> Option<&mut Outcome> {
+        let b = self.bucket(id);
+        let (head, tail) = b.entries.split_at_mut(b.sorted);
+        match head.binary_search_by(|e| e.id.cmp(&id)) {
+            Ok(i) => Some(&mut head[i].outcome),
+            Err(_) => tail.iter_mut().find(|e| e.id == id).map(|e| &mut e.outcome),
+        }
+    }
+
+    /// Adds a request not seen before.
+    fn insert(&mut self, id: Id, outcome: Outcome) {
+        let b = self.bucket(id);
+        let len = b.entries.len();
+        if len == b.entries.capacity() {
+            b.entries.reserve_exact(len / 8 + 4);
+        }
+        b.entries.push(Entry { id, outcome });
+        if len + 1 - b.sorted > 8 + b.sorted / 8 {
+            // A stable sort merges the sorted head with the sorted tail.
+            b.entries.sort_by_key(|e| e.id);
+            b.sorted = b.entries.len();
+        }
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.buckets.iter().flat_map(|b| &b.entries)
+    }
+}
+
+/// Every secret request of a run and the groups they fall in, shared by all
+/// threads. A thread takes the lock only for a record about a secret (a few
+/// in a hundred), so threads seldom wait, and nothing is merged at the end.
+#[derive(Default)]
+pub struct Requests(Mutex<Table>);
+
+impl std::fmt::Debug for Requests {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Dedup")
+        f.write_str("Requests")
     }
 }
 
-impl Dedup {
-    /// A new owner id for a shard.
-    pub fn owner(&self) -> u8 {
-        let id = self.owners.fetch_add(1, Ordering::Relaxed);
-        u8::try_from(id).expect("at most 256 shards (threads are capped)")
+impl Requests {
+    pub fn lock(&self) -> MutexGuard<'_, Table> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    pub fn owners(&self) -> usize {
-        self.owners.load(Ordering::Relaxed) as usize
-    }
+/// The groups, their strings, and every request's outcome.
+#[derive(Default)]
+pub struct Table {
+    pub strings: Interner,
+    pub groups: Vec<Group>,
+    index: FxHashMap<GroupKey, u32>,
+    seen: Seen,
+}
 
-    /// The part of the table that holds `id`.
-    pub fn lock(&self, id: Id) -> MutexGuard<'_, FxHashMap<Id, Slot>> {
-        // Ids are UUIDs or hashes: their low bits are uniform.
-        let shard = (id[0] as usize) % DEDUP_SHARDS;
-        self.shards[shard].lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Every request's outcome; call once all readers are done.
-    pub fn for_each(&self, mut f: impl FnMut(&Slot)) {
-        for shard in self.shards.iter() {
-            shard
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .for_each(&mut f);
+impl Table {
+    /// Counts one record of request `id`: the first record of a request adds
+    /// it to its group, later ones only move its outcome.
+    pub fn add(
+        &mut self,
+        grouping: &Grouping,
+        id: u128,
+        a: &SecretAccess<'_>,
+        audit_id_text: Option<&str>,
+    ) {
+        let words = id_words(id);
+        if let Some(o) = self.seen.get_mut(words) {
+            if a.code.is_some() && a.stage >= o.code_stage {
+                o.code = a.code.unwrap_or(0);
+                o.code_stage = a.stage;
+            }
+            return;
         }
+        let s = &mut self.strings;
+        let fields = Fields {
+            namespace: s.intern_opt(a.namespace.as_deref()),
+            name: s.intern_opt(a.name.as_deref()),
+            subresource: s.intern_opt(a.subresource.as_deref()),
+            user: s.intern(&a.user),
+            impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
+            verb: s.intern(&a.verb),
+            source_ip: s.intern_opt(a.source_ip.as_deref()),
+            user_agent: s.intern_opt(a.user_agent.as_deref()),
+            audit_id_text: s.intern_opt(audit_id_text),
+        };
+        let key = group_key(grouping, &fields, id);
+        let group = match self.index.get(&key) {
+            Some(&g) => g,
+            None => {
+                let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");
+                self.groups
+                    .push(Group::new(fields, id, a.audit_id.is_some()));
+                self.index.insert(key, g);
+                g
+            }
+        };
+        self.groups[group as usize].add(&fields, a.time);
+        let (code, code_stage) = match a.code {
+            Some(c) => (c, a.stage),
+            None => (0, Stage::Unknown),
+        };
+        self.seen.insert(
+            words,
+            Outcome {
+                group,
+                code,
+                code_stage,
+            },
+        );
+    }
+
+    /// Applies every request's final outcome to its group and lets the
+    /// request table go. Call once, after the last record.
+    pub fn finish(&mut self) {
+        for e in std::mem::take(&mut self.seen).entries() {
+            let group = &mut self.groups[e.outcome.group as usize];
+            group.denied += is_denied(e.outcome.code) as u64;
+            group.code = e.outcome.code;
+        }
+        self.index = FxHashMap::default();
     }
 }
 
@@ -333,9 +477,34 @@ mod tests {
     }
 
     #[test]
-    fn a_dedup_entry_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<(Id, Slot)>(), 24);
+    fn a_request_entry_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
         assert_eq!(id_from_words(id_words(u128::MAX - 5)), u128::MAX - 5);
+    }
+
+    #[test]
+    fn the_request_table_finds_what_it_holds_and_stays_compact() {
+        let id = |i: u64| [i.wrapping_mul(0x2545_f491_4f6c_dd1d), i];
+        let mut seen = Seen::default();
+        let n = 200_000u64;
+        for i in (0..n).step_by(2) {
+            let outcome = Outcome {
+                group: i as u32,
+                code: 200,
+                code_stage: Stage::ResponseComplete,
+            };
+            assert!(seen.get_mut(id(i)).is_none());
+            seen.insert(id(i), outcome);
+        }
+        for i in 0..n {
+            match seen.get_mut(id(i)) {
+                Some(o) => assert_eq!((i % 2, o.group), (0, i as u32)),
+                None => assert_eq!(i % 2, 1, "request {i} lost"),
+            }
+        }
+        assert_eq!(seen.entries().count() as u64, n / 2);
+        let capacity: usize = seen.buckets.iter().map(|b| b.entries.capacity()).sum();
+        assert!(capacity as u64 <= n / 2 * 9 / 8 + 4 * SEEN_BUCKETS as u64);
     }
 
     #[test]

@@ -129,7 +129,12 @@ pub fn rollup(shard: &Shard, top: Option<usize>) -> Vec<Row<'_>> {
     let s = |id| shard.strings.get(id).unwrap_or("");
     let top_of = |t: &Tally| {
         let mut v: Vec<(&str, u32)> = t.iter().map(|(k, n)| (s(k), n)).collect();
-        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let order = |a: &(&str, u32), b: &(&str, u32)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        if v.len() > TOP_VALUES {
+            v.select_nth_unstable_by(TOP_VALUES, order);
+            v.truncate(TOP_VALUES);
+        }
+        v.sort_unstable_by(order);
         v.into_iter()
             .take(TOP_VALUES)
             .map(|(k, _)| k)

@@ -1,52 +1,24 @@
 //! The accumulator every reader feeds: record accounting, the groups of
 //! secret requests (see `group`), and the interned strings they refer to.
 //!
-//! One `Shard` per thread; requests are deduplicated in a table all shards
-//! share, and shards merge exactly, so splitting the input across threads or
-//! files never changes a count. Memory grows with distinct secret requests
-//! (24 bytes each in the dedup table), distinct keys and distinct strings.
+//! One `Shard` per thread counts records; every shard adds secret requests
+//! to the one request table of the run (`group::Table`), so splitting the
+//! input across threads or files never changes a count. Memory grows with
+//! distinct secret requests (about 24 bytes each), distinct keys and
+//! distinct strings.
 
 use std::sync::{Arc, LazyLock};
 
 use memchr::memmem;
 use rustc_hash::FxHashMap;
 
-use super::event::{classify, Classified, SecretAccess, Stage};
-pub use super::group::Sym;
-use super::group::{group_key, id_words, Dedup, Fields, Group, GroupKey, Grouping, Slot};
-use super::rollup::is_denied;
+use super::event::{classify, Classified, SecretAccess};
+use super::group::{Group, Grouping, Requests};
+pub use super::group::{Interner, Sym};
 
 /// The bytes every record about secrets contains (the API server never
 /// escapes this word); records without it are only checked for framing.
 pub const NEEDLE: &[u8] = b"\"secrets\"";
-
-/// Interned strings of one shard.
-#[derive(Default)]
-pub struct Interner {
-    ids: FxHashMap<Box<str>, Sym>,
-    strings: Vec<Box<str>>,
-}
-
-impl Interner {
-    pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        self.strings.push(s.into());
-        let id = self.strings.len() as Sym;
-        self.ids.insert(s.into(), id);
-        id
-    }
-
-    fn intern_opt(&mut self, s: Option<&str>) -> Sym {
-        s.map_or(0, |s| self.intern(s))
-    }
-
-    /// The string of a symbol; `None` for 0.
-    pub fn get(&self, id: Sym) -> Option<&str> {
-        id.checked_sub(1).map(|i| &*self.strings[i as usize])
-    }
-}
 
 /// Record accounting, as DESIGN.md defines it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -143,8 +115,8 @@ pub struct Settings {
     /// When set, every well-framed record is also put to the probe.
     pub probe: Option<Probe>,
     pub grouping: Grouping,
-    /// The request table every shard of the run shares.
-    pub dedup: Arc<Dedup>,
+    /// The requests and groups every shard of the run adds to.
+    pub requests: Arc<Requests>,
 }
 
 impl Default for Settings {
@@ -156,7 +128,7 @@ impl Default for Settings {
             full_parse: false,
             probe: None,
             grouping: Grouping::By(super::rollup::DEFAULT_KEYS.to_vec()),
-            dedup: Arc::default(),
+            requests: Arc::default(),
         }
     }
 }
@@ -180,12 +152,10 @@ pub const MALFORMED_SHOWN: usize = 5;
 /// The per-thread accumulator.
 pub struct Shard {
     pub settings: Arc<Settings>,
+    /// The run's strings and groups, moved here from the shared table by
+    /// [`Shard::finish`].
     pub strings: Interner,
-    owner: u8,
     pub groups: Vec<Group>,
-    index: FxHashMap<GroupKey, u32>,
-    /// For each shard merged in (by owner): its group numbers to ours.
-    remaps: Vec<(u8, Vec<u32>)>,
     pub counts: Counts,
     /// Per input: (records, malformed).
     pub per_input: FxHashMap<u32, (u64, u64)>,
@@ -237,12 +207,9 @@ pub enum LinePrefix {
 impl Shard {
     pub fn new(settings: Arc<Settings>) -> Shard {
         Shard {
-            owner: settings.dedup.owner(),
             settings,
             strings: Interner::default(),
             groups: Vec::new(),
-            index: FxHashMap::default(),
-            remaps: Vec::new(),
             counts: Counts::default(),
             per_input: FxHashMap::default(),
             malformed: Vec::new(),
@@ -407,67 +374,12 @@ impl Shard {
             // stages; identical records still count once.
             None => (xxhash_rust::xxh3::xxh3_128_with_seed(rec, 2), false),
         };
-        let code = a.code.unwrap_or(0);
-        let settings = Arc::clone(&self.settings);
-        let words = id_words(id);
-        let mut table = settings.dedup.lock(words);
-        if let Some(slot) = table.get_mut(&words) {
-            // Seen before, here or in another shard: only the outcome moves.
-            if a.code.is_some() && a.stage >= slot.code_stage {
-                slot.code = code;
-                slot.code_stage = a.stage;
-            }
-            return;
-        }
-        let s = &mut self.strings;
-        let fields = Fields {
-            namespace: s.intern_opt(a.namespace.as_deref()),
-            name: s.intern_opt(a.name.as_deref()),
-            subresource: s.intern_opt(a.subresource.as_deref()),
-            user: s.intern(&a.user),
-            impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
-            verb: s.intern(&a.verb),
-            source_ip: s.intern_opt(a.source_ip.as_deref()),
-            user_agent: s.intern_opt(a.user_agent.as_deref()),
-            audit_id_text: if is_uuid {
-                0
-            } else {
-                s.intern_opt(a.audit_id.as_deref())
-            },
-        };
-        let group = self.group(
-            group_key(&settings.grouping, &fields, id),
-            fields,
-            id,
-            a.audit_id.is_some(),
-        );
-        let code_stage = if a.code.is_some() {
-            a.stage
-        } else {
-            Stage::Unknown
-        };
-        table.insert(
-            words,
-            Slot {
-                group,
-                code,
-                owner: self.owner,
-                code_stage,
-            },
-        );
-        drop(table);
-        self.groups[group as usize].add(&fields, a.time);
-    }
-
-    /// The number of the group with `key`, made with `first` if new.
-    fn group(&mut self, key: GroupKey, first: Fields, id: u128, has_audit_id: bool) -> u32 {
-        if let Some(&g) = self.index.get(&key) {
-            return g;
-        }
-        let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");
-        self.groups.push(Group::new(first, id, has_audit_id));
-        self.index.insert(key, g);
-        g
+        let text = if is_uuid { None } else { a.audit_id.as_deref() };
+        let settings = &self.settings;
+        settings
+            .requests
+            .lock()
+            .add(&settings.grouping, id, a, text);
     }
 
     /// Folds another shard into this one, exactly.
@@ -485,50 +397,17 @@ impl Shard {
         self.block_lines.extend(other.block_lines);
         self.probe_matched += other.probe_matched;
         self.probe_examples.extend(other.probe_examples);
-        let mut syms = vec![0 as Sym; other.strings.strings.len() + 1];
-        for (i, s) in other.strings.strings.iter().enumerate() {
-            syms[i + 1] = self.strings.intern(s);
-        }
-        let m = |s: Sym| syms[s as usize];
-        let grouping = self.settings.grouping.clone();
-        let mut groups = Vec::with_capacity(other.groups.len());
-        // By value: each group's memory goes as soon as it is folded in.
-        for g in other.groups {
-            let first = g.first.remap(m);
-            let id = g.id();
-            let ours = self.group(group_key(&grouping, &first, id), first, id, g.has_audit_id);
-            self.groups[ours as usize].absorb(&g, m);
-            groups.push(ours);
-        }
-        for (owner, theirs) in other.remaps {
-            self.remaps.push((
-                owner,
-                theirs.into_iter().map(|g| groups[g as usize]).collect(),
-            ));
-        }
-        self.remaps.push((other.owner, groups));
     }
 
-    /// Applies every request's final outcome to its group, turns
-    /// block-relative line numbers into file line numbers and orders the
-    /// malformed list by position. Call once, after the last merge.
+    /// Applies every request's final outcome to its group and takes the
+    /// groups and strings from the shared table, turns block-relative line
+    /// numbers into file line numbers and orders the malformed list by
+    /// position. Call once, after the last merge.
     pub fn finish(&mut self) {
-        let mut remap: Vec<Option<&[u32]>> = vec![None; self.settings.dedup.owners()];
-        for (owner, groups) in &self.remaps {
-            remap[*owner as usize] = Some(groups);
-        }
-        let (own, groups) = (self.owner, &mut self.groups);
-        self.settings.dedup.for_each(|slot| {
-            let g = if slot.owner == own {
-                slot.group
-            } else {
-                remap[slot.owner as usize].expect("every shard is merged before finish")
-                    [slot.group as usize]
-            };
-            let group = &mut groups[g as usize];
-            group.denied += is_denied(slot.code) as u64;
-            group.code = slot.code;
-        });
+        let mut table = std::mem::take(&mut *self.settings.requests.lock());
+        table.finish();
+        self.strings = table.strings;
+        self.groups = table.groups;
         self.block_lines.sort_unstable();
         let mut base: FxHashMap<(u32, u64), u64> = FxHashMap::default();
         let mut current: Option<u32> = None;
@@ -684,6 +563,7 @@ mod tests {
             0,
             LinePrefix::Timestamp,
         );
+        s.finish();
         assert_eq!(s.groups[0].first_seen, Some(1_793_491_200_000_000));
     }
 

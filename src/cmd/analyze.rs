@@ -120,7 +120,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         } else {
             Grouping::By(by.clone())
         },
-        dedup: Arc::default(),
+        requests: Arc::default(),
     });
     let inputs = input::collect_inputs(&args.paths)?;
     let threads = args

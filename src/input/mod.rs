@@ -371,12 +371,21 @@ fn plan_ranges(
         _ => return None,
     };
     let size = meta.len();
-    let pieces = (threads as u64).max(size.div_ceil(range_size));
     let mut starts = vec![0u64];
     let mut chunk = vec![0u8; HEAD];
-    for k in 1..pieces {
+    // Ranges shrink towards the end of the file (guided scheduling), so the
+    // threads finish together: the last pieces are a sixteenth of the range
+    // size.
+    let smallest = (range_size / 16).max(1);
+    let mut cut = 0u64;
+    loop {
+        let left = size - cut;
+        cut += (left / (2 * threads as u64)).clamp(smallest, range_size);
+        if cut >= size {
+            break;
+        }
         // The first line start at or after the nominal cut.
-        let mut pos = (size * k / pieces).max(*starts.last().unwrap());
+        let mut pos = cut.max(*starts.last().unwrap());
         let limit = pos.saturating_add(max_record as u64).min(size);
         let found = loop {
             if pos >= limit {

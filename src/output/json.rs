@@ -17,6 +17,10 @@ impl<F: Formatter> Formatter for Escaping<F> {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Every character that needs it is DEL or beyond ASCII.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if is_hostile(c) {
