@@ -101,55 +101,49 @@ pub fn group_key(grouping: &Grouping, fields: &Fields, id: u128) -> GroupKey {
     key
 }
 
-/// Counts per symbol: a short list while small, a map beyond.
-#[derive(Debug, Clone)]
-pub enum Tally {
-    Small(Vec<(Sym, u32)>),
-    Large(Box<FxHashMap<Sym, u32>>),
-}
-
-impl Default for Tally {
-    fn default() -> Tally {
-        Tally::Small(Vec::new())
-    }
+/// Counts per symbol in about 9 bytes each: a vector whose head is sorted
+/// (binary search) and whose short tail is not (scanned), sorted in once it
+/// outgrows the square root of the head. It grows by an eighth at a time,
+/// so a group's memory tracks its distinct values.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    counts: Vec<(Sym, u32)>,
+    sorted: usize,
 }
 
 impl Tally {
-    const SMALL: usize = 16;
-
     pub fn add(&mut self, sym: Sym, n: u32) {
-        match self {
-            Tally::Small(v) => {
-                if let Some(e) = v.iter_mut().find(|e| e.0 == sym) {
-                    e.1 += n;
-                } else if v.len() < Self::SMALL {
-                    v.push((sym, n));
-                } else {
-                    let mut m: FxHashMap<Sym, u32> = v.drain(..).collect();
-                    m.insert(sym, n);
-                    *self = Tally::Large(Box::new(m));
-                }
-            }
-            Tally::Large(m) => *m.entry(sym).or_default() += n,
+        let (head, tail) = self.counts.split_at_mut(self.sorted);
+        let found = match head.binary_search_by_key(&sym, |e| e.0) {
+            Ok(i) => Some(&mut head[i]),
+            Err(_) => tail.iter_mut().find(|e| e.0 == sym),
+        };
+        if let Some(e) = found {
+            e.1 += n;
+            return;
+        }
+        let len = self.counts.len();
+        if len == self.counts.capacity() {
+            self.counts.reserve_exact(len / 8 + 2);
+        }
+        self.counts.push((sym, n));
+        if len + 1 - self.sorted > 8 + self.sorted.isqrt() {
+            // A stable sort merges the sorted head with the sorted tail.
+            self.counts.sort_by_key(|e| e.0);
+            self.sorted = self.counts.len();
         }
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Tally::Small(v) => v.len(),
-            Tally::Large(m) => m.len(),
-        }
+        self.counts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.counts.is_empty()
     }
 
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (Sym, u32)> + '_> {
-        match self {
-            Tally::Small(v) => Box::new(v.iter().copied()),
-            Tally::Large(m) => Box::new(m.iter().map(|(&k, &v)| (k, v))),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = (Sym, u32)> + '_ {
+        self.counts.iter().copied()
     }
 }
 
@@ -242,27 +236,36 @@ impl Group {
     }
 }
 
-/// Strings interned once per run: each is stored once, and a symbol is
-/// its position (from 1; 0 stands for "absent").
+/// Strings interned once per run, end to end in one buffer: a symbol is a
+/// string's position (from 1; 0 stands for "absent").
 #[derive(Default)]
 pub struct Interner {
     ids: HashTable<Sym>,
-    strings: Vec<Box<str>>,
+    text: String,
+    /// Where each string ends in `text`.
+    ends: Vec<u32>,
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = FxBuildHasher.hash_one(s);
-        let strings = &self.strings;
-        let at = |id: Sym| &*strings[id as usize - 1];
-        if let Some(&id) = self.ids.find(hash, |&id| at(id) == s) {
+        if let Some(&id) = self.ids.find(hash, |&id| self.get(id) == Some(s)) {
             return id;
         }
-        self.strings.push(s.into());
-        let id = self.strings.len() as Sym;
-        let strings = &self.strings;
+        // Grow by an eighth, not double: memory tracks the strings.
+        if self.text.capacity() - self.text.len() < s.len() {
+            self.text.reserve_exact(self.text.len() / 8 + s.len() + 256);
+        }
+        if self.ends.len() == self.ends.capacity() {
+            self.ends.reserve_exact(self.ends.len() / 8 + 64);
+        }
+        self.text.push_str(s);
+        let end = u32::try_from(self.text.len()).expect("less than 4 GiB of distinct strings");
+        self.ends.push(end);
+        let id = self.ends.len() as Sym;
+        let (text, ends) = (&self.text, &self.ends);
         self.ids.insert_unique(hash, id, |&id| {
-            FxBuildHasher.hash_one(&*strings[id as usize - 1])
+            FxBuildHasher.hash_one(string_at(text, ends, id))
         });
         id
     }
@@ -273,8 +276,14 @@ impl Interner {
 
     /// The string of a symbol; `None` for 0.
     pub fn get(&self, id: Sym) -> Option<&str> {
-        id.checked_sub(1).map(|i| &*self.strings[i as usize])
+        (id != 0).then(|| string_at(&self.text, &self.ends, id))
     }
+}
+
+fn string_at<'a>(text: &'a str, ends: &[u32], id: Sym) -> &'a str {
+    let i = id as usize - 1;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
 }
 
 /// A request's outcome as the request table keeps it.
@@ -299,70 +308,86 @@ pub fn id_from_words(w: Id) -> u128 {
     (w[1] as u128) << 64 | w[0] as u128
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    id: Id,
-    outcome: Outcome,
-}
-
-/// Every request seen, in 24 bytes each and little more: buckets by id,
+/// Values by request id in little more than their size: buckets by id,
 /// each a vector whose head is sorted (binary search) and whose short tail
 /// is not (scanned), sorted in when it grows past an eighth of the head.
-/// Vectors grow by an eighth, so memory stays near 24 bytes a request where
-/// a hash map would use 30 to 55 and double at every resize.
-struct Seen {
-    buckets: Box<[Bucket]>,
+/// Vectors grow by an eighth, so memory stays near the entries' size where
+/// a hash map would use a third to twice as much again, and double at every
+/// resize.
+struct IdMap<V> {
+    buckets: Box<[Bucket<V>]>,
 }
 
-#[derive(Default)]
-struct Bucket {
-    entries: Vec<Entry>,
+struct Bucket<V> {
+    entries: Vec<(Id, V)>,
     sorted: usize,
 }
 
-const SEEN_BUCKETS: usize = 1 << 12;
+const ID_BUCKETS: usize = 1 << 12;
 
-impl Default for Seen {
-    fn default() -> Seen {
-        Seen {
-            buckets: (0..SEEN_BUCKETS).map(|_| Bucket::default()).collect(),
+impl<V> Default for IdMap<V> {
+    fn default() -> IdMap<V> {
+        IdMap {
+            buckets: (0..ID_BUCKETS)
+                .map(|_| Bucket {
+                    entries: Vec::new(),
+                    sorted: 0,
+                })
+                .collect(),
         }
     }
 }
 
-impl Seen {
-    fn bucket(&mut self, id: Id) -> &mut Bucket {
+impl<V> IdMap<V> {
+    fn bucket(&mut self, id: Id) -> &mut Bucket<V> {
         // Ids are UUIDs or hashes, but mix them anyway.
         let h = (id[0] ^ id[1].rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        &mut self.buckets[(h >> (64 - SEEN_BUCKETS.trailing_zeros())) as usize]
+        &mut self.buckets[(h >> (64 - ID_BUCKETS.trailing_zeros())) as usize]
     }
 
-    fn get_mut(&mut self, id: Id) -> Option<&mut Outcome> {
-        let b = self.bucket(id);
-        let (head, tail) = b.entries.split_at_mut(b.sorted);
-        match head.binary_search_by(|e| e.id.cmp(&id)) {
-            Ok(i) => Some(&mut head[i].outcome),
-            Err(_) => tail.iter_mut().find(|e| e.id == id).map(|e| &mut e.outcome),
+    /// Where `id` is in its bucket.
+    fn position(b: &Bucket<V>, id: Id) -> Option<usize> {
+        let (head, tail) = b.entries.split_at(b.sorted);
+        match head.binary_search_by(|e| e.0.cmp(&id)) {
+            Ok(i) => Some(i),
+            Err(_) => tail.iter().position(|e| e.0 == id).map(|i| b.sorted + i),
         }
     }
 
-    /// Adds a request not seen before.
-    fn insert(&mut self, id: Id, outcome: Outcome) {
+    fn get_mut(&mut self, id: Id) -> Option<&mut V> {
+        let b = self.bucket(id);
+        let i = Self::position(b, id)?;
+        Some(&mut b.entries[i].1)
+    }
+
+    /// Adds an id not in the map.
+    fn insert(&mut self, id: Id, value: V) {
         let b = self.bucket(id);
         let len = b.entries.len();
         if len == b.entries.capacity() {
             b.entries.reserve_exact(len / 8 + 4);
         }
-        b.entries.push(Entry { id, outcome });
+        b.entries.push((id, value));
         if len + 1 - b.sorted > 8 + b.sorted / 8 {
             // A stable sort merges the sorted head with the sorted tail.
-            b.entries.sort_by_key(|e| e.id);
+            b.entries.sort_by_key(|e| e.0);
             b.sorted = b.entries.len();
         }
     }
 
-    fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.buckets.iter().flat_map(|b| &b.entries)
+    fn remove(&mut self, id: Id) -> Option<V> {
+        let b = self.bucket(id);
+        let i = Self::position(b, id)?;
+        Some(if i < b.sorted {
+            b.sorted -= 1;
+            b.entries.remove(i).1
+        } else {
+            b.entries.swap_remove(i).1
+        })
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.buckets.iter().flat_map(|b| &b.entries).map(|e| &e.1)
     }
 }
 
@@ -390,12 +415,17 @@ pub struct Table {
     pub strings: Interner,
     pub groups: Vec<Group>,
     index: FxHashMap<GroupKey, u32>,
-    seen: Seen,
+    /// Requests whose outcome may still change (no final stage yet).
+    open: IdMap<Outcome>,
+    /// Requests seen at a final stage, their outcome already counted: only
+    /// the id is kept, 16 bytes.
+    closed: IdMap<()>,
 }
 
 impl Table {
     /// Counts one record of request `id`: the first record of a request adds
-    /// it to its group, later ones only move its outcome.
+    /// it to its group, later ones only move its outcome, until a final
+    /// stage (`ResponseComplete` or `Panic`) with a response code settles it.
     pub fn add(
         &mut self,
         grouping: &Grouping,
@@ -404,10 +434,19 @@ impl Table {
         audit_id_text: Option<&str>,
     ) {
         let words = id_words(id);
-        if let Some(o) = self.seen.get_mut(words) {
+        if self.closed.get_mut(words).is_some() {
+            return;
+        }
+        let settles = a.code.is_some() && a.stage >= Stage::ResponseComplete;
+        if let Some(o) = self.open.get_mut(words) {
             if a.code.is_some() && a.stage >= o.code_stage {
                 o.code = a.code.unwrap_or(0);
                 o.code_stage = a.stage;
+            }
+            if settles {
+                let o = self.open.remove(words).expect("just found");
+                self.settle(o);
+                self.closed.insert(words, ());
             }
             return;
         }
@@ -428,6 +467,10 @@ impl Table {
             Some(&g) => g,
             None => {
                 let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");
+                if self.groups.len() == self.groups.capacity() {
+                    // By an eighth, not double: memory tracks the groups.
+                    self.groups.reserve_exact(self.groups.len() / 8 + 16);
+                }
                 self.groups
                     .push(Group::new(fields, id, a.audit_id.is_some()));
                 self.index.insert(key, g);
@@ -435,28 +478,40 @@ impl Table {
             }
         };
         self.groups[group as usize].add(&fields, a.time);
-        let (code, code_stage) = match a.code {
-            Some(c) => (c, a.stage),
-            None => (0, Stage::Unknown),
-        };
-        self.seen.insert(
-            words,
-            Outcome {
+        let outcome = match a.code {
+            Some(code) => Outcome {
                 group,
                 code,
-                code_stage,
+                code_stage: a.stage,
             },
-        );
+            None => Outcome {
+                group,
+                code: 0,
+                code_stage: Stage::Unknown,
+            },
+        };
+        if settles {
+            self.settle(outcome);
+            self.closed.insert(words, ());
+        } else {
+            self.open.insert(words, outcome);
+        }
     }
 
-    /// Applies every request's final outcome to its group and lets the
-    /// request table go. Call once, after the last record.
+    /// Counts a request's final outcome in its group.
+    fn settle(&mut self, o: Outcome) {
+        let group = &mut self.groups[o.group as usize];
+        group.denied += is_denied(o.code) as u64;
+        group.code = o.code;
+    }
+
+    /// Counts the outcome of every request still open and lets the request
+    /// table go. Call once, after the last record.
     pub fn finish(&mut self) {
-        for e in std::mem::take(&mut self.seen).entries() {
-            let group = &mut self.groups[e.outcome.group as usize];
-            group.denied += is_denied(e.outcome.code) as u64;
-            group.code = e.outcome.code;
+        for o in std::mem::take(&mut self.open).values() {
+            self.settle(*o);
         }
+        self.closed = IdMap::default();
         self.index = FxHashMap::default();
     }
 }
@@ -466,45 +521,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tally_counts_past_its_small_form() {
-        let mut t = Tally::default();
-        for i in 0..40u32 {
-            t.add(i % 20, 1);
+    fn a_tally_counts_each_symbol_once_small_or_large() {
+        for distinct in [5u32, 20, 5000] {
+            let mut t = Tally::default();
+            // Symbols in a scrambled order, each added three times.
+            for round in 0..3 {
+                for i in 0..distinct {
+                    t.add((i * 7919 + round) % distinct + 1, 1);
+                }
+            }
+            assert_eq!(t.len(), distinct as usize);
+            assert!(t.iter().all(|(_, n)| n == 3));
+            assert!(t.counts.capacity() <= distinct as usize * 9 / 8 + 8);
         }
-        assert_eq!(t.len(), 20);
-        assert!(matches!(t, Tally::Large(_)));
-        assert!(t.iter().all(|(_, n)| n == 2));
     }
 
     #[test]
-    fn a_request_entry_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Entry>(), 24);
+    fn interned_strings_come_back_as_they_went_in() {
+        let mut i = Interner::default();
+        let words: Vec<String> = (0..3000)
+            .map(|n| format!("s{n}"))
+            .chain(["".into(), "é\u{1b}".into()])
+            .collect();
+        let syms: Vec<Sym> = words.iter().map(|w| i.intern(w)).collect();
+        for (w, &s) in words.iter().zip(&syms) {
+            assert_eq!(i.intern(w), s);
+            assert_eq!(i.get(s), Some(w.as_str()));
+        }
+        assert_eq!(i.get(0), None);
+    }
+
+    #[test]
+    fn request_entries_are_24_bytes_open_and_16_closed() {
+        assert_eq!(std::mem::size_of::<(Id, Outcome)>(), 24);
+        assert_eq!(std::mem::size_of::<(Id, ())>(), 16);
         assert_eq!(id_from_words(id_words(u128::MAX - 5)), u128::MAX - 5);
     }
 
     #[test]
-    fn the_request_table_finds_what_it_holds_and_stays_compact() {
+    fn the_id_map_finds_what_it_holds_and_stays_compact() {
         let id = |i: u64| [i.wrapping_mul(0x2545_f491_4f6c_dd1d), i];
-        let mut seen = Seen::default();
+        let mut map: IdMap<u64> = IdMap::default();
         let n = 200_000u64;
         for i in (0..n).step_by(2) {
-            let outcome = Outcome {
-                group: i as u32,
-                code: 200,
-                code_stage: Stage::ResponseComplete,
-            };
-            assert!(seen.get_mut(id(i)).is_none());
-            seen.insert(id(i), outcome);
+            assert!(map.get_mut(id(i)).is_none());
+            map.insert(id(i), i);
         }
         for i in 0..n {
-            match seen.get_mut(id(i)) {
-                Some(o) => assert_eq!((i % 2, o.group), (0, i as u32)),
-                None => assert_eq!(i % 2, 1, "request {i} lost"),
+            match map.get_mut(id(i)) {
+                Some(v) => assert_eq!((i % 2, *v), (0, i)),
+                None => assert_eq!(i % 2, 1, "id {i} lost"),
             }
         }
-        assert_eq!(seen.entries().count() as u64, n / 2);
-        let capacity: usize = seen.buckets.iter().map(|b| b.entries.capacity()).sum();
-        assert!(capacity as u64 <= n / 2 * 9 / 8 + 4 * SEEN_BUCKETS as u64);
+        // Removing from sorted heads and unsorted tails keeps the rest.
+        for i in (0..n).step_by(6) {
+            assert_eq!(map.remove(id(i)), Some(i));
+            assert_eq!(map.remove(id(i)), None);
+        }
+        for i in (0..n).step_by(2) {
+            assert_eq!(map.get_mut(id(i)).is_some(), i % 6 != 0, "id {i}");
+        }
+        assert_eq!(map.values().count() as u64, n / 2 - n.div_ceil(6));
+        let capacity: usize = map.buckets.iter().map(|b| b.entries.capacity()).sum();
+        assert!(capacity as u64 <= n / 2 * 9 / 8 + 4 * ID_BUCKETS as u64);
     }
 
     #[test]
