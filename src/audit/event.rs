@@ -156,8 +156,10 @@ pub struct SecretAccess<'a> {
 
 /// What one well-framed record turned out to be.
 #[derive(Debug)]
+// Returned by value and unpacked at once, never stored: no box needed.
+#[allow(clippy::large_enum_variant)]
 pub enum Classified<'a> {
-    Secret(Box<SecretAccess<'a>>),
+    Secret(SecretAccess<'a>),
     NotSecret,
 }
 
@@ -216,7 +218,7 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
         TimestampField::Text(t) => parse_rfc3339_micros(t),
         TimestampField::Millis(ms) => ms.checked_mul(1000),
     });
-    Ok(Classified::Secret(Box::new(SecretAccess {
+    Ok(Classified::Secret(SecretAccess {
         audit_id: ev.audit_id.map(|t| t.0),
         stage: ev.stage.map_or(Stage::Unknown, |t| Stage::parse(&t.0)),
         verb: ev.verb.map_or(Cow::Borrowed(""), |t| t.0),
@@ -230,7 +232,7 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
         code,
         time,
         has_payload: ev.request_object.is_some() || ev.response_object.is_some(),
-    })))
+    }))
 }
 
 fn non_empty(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
@@ -250,7 +252,7 @@ mod tests {
 
     fn secret(rec: &str) -> SecretAccess<'_> {
         match classify(rec.as_bytes()).unwrap() {
-            Classified::Secret(s) => *s,
+            Classified::Secret(s) => s,
             Classified::NotSecret => panic!("not classified as secret: {rec}"),
         }
     }

@@ -195,6 +195,19 @@ impl memchr::arch::all::packedpair::HeuristicFrequencyRank for AuditJsonBytes {
     }
 }
 
+/// A secret record about to be added to the request table. A thread adds
+/// them in batches, taking the table's lock once per batch rather than once
+/// per record, so the threads do not hand the table back and forth.
+struct Pending<'r> {
+    id: u128,
+    /// The auditID is a UUID (and `id` is that UUID).
+    uuid: bool,
+    access: SecretAccess<'r>,
+}
+
+/// Secret records per batch.
+const BATCH: usize = 64;
+
 /// The prefix before the event on each line of a line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinePrefix {
@@ -258,7 +271,9 @@ impl Shard {
             self.counts.skipped += 1;
             return;
         }
-        self.candidate(rec, at, container_time);
+        if let Some(p) = self.candidate(rec, at, container_time) {
+            self.add(&mut vec![p]);
+        }
     }
 
     /// A block of complete lines of a line format (every line ends with `\n`,
@@ -269,6 +284,7 @@ impl Shard {
         let (max, full) = (self.settings.max_record_size, self.settings.full_parse);
         let (mut line_no, mut records, mut skipped) = (0u64, 0u64, 0u64);
         let mut start = 0usize;
+        let mut batch = Vec::with_capacity(BATCH);
         for end in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
             let line = &block[start..end];
             let line_start = std::mem::replace(&mut start, end + 1);
@@ -307,12 +323,16 @@ impl Shard {
             if self.settings.probe.is_some() {
                 self.probe(rec, &at());
             }
-            if has_hit {
-                self.candidate(rec, at(), container_time);
-            } else {
+            if !has_hit {
                 skipped += 1;
+            } else if let Some(p) = self.candidate(rec, at(), container_time) {
+                batch.push(p);
+                if batch.len() == BATCH {
+                    self.add(&mut batch);
+                }
             }
         }
+        self.add(&mut batch);
         self.counts.records += records;
         self.counts.skipped += skipped;
         self.per_input.entry(input).or_default().0 += records;
@@ -331,38 +351,39 @@ impl Shard {
         }
     }
 
-    /// A well-framed record that contains the needle: parse and classify it.
-    fn candidate(&mut self, rec: &[u8], at: Position, container_time: Option<i64>) {
-        let access = match classify(rec) {
+    /// A well-framed record that contains the needle: parse and classify it;
+    /// a secret request the filters admit is returned to be added.
+    fn candidate<'r>(
+        &mut self,
+        rec: &'r [u8],
+        at: Position,
+        container_time: Option<i64>,
+    ) -> Option<Pending<'r>> {
+        let mut access = match classify(rec) {
             Ok(Classified::Secret(access)) => access,
             Ok(Classified::NotSecret) => {
                 self.counts.skipped += 1;
-                return;
+                return None;
             }
             Err(e) => {
                 self.counts.malformed += 1;
                 self.per_input.entry(at.input).or_default().1 += 1;
                 self.note_malformed(at, e.0);
-                return;
+                return None;
             }
         };
-        let mut access = *access;
         if access.time.is_none() {
             access.time = container_time;
         }
         if !self.settings.filter.admits(&access) {
             self.counts.filtered += 1;
-            return;
+            return None;
         }
         self.counts.secret_records += 1;
         if access.has_payload {
             self.counts.payload_records += 1;
         }
-        self.add_request(&access, rec);
-    }
-
-    fn add_request(&mut self, a: &SecretAccess<'_>, rec: &[u8]) {
-        let (id, is_uuid) = match a.audit_id.as_deref() {
+        let (id, uuid) = match access.audit_id.as_deref() {
             Some(text) => match uuid::Uuid::try_parse(text) {
                 Ok(u) => (u.as_u128(), true),
                 Err(_) => (
@@ -374,12 +395,24 @@ impl Shard {
             // stages; identical records still count once.
             None => (xxhash_rust::xxh3::xxh3_128_with_seed(rec, 2), false),
         };
-        let text = if is_uuid { None } else { a.audit_id.as_deref() };
-        let settings = &self.settings;
-        settings
-            .requests
-            .lock()
-            .add(&settings.grouping, id, a, text);
+        Some(Pending { id, uuid, access })
+    }
+
+    /// Adds secret requests to the run's request table, under one lock.
+    fn add(&self, batch: &mut Vec<Pending<'_>>) {
+        if batch.is_empty() {
+            return;
+        }
+        let grouping = &self.settings.grouping;
+        let mut table = self.settings.requests.lock();
+        for p in batch.drain(..) {
+            let text = if p.uuid {
+                None
+            } else {
+                p.access.audit_id.as_deref()
+            };
+            table.add(grouping, p.id, &p.access, text);
+        }
     }
 
     /// Folds another shard into this one, exactly.
