@@ -190,11 +190,16 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         }
     }
     out.flush().context("writing the report")?;
-    if args.strict && shard.counts.malformed > 0 {
+    let malformed = shard.counts.malformed;
+    // The process ends next: the operating system takes back the rows and
+    // tables at once, faster than freeing their allocations one by one.
+    std::mem::forget(rows);
+    std::mem::forget(shard);
+    if args.strict && malformed > 0 {
         if !global.quiet {
             eprintln!(
                 "secret-audit: --strict: {} malformed record(s), the answer is incomplete",
-                shard.counts.malformed
+                malformed
             );
         }
         return Ok(exit::CHECK_FAILED);
