@@ -61,11 +61,16 @@ fn analyze_json(args: &[&str]) -> Value {
 
 /// Generates audit data with ../shared/bench/gen_audit.py; returns the truth.
 fn generate(out: &Path, format: &str, extra: &[&str]) -> Value {
+    generate_events(out, format, 1500, extra)
+}
+
+fn generate_events(out: &Path, format: &str, events: usize, extra: &[&str]) -> Value {
     let gen = shared("bench/gen_audit.py");
+    let events = events.to_string();
     let res = Command::new("python3")
         .arg(&gen)
         .args([
-            "--events", "1500", "--seed", "5", "--format", format, "--out",
+            "--events", &events, "--seed", "5", "--format", format, "--out",
         ])
         .arg(out)
         .args(extra)
@@ -791,7 +796,9 @@ fn the_prefilter_agrees_with_a_full_parse_of_every_record() {
 fn a_plain_file_split_across_threads_counts_and_numbers_lines_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("split.jsonl");
-    let truth = generate(&path, "jsonl", &["--stages-all", "--exotic"]);
+    // About 7 MB: read whole, it fills more than one 4 MiB buffer, in
+    // 512 KiB steps.
+    let truth = generate_events(&path, "jsonl", 6000, &["--stages-all", "--exotic"]);
     // Malformed lines near the start, the middle and the end.
     let mut body = std::fs::read_to_string(&path).unwrap();
     let lines = body.lines().count();
@@ -811,7 +818,7 @@ fn a_plain_file_split_across_threads_counts_and_numbers_lines_exactly() {
         "--threads",
         "2",
         "--range-size",
-        "64K",
+        "256K",
         p,
     ]);
     assert!(one.status.success() && split.status.success());
