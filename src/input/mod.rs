@@ -168,10 +168,13 @@ enum Sink<'a> {
 
 impl Sink<'_> {
     fn buffer(&self) -> Vec<u8> {
-        match self {
-            Sink::Inline(spares) => spares.borrow_mut().pop().unwrap_or_default(),
-            Sink::Pool { free, .. } => free.try_recv().unwrap_or_default(),
-        }
+        let recycled = match self {
+            Sink::Inline(spares) => spares.borrow_mut().pop(),
+            Sink::Pool { free, .. } => free.try_recv().ok(),
+        };
+        // A new buffer comes zeroed from the allocator (fresh pages), not
+        // zeroed again by hand.
+        recycled.unwrap_or_else(|| vec![0; BLOCK])
     }
 
     fn send(&self, block: Block, shard: &mut Shard) {
