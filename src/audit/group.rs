@@ -101,49 +101,90 @@ pub fn group_key(grouping: &Grouping, fields: &Fields, id: u128) -> GroupKey {
     key
 }
 
-/// Counts per symbol in about 9 bytes each: a vector whose head is sorted
-/// (binary search) and whose short tail is not (scanned), sorted in once it
-/// outgrows the square root of the head. It grows by an eighth at a time,
-/// so a group's memory tracks its distinct values.
-#[derive(Debug, Clone, Default)]
-pub struct Tally {
-    counts: Vec<(Sym, u32)>,
+/// A small map in little more than its entries' size: a vector whose head
+/// is sorted (binary search) and whose short tail is not (scanned), sorted
+/// in once it outgrows the square root of the head. It grows by an eighth
+/// at a time, where a hash map would use a third to twice as much again and
+/// double at every resize, so memory tracks the entries.
+#[derive(Debug, Clone)]
+struct SortedTail<K, V> {
+    entries: Vec<(K, V)>,
     sorted: usize,
 }
 
-impl Tally {
-    pub fn add(&mut self, sym: Sym, n: u32) {
-        let (head, tail) = self.counts.split_at_mut(self.sorted);
-        let found = match head.binary_search_by_key(&sym, |e| e.0) {
-            Ok(i) => Some(&mut head[i]),
-            Err(_) => tail.iter_mut().find(|e| e.0 == sym),
-        };
-        if let Some(e) = found {
-            e.1 += n;
-            return;
+impl<K, V> Default for SortedTail<K, V> {
+    fn default() -> Self {
+        SortedTail {
+            entries: Vec::new(),
+            sorted: 0,
         }
-        let len = self.counts.len();
-        if len == self.counts.capacity() {
-            self.counts.reserve_exact(len / 8 + 2);
+    }
+}
+
+impl<K: Ord + Copy, V> SortedTail<K, V> {
+    fn position(&self, key: K) -> Option<usize> {
+        let (head, tail) = self.entries.split_at(self.sorted);
+        match head.binary_search_by(|e| e.0.cmp(&key)) {
+            Ok(i) => Some(i),
+            Err(_) => tail
+                .iter()
+                .position(|e| e.0 == key)
+                .map(|i| self.sorted + i),
         }
-        self.counts.push((sym, n));
+    }
+
+    fn get_mut(&mut self, key: K) -> Option<&mut V> {
+        let i = self.position(key)?;
+        Some(&mut self.entries[i].1)
+    }
+
+    /// Adds a key not in the map.
+    fn insert(&mut self, key: K, value: V) {
+        let len = self.entries.len();
+        if len == self.entries.capacity() {
+            self.entries.reserve_exact(len / 8 + 2);
+        }
+        self.entries.push((key, value));
         if len + 1 - self.sorted > 8 + self.sorted.isqrt() {
             // A stable sort merges the sorted head with the sorted tail.
-            self.counts.sort_by_key(|e| e.0);
-            self.sorted = self.counts.len();
+            self.entries.sort_by_key(|e| e.0);
+            self.sorted = self.entries.len();
+        }
+    }
+
+    fn remove(&mut self, key: K) -> Option<V> {
+        let i = self.position(key)?;
+        Some(if i < self.sorted {
+            self.sorted -= 1;
+            self.entries.remove(i).1
+        } else {
+            self.entries.swap_remove(i).1
+        })
+    }
+}
+
+/// Counts per symbol, in about 9 bytes each.
+#[derive(Debug, Clone, Default)]
+pub struct Tally(SortedTail<Sym, u32>);
+
+impl Tally {
+    pub fn add(&mut self, sym: Sym, n: u32) {
+        match self.0.get_mut(sym) {
+            Some(count) => *count += n,
+            None => self.0.insert(sym, n),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.counts.len()
+        self.0.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
+        self.0.entries.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Sym, u32)> + '_ {
-        self.counts.iter().copied()
+        self.0.entries.iter().copied()
     }
 }
 
@@ -308,19 +349,9 @@ pub fn id_from_words(w: Id) -> u128 {
     (w[1] as u128) << 64 | w[0] as u128
 }
 
-/// Values by request id in little more than their size: buckets by id,
-/// each a vector whose head is sorted (binary search) and whose short tail
-/// is not (scanned), sorted in when it grows past an eighth of the head.
-/// Vectors grow by an eighth, so memory stays near the entries' size where
-/// a hash map would use a third to twice as much again, and double at every
-/// resize.
+/// Values by request id, in 4096 [`SortedTail`] buckets.
 struct IdMap<V> {
-    buckets: Box<[Bucket<V>]>,
-}
-
-struct Bucket<V> {
-    entries: Vec<(Id, V)>,
-    sorted: usize,
+    buckets: Box<[SortedTail<Id, V>]>,
 }
 
 const ID_BUCKETS: usize = 1 << 12;
@@ -328,62 +359,29 @@ const ID_BUCKETS: usize = 1 << 12;
 impl<V> Default for IdMap<V> {
     fn default() -> IdMap<V> {
         IdMap {
-            buckets: (0..ID_BUCKETS)
-                .map(|_| Bucket {
-                    entries: Vec::new(),
-                    sorted: 0,
-                })
-                .collect(),
+            buckets: (0..ID_BUCKETS).map(|_| SortedTail::default()).collect(),
         }
     }
 }
 
 impl<V> IdMap<V> {
-    fn bucket(&mut self, id: Id) -> &mut Bucket<V> {
+    fn bucket(&mut self, id: Id) -> &mut SortedTail<Id, V> {
         // Ids are UUIDs or hashes, but mix them anyway.
         let h = (id[0] ^ id[1].rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         &mut self.buckets[(h >> (64 - ID_BUCKETS.trailing_zeros())) as usize]
     }
 
-    /// Where `id` is in its bucket.
-    fn position(b: &Bucket<V>, id: Id) -> Option<usize> {
-        let (head, tail) = b.entries.split_at(b.sorted);
-        match head.binary_search_by(|e| e.0.cmp(&id)) {
-            Ok(i) => Some(i),
-            Err(_) => tail.iter().position(|e| e.0 == id).map(|i| b.sorted + i),
-        }
-    }
-
     fn get_mut(&mut self, id: Id) -> Option<&mut V> {
-        let b = self.bucket(id);
-        let i = Self::position(b, id)?;
-        Some(&mut b.entries[i].1)
+        self.bucket(id).get_mut(id)
     }
 
     /// Adds an id not in the map.
     fn insert(&mut self, id: Id, value: V) {
-        let b = self.bucket(id);
-        let len = b.entries.len();
-        if len == b.entries.capacity() {
-            b.entries.reserve_exact(len / 8 + 4);
-        }
-        b.entries.push((id, value));
-        if len + 1 - b.sorted > 8 + b.sorted / 8 {
-            // A stable sort merges the sorted head with the sorted tail.
-            b.entries.sort_by_key(|e| e.0);
-            b.sorted = b.entries.len();
-        }
+        self.bucket(id).insert(id, value)
     }
 
     fn remove(&mut self, id: Id) -> Option<V> {
-        let b = self.bucket(id);
-        let i = Self::position(b, id)?;
-        Some(if i < b.sorted {
-            b.sorted -= 1;
-            b.entries.remove(i).1
-        } else {
-            b.entries.swap_remove(i).1
-        })
+        self.bucket(id).remove(id)
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
@@ -532,7 +530,7 @@ mod tests {
             }
             assert_eq!(t.len(), distinct as usize);
             assert!(t.iter().all(|(_, n)| n == 3));
-            assert!(t.counts.capacity() <= distinct as usize * 9 / 8 + 8);
+            assert!(t.0.entries.capacity() <= distinct as usize * 9 / 8 + 8);
         }
     }
 
