@@ -65,20 +65,6 @@ impl Fields {
             Scope::Cluster
         }
     }
-
-    pub fn remap(&self, m: impl Fn(Sym) -> Sym) -> Fields {
-        Fields {
-            namespace: m(self.namespace),
-            name: m(self.name),
-            subresource: m(self.subresource),
-            user: m(self.user),
-            impersonated_by: m(self.impersonated_by),
-            verb: m(self.verb),
-            source_ip: m(self.source_ip),
-            user_agent: m(self.user_agent),
-            audit_id_text: m(self.audit_id_text),
-        }
-    }
 }
 
 /// The key of a group: the `--by` symbols, or the request id's four words.
@@ -237,7 +223,7 @@ impl Group {
         self.requests += 1;
         self.verbs.add(f.verb, 1);
         self.scope = self.scope.max(Some(f.scope()));
-        self.see(time, time);
+        self.see(time);
         if f.source_ip != 0 {
             self.source_ips.add(f.source_ip, 1);
         }
@@ -249,31 +235,12 @@ impl Group {
         }
     }
 
-    fn see(&mut self, first: Option<i64>, last: Option<i64>) {
-        self.first_seen = match (self.first_seen, first) {
+    fn see(&mut self, time: Option<i64>) {
+        self.first_seen = match (self.first_seen, time) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.last_seen = self.last_seen.max(last);
-    }
-
-    /// Folds another group (its symbols already remapped) into this one.
-    pub fn absorb(&mut self, o: &Group, m: impl Fn(Sym) -> Sym) {
-        self.requests += o.requests;
-        self.denied += o.denied;
-        self.scope = self.scope.max(o.scope);
-        self.see(o.first_seen, o.last_seen);
-        for (s, n) in o.verbs.iter() {
-            self.verbs.add(m(s), n);
-        }
-        for (s, n) in o.source_ips.iter() {
-            self.source_ips.add(m(s), n);
-        }
-        for (s, n) in o.user_agents.iter() {
-            self.user_agents.add(m(s), n);
-        }
-        self.impersonated_by
-            .extend(o.impersonated_by.iter().map(|&s| m(s)));
+        self.last_seen = self.last_seen.max(time);
     }
 }
 
@@ -503,14 +470,13 @@ impl Table {
         group.code = o.code;
     }
 
-    /// Counts the outcome of every request still open and lets the request
-    /// table go. Call once, after the last record.
-    pub fn finish(&mut self) {
+    /// Counts the outcome of every request still open: the groups and their
+    /// strings, complete. Call after the last record.
+    pub fn finish(mut self) -> (Interner, Vec<Group>) {
         for o in std::mem::take(&mut self.open).values() {
             self.settle(*o);
         }
-        self.closed = IdMap::default();
-        self.index = FxHashMap::default();
+        (self.strings, self.groups)
     }
 }
 

@@ -272,7 +272,7 @@ impl Shard {
             return;
         }
         if let Some(p) = self.candidate(rec, at, container_time) {
-            self.add(&mut vec![p]);
+            self.add(std::iter::once(p));
         }
     }
 
@@ -328,11 +328,13 @@ impl Shard {
             } else if let Some(p) = self.candidate(rec, at(), container_time) {
                 batch.push(p);
                 if batch.len() == BATCH {
-                    self.add(&mut batch);
+                    self.add(batch.drain(..));
                 }
             }
         }
-        self.add(&mut batch);
+        if !batch.is_empty() {
+            self.add(batch.drain(..));
+        }
         self.counts.records += records;
         self.counts.skipped += skipped;
         self.per_input.entry(input).or_default().0 += records;
@@ -399,13 +401,10 @@ impl Shard {
     }
 
     /// Adds secret requests to the run's request table, under one lock.
-    fn add(&self, batch: &mut Vec<Pending<'_>>) {
-        if batch.is_empty() {
-            return;
-        }
+    fn add<'r>(&self, pending: impl IntoIterator<Item = Pending<'r>>) {
         let grouping = &self.settings.grouping;
         let mut table = self.settings.requests.lock();
-        for p in batch.drain(..) {
+        for p in pending {
             let text = if p.uuid {
                 None
             } else {
@@ -437,10 +436,8 @@ impl Shard {
     /// numbers into file line numbers and orders the malformed list by
     /// position. Call once, after the last merge.
     pub fn finish(&mut self) {
-        let mut table = std::mem::take(&mut *self.settings.requests.lock());
-        table.finish();
-        self.strings = table.strings;
-        self.groups = table.groups;
+        let table = std::mem::take(&mut *self.settings.requests.lock());
+        (self.strings, self.groups) = table.finish();
         self.block_lines.sort_unstable();
         let mut base: FxHashMap<(u32, u64), u64> = FxHashMap::default();
         let mut current: Option<u32> = None;
