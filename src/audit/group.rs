@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
 use hashbrown::HashTable;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxBuildHasher;
 
 use super::event::{SecretAccess, Stage};
 use super::rollup::{is_denied, Key, Scope};
@@ -67,24 +67,35 @@ impl Fields {
     }
 }
 
-/// The key of a group: the `--by` symbols, or the request id's four words.
-pub type GroupKey = [u32; 6];
-
-pub fn group_key(grouping: &Grouping, fields: &Fields, id: u128) -> GroupKey {
-    let mut key = [0; 6];
-    match grouping {
-        Grouping::By(keys) => {
-            for (slot, &k) in key.iter_mut().zip(keys) {
-                *slot = fields.key(k);
-            }
-        }
-        Grouping::Requests => {
-            for (i, slot) in key.iter_mut().take(4).enumerate() {
-                *slot = (id >> (32 * i)) as u32;
+/// A group's key: a 128-bit hash of its `--by` values (each absent or a
+/// length and its bytes), or with `--requests` the request id itself. Like a
+/// hashed auditID, two keys that differ share a hash with odds of about one
+/// in 2^128; in exchange a record of a known group is matched without
+/// interning its key strings.
+fn group_key(grouping: &Grouping, a: &SecretAccess<'_>, id: u128, scratch: &mut Vec<u8>) -> u128 {
+    let Grouping::By(keys) = grouping else {
+        return id;
+    };
+    scratch.clear();
+    for &k in keys {
+        let v = match k {
+            Key::Namespace => a.namespace.as_deref(),
+            Key::Secret => a.name.as_deref(),
+            Key::User => Some(&*a.user),
+            Key::Verb => Some(&*a.verb),
+            Key::SourceIp => a.source_ip.as_deref(),
+            Key::UserAgent => a.user_agent.as_deref(),
+        };
+        match v {
+            None => scratch.push(0),
+            Some(v) => {
+                scratch.push(1);
+                scratch.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                scratch.extend_from_slice(v.as_bytes());
             }
         }
     }
-    key
+    xxhash_rust::xxh3::xxh3_128(scratch)
 }
 
 /// A small map in little more than its entries' size: a vector whose head
@@ -174,6 +185,26 @@ impl Tally {
     }
 }
 
+/// What a request adds to its group besides one to its count.
+struct Seen {
+    verb: Sym,
+    scope: Scope,
+    source_ip: Sym,
+    user_agent: Sym,
+    impersonated_by: Sym,
+}
+
+/// The scope of a request, as [`Fields::scope`] tells it.
+fn scope(a: &SecretAccess<'_>) -> Scope {
+    if a.name.is_some() {
+        Scope::Object
+    } else if a.namespace.is_some() {
+        Scope::Namespace
+    } else {
+        Scope::Cluster
+    }
+}
+
 /// One group of requests.
 #[derive(Debug, Clone, Default)]
 pub struct Group {
@@ -219,10 +250,10 @@ impl Group {
     }
 
     /// Adds one request.
-    pub fn add(&mut self, f: &Fields, time: Option<i64>) {
+    fn add(&mut self, f: &Seen, time: Option<i64>) {
         self.requests += 1;
         self.verbs.add(f.verb, 1);
-        self.scope = self.scope.max(Some(f.scope()));
+        self.scope = self.scope.max(Some(f.scope));
         self.see(time);
         if f.source_ip != 0 {
             self.source_ips.add(f.source_ip, 1);
@@ -379,7 +410,13 @@ impl Requests {
 pub struct Table {
     pub strings: Interner,
     pub groups: Vec<Group>,
-    index: FxHashMap<GroupKey, u32>,
+    /// Groups by key ([`group_key`]).
+    index: HashTable<(Id, u32)>,
+    /// Where a key is assembled to be hashed.
+    scratch: Vec<u8>,
+    /// The few verbs there are, interned, so a record's verb is found without
+    /// a lookup in `strings`.
+    verbs: Vec<(Box<str>, Sym)>,
     /// Requests whose outcome may still change (no final stage yet).
     open: IdMap<Outcome>,
     /// Requests seen at a final stage, their outcome already counted: only
@@ -415,34 +452,45 @@ impl Table {
             }
             return;
         }
-        let s = &mut self.strings;
-        let fields = Fields {
-            namespace: s.intern_opt(a.namespace.as_deref()),
-            name: s.intern_opt(a.name.as_deref()),
-            subresource: s.intern_opt(a.subresource.as_deref()),
-            user: s.intern(&a.user),
-            impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
-            verb: s.intern(&a.verb),
-            source_ip: s.intern_opt(a.source_ip.as_deref()),
-            user_agent: s.intern_opt(a.user_agent.as_deref()),
-            audit_id_text: s.intern_opt(audit_id_text),
-        };
-        let key = group_key(grouping, &fields, id);
-        let group = match self.index.get(&key) {
-            Some(&g) => g,
+        let key = id_words(group_key(grouping, a, id, &mut self.scratch));
+        let hash = key[0] ^ key[1];
+        let group = match self.index.find(hash, |e| e.0 == key) {
+            Some(&(_, g)) => g,
             None => {
                 let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");
                 if self.groups.len() == self.groups.capacity() {
                     // By an eighth, not double: memory tracks the groups.
                     self.groups.reserve_exact(self.groups.len() / 8 + 16);
                 }
+                let s = &mut self.strings;
+                let first = Fields {
+                    namespace: s.intern_opt(a.namespace.as_deref()),
+                    name: s.intern_opt(a.name.as_deref()),
+                    subresource: s.intern_opt(a.subresource.as_deref()),
+                    user: s.intern(&a.user),
+                    impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
+                    verb: s.intern(&a.verb),
+                    source_ip: s.intern_opt(a.source_ip.as_deref()),
+                    user_agent: s.intern_opt(a.user_agent.as_deref()),
+                    audit_id_text: s.intern_opt(audit_id_text),
+                };
                 self.groups
-                    .push(Group::new(fields, id, a.audit_id.is_some()));
-                self.index.insert(key, g);
+                    .push(Group::new(first, id, a.audit_id.is_some()));
+                self.index
+                    .insert_unique(hash, (key, g), |e| e.0[0] ^ e.0[1]);
                 g
             }
         };
-        self.groups[group as usize].add(&fields, a.time);
+        let verb = self.verb(&a.verb);
+        let s = &mut self.strings;
+        let seen = Seen {
+            verb,
+            scope: scope(a),
+            source_ip: s.intern_opt(a.source_ip.as_deref()),
+            user_agent: s.intern_opt(a.user_agent.as_deref()),
+            impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
+        };
+        self.groups[group as usize].add(&seen, a.time);
         let outcome = match a.code {
             Some(code) => Outcome {
                 group,
@@ -461,6 +509,19 @@ impl Table {
         } else {
             self.open.insert(words, outcome);
         }
+    }
+
+    /// A verb's symbol. There are about ten verbs, looked up here in a short
+    /// list; past 32 distinct ones the interner answers.
+    fn verb(&mut self, verb: &str) -> Sym {
+        if let Some(&(_, sym)) = self.verbs.iter().find(|v| *v.0 == *verb) {
+            return sym;
+        }
+        let sym = self.strings.intern(verb);
+        if self.verbs.len() < 32 {
+            self.verbs.push((verb.into(), sym));
+        }
+        sym
     }
 
     /// Counts a request's final outcome in its group.
@@ -550,11 +611,79 @@ mod tests {
         assert!(capacity as u64 <= n / 2 * 9 / 8 + 4 * ID_BUCKETS as u64);
     }
 
+    fn access<'a>(
+        namespace: Option<&'a str>,
+        name: Option<&'a str>,
+        user: &'a str,
+    ) -> SecretAccess<'a> {
+        SecretAccess {
+            audit_id: None,
+            stage: Stage::ResponseComplete,
+            verb: "get".into(),
+            namespace: namespace.map(Into::into),
+            name: name.map(Into::into),
+            subresource: None,
+            user: user.into(),
+            impersonated_by: None,
+            source_ip: None,
+            user_agent: None,
+            code: Some(200),
+            time: None,
+            has_payload: false,
+        }
+    }
+
     #[test]
-    fn request_groups_key_on_the_id() {
-        let f = Fields::default();
-        let a = group_key(&Grouping::Requests, &f, 1 << 70);
-        let b = group_key(&Grouping::Requests, &f, 1 << 71);
-        assert_ne!(a, b);
+    fn group_keys_tell_values_apart_and_requests_key_on_the_id() {
+        let by = Grouping::By(crate::audit::rollup::DEFAULT_KEYS.to_vec());
+        let mut scratch = Vec::new();
+        let mut key = |a: &SecretAccess<'_>| group_key(&by, a, 1, &mut scratch);
+        let same = key(&access(Some("ns"), Some("db"), "alice"));
+        assert_eq!(same, key(&access(Some("ns"), Some("db"), "alice")));
+        // Where one value ends and the next begins, and absent from empty.
+        assert_ne!(same, key(&access(Some("nsd"), Some("b"), "alice")));
+        assert_ne!(
+            key(&access(None, Some("db"), "alice")),
+            key(&access(Some(""), Some("db"), "alice"))
+        );
+        assert_ne!(
+            key(&access(None, Some("x"), "")),
+            key(&access(Some("x"), None, ""))
+        );
+
+        let a = access(None, None, "");
+        let mut scratch = Vec::new();
+        assert_eq!(
+            group_key(&Grouping::Requests, &a, 1 << 70, &mut scratch),
+            1 << 70
+        );
+    }
+
+    #[test]
+    fn a_table_counts_requests_once_in_the_group_of_their_first_record() {
+        let by = Grouping::By(crate::audit::rollup::DEFAULT_KEYS.to_vec());
+        let mut t = Table::default();
+        let mut open = access(Some("ns"), Some("db"), "alice");
+        open.stage = Stage::ResponseStarted;
+        open.code = None;
+        t.add(&by, 1, &open, None);
+        let mut denied = access(Some("ns"), Some("db"), "alice");
+        denied.code = Some(403);
+        t.add(&by, 1, &denied, None);
+        t.add(&by, 2, &access(Some("ns"), Some("db"), "alice"), None);
+        t.add(&by, 2, &access(Some("ns"), Some("db"), "alice"), None);
+        t.add(&by, 3, &access(Some("ns"), Some("db"), "bob"), None);
+        let (strings, groups) = t.finish();
+        assert_eq!(groups.len(), 2);
+        let (alice, bob) = (&groups[0], &groups[1]);
+        assert_eq!((alice.requests, alice.denied, bob.requests), (2, 1, 1));
+        assert_eq!(strings.get(alice.first.user), Some("alice"));
+        assert_eq!(strings.get(bob.first.user), Some("bob"));
+        let verbs: Vec<_> = alice
+            .verbs
+            .iter()
+            .map(|(v, n)| (strings.get(v), n))
+            .collect();
+        assert_eq!(verbs, [(Some("get"), 2)]);
     }
 }
