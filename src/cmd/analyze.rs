@@ -151,20 +151,18 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let summary = summary(&shard, &reports, &totals);
     match global.output {
         OutputFormat::Json => {
-            let reqs = if args.requests {
-                rollup::requests(&shard)
-            } else {
-                Vec::new()
-            };
-            let doc = Document {
+            let head = Head {
                 schema_version: SCHEMA_VERSION,
                 summary,
-                rollup: (!args.requests).then(|| rows.iter().map(RowJson).collect()),
-                requests: args
-                    .requests
-                    .then(|| reqs.iter().map(RequestJson).collect()),
             };
-            jsonout::write(&mut out, &doc)?;
+            if args.requests {
+                let reqs = rollup::requests(&shard);
+                let items: Vec<_> = reqs.iter().map(RequestJson).collect();
+                jsonout::write_with_array(&mut out, &head, "requests", &items)?;
+            } else {
+                let items: Vec<_> = rows.iter().map(RowJson).collect();
+                jsonout::write_with_array(&mut out, &head, "rollup", &items)?;
+            }
         }
         fmt => {
             let table = if args.requests {
@@ -360,15 +358,12 @@ impl Serialize for RequestJson<'_, '_> {
     }
 }
 
-/// The `--output json` document.
+/// The `--output json` document before its last field, `rollup` (or
+/// `requests` with `--requests`).
 #[derive(serde::Serialize)]
-struct Document<'r, 'a> {
+struct Head {
     schema_version: u32,
     summary: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rollup: Option<Vec<RowJson<'r, 'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    requests: Option<Vec<RequestJson<'r, 'a>>>,
 }
 
 fn headline(t: &Totals, inputs: usize) -> String {

@@ -5,13 +5,35 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::ser::Formatter;
 
 use super::sanitize::is_hostile;
 
-struct Escaping<F>(F);
+/// serde_json's pretty layout (two-space indent) with hostile characters
+/// escaped. It can start inside a document, `depth` levels in, so the items
+/// of a long array can be written on their own and joined.
+struct Pretty {
+    depth: usize,
+    has_value: bool,
+}
 
-impl<F: Formatter> Formatter for Escaping<F> {
+impl Pretty {
+    fn at(depth: usize) -> Pretty {
+        Pretty {
+            depth,
+            has_value: false,
+        }
+    }
+}
+
+fn indent<W: ?Sized + Write>(w: &mut W, depth: usize) -> io::Result<()> {
+    for _ in 0..depth {
+        w.write_all(b"  ")?;
+    }
+    Ok(())
+}
+
+impl Formatter for Pretty {
     fn write_string_fragment<W: ?Sized + Write>(
         &mut self,
         w: &mut W,
@@ -32,45 +54,113 @@ impl<F: Formatter> Formatter for Escaping<F> {
         w.write_all(&fragment.as_bytes()[start..])
     }
 
-    // Delegate layout to the wrapped formatter.
     fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_array(w)
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
     }
     fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array(w)
+        self.depth -= 1;
+        if self.has_value {
+            w.write_all(b"\n")?;
+            indent(w, self.depth)?;
+        }
+        w.write_all(b"]")
     }
     fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.0.begin_array_value(w, first)
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        indent(w, self.depth)
     }
-    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array_value(w)
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
     fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object(w)
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
     }
     fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object(w)
+        self.depth -= 1;
+        if self.has_value {
+            w.write_all(b"\n")?;
+            indent(w, self.depth)?;
+        }
+        w.write_all(b"}")
     }
     fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-    fn end_object_key<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object_key(w)
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        indent(w, self.depth)
     }
     fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object_value(w)
+        w.write_all(b": ")
     }
-    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object_value(w)
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
+}
+
+fn serialize<W: Write, T: Serialize + ?Sized>(w: W, value: &T, depth: usize) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(w, Pretty::at(depth));
+    value.serialize(&mut ser).map_err(io::Error::other)
 }
 
 /// Writes `value` as pretty JSON with hostile characters escaped, and a
 /// final newline.
 pub fn write<W: Write, T: Serialize + ?Sized>(mut w: W, value: &T) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut w, Escaping(PrettyFormatter::new()));
-    value.serialize(&mut ser).map_err(io::Error::other)?;
+    serialize(&mut w, value, 0)?;
     w.write_all(b"\n")
+}
+
+/// Writes `object` (which serializes as a JSON object) with one more field,
+/// `key`, the array of `items`, last: the same text as [`write`] of the
+/// whole, but a long array is serialized in two halves at once.
+pub fn write_with_array<W: Write, T: Serialize, I: Serialize + Sync>(
+    mut w: W,
+    object: &T,
+    key: &str,
+    items: &[I],
+) -> io::Result<()> {
+    let mut head = Vec::new();
+    serialize(&mut head, object, 0)?;
+    let fields = head
+        .strip_suffix(b"\n}")
+        .ok_or_else(|| io::Error::other("not a JSON object with fields"))?;
+    w.write_all(fields)?;
+    w.write_all(b",\n  ")?;
+    serialize(&mut w, key, 1)?;
+    w.write_all(b": [")?;
+    if items.is_empty() {
+        return w.write_all(b"]\n}\n");
+    }
+    // Each item as the array's layout places it: after a newline (and a
+    // comma but for the first), two levels in.
+    let items_text = |items: &[I], first: bool| -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            out.write_all(if first && i == 0 {
+                b"\n    "
+            } else {
+                b",\n    "
+            })?;
+            serialize(&mut out, item, 2)?;
+        }
+        Ok(out)
+    };
+    // Below a few hundred items a second thread costs more than it saves.
+    if items.len() < 512 {
+        w.write_all(&items_text(items, true)?)?;
+    } else {
+        let (a, b) = items.split_at(items.len() / 2);
+        let (a, b) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| items_text(b, false));
+            (items_text(a, true), second.join().expect("JSON thread"))
+        });
+        w.write_all(&a?)?;
+        w.write_all(&b?)?;
+    }
+    w.write_all(b"\n  ]\n}\n")
 }
 
 #[cfg(test)]
@@ -87,5 +177,35 @@ mod tests {
         assert!(text.contains(r#""a\u001bb\u009bc\u202ed\u007f""#), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["ua"], "a\u{1b}b\u{9b}c\u{202e}d\u{7f}");
+    }
+
+    #[test]
+    fn the_layout_is_serde_jsons_pretty_one() {
+        let value = serde_json::json!({"a": [], "b": {}, "c": [1, {"d": [true, null]}], "e": "x"});
+        let mut out = Vec::new();
+        super::write(&mut out, &value).unwrap();
+        let want = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    #[test]
+    fn an_array_written_apart_joins_into_the_same_document() {
+        let head = serde_json::json!({"schema_version": 1, "summary": {"n": [1, 2], "e": {}}});
+        for n in [0, 1, 2, 511, 512, 1001] {
+            let items: Vec<_> = (0..n)
+                .map(|i| serde_json::json!({"i": i, "tags": ["x\u{1b}", i % 3], "none": {}}))
+                .collect();
+            let mut whole = head.clone();
+            whole["rows"] = serde_json::Value::Array(items.clone());
+            let mut want = Vec::new();
+            super::write(&mut want, &whole).unwrap();
+            let mut got = Vec::new();
+            super::write_with_array(&mut got, &head, "rows", &items).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{n} items"
+            );
+        }
     }
 }
