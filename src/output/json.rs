@@ -113,9 +113,12 @@ pub fn write<W: Write, T: Serialize + ?Sized>(mut w: W, value: &T) -> io::Result
     w.write_all(b"\n")
 }
 
+/// Items per chunk of [`write_with_array`].
+const CHUNK: usize = 256;
+
 /// Writes `object` (which serializes as a JSON object) with one more field,
 /// `key`, the array of `items`, last: the same text as [`write`] of the
-/// whole, but a long array is serialized in two halves at once.
+/// whole, but the items of a long array are serialized on two threads.
 pub fn write_with_array<W: Write, T: Serialize, I: Serialize + Sync>(
     mut w: W,
     object: &T,
@@ -148,17 +151,31 @@ pub fn write_with_array<W: Write, T: Serialize, I: Serialize + Sync>(
         }
         Ok(out)
     };
-    // Below a few hundred items a second thread costs more than it saves.
-    if items.len() < 512 {
+    // Chunks of items alternate between this thread and a second one, and
+    // are written in order: the two serialize at once, and at most a few
+    // chunks are held at a time.
+    if items.len() <= CHUNK {
         w.write_all(&items_text(items, true)?)?;
     } else {
-        let (a, b) = items.split_at(items.len() / 2);
-        let (a, b) = std::thread::scope(|scope| {
-            let second = scope.spawn(|| items_text(b, false));
-            (items_text(a, true), second.join().expect("JSON thread"))
-        });
-        w.write_all(&a?)?;
-        w.write_all(&b?)?;
+        std::thread::scope(|scope| -> io::Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for chunk in items.chunks(CHUNK).skip(1).step_by(2) {
+                    if tx.send(items_text(chunk, false)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for (i, chunk) in items.chunks(CHUNK).enumerate() {
+                let text = if i % 2 == 1 {
+                    rx.recv().expect("the JSON thread sends every other chunk")
+                } else {
+                    items_text(chunk, i == 0)
+                };
+                w.write_all(&text?)?;
+            }
+            Ok(())
+        })?;
     }
     w.write_all(b"\n  ]\n}\n")
 }
@@ -191,7 +208,7 @@ mod tests {
     #[test]
     fn an_array_written_apart_joins_into_the_same_document() {
         let head = serde_json::json!({"schema_version": 1, "summary": {"n": [1, 2], "e": {}}});
-        for n in [0, 1, 2, 511, 512, 1001] {
+        for n in [0, 1, 2, 255, 256, 257, 511, 512, 513, 1001] {
             let items: Vec<_> = (0..n)
                 .map(|i| serde_json::json!({"i": i, "tags": ["x\u{1b}", i % 3], "none": {}}))
                 .collect();
