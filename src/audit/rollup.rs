@@ -117,8 +117,9 @@ pub fn totals(shard: &Shard) -> Totals {
 }
 
 /// The rows of a finished shard grouped `By` keys, ranked by requests, then
-/// by key values; `top` keeps the first N.
-pub fn rollup(shard: &Shard, top: Option<usize>) -> Vec<Row<'_>> {
+/// by key values; `top` keeps the first N. With `threads` above 1 the rows
+/// are built on two threads.
+pub fn rollup(shard: &Shard, top: Option<usize>, threads: usize) -> Vec<Row<'_>> {
     let keys: &[Key] = match &shard.settings.grouping {
         Grouping::By(keys) => keys,
         Grouping::Requests => &[],
@@ -163,14 +164,18 @@ pub fn rollup(shard: &Shard, top: Option<usize>) -> Vec<Row<'_>> {
     };
     // Rows are built on two threads: the run is otherwise over, and a large
     // rollup takes milliseconds that would show in every run's time.
-    let (a, b) = shard.groups.split_at(shard.groups.len() / 2);
-    let mut rows: Vec<Row> = std::thread::scope(|scope| {
-        let other = scope.spawn(|| b.iter().map(row).collect::<Vec<_>>());
-        let mut rows: Vec<Row> = Vec::with_capacity(shard.groups.len());
-        rows.extend(a.iter().map(row));
-        rows.extend(other.join().expect("rollup thread"));
-        rows
-    });
+    let mut rows: Vec<Row> = if threads > 1 {
+        let (a, b) = shard.groups.split_at(shard.groups.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| b.iter().map(row).collect::<Vec<_>>());
+            let mut rows: Vec<Row> = Vec::with_capacity(shard.groups.len());
+            rows.extend(a.iter().map(row));
+            rows.extend(other.join().expect("rollup thread"));
+            rows
+        })
+    } else {
+        shard.groups.iter().map(row).collect()
+    };
     rows.sort_unstable_by(|a, b| {
         b.requests
             .cmp(&a.requests)
@@ -300,7 +305,8 @@ mod tests {
             ],
             Grouping::By(DEFAULT_KEYS.to_vec()),
         );
-        let (rows, totals) = (rollup(&s, None), totals(&s));
+        let (rows, totals) = (rollup(&s, None, 2), totals(&s));
+        assert_eq!(rows, rollup(&s, None, 1));
         assert_eq!(totals.requests, 3);
         assert_eq!(totals.denied, 1);
         let find = |ns: &str, name: &str| {
@@ -324,7 +330,7 @@ mod tests {
             ],
             Grouping::By(vec![Key::User]),
         );
-        let (rows, totals) = (rollup(&s, Some(1)), totals(&s));
+        let (rows, totals) = (rollup(&s, Some(1), 1), totals(&s));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].keys, vec![(Key::User, "u1")]);
         assert_eq!(rows[0].requests, 2);

@@ -54,7 +54,8 @@ pub struct AnalyzeArgs {
     /// Records larger than this are malformed and skipped unread (bytes; K, M, G suffixes).
     #[arg(long, default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
     pub max_record_size: usize,
-    /// Worker threads (default: every core).
+    /// Threads for reading, building the rollup and writing JSON (default:
+    /// every core).
     #[arg(long, env = "SECRET_AUDIT_THREADS")]
     pub threads: Option<usize>,
     /// Parse every record, not only those that mention secrets (a slow
@@ -145,7 +146,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let rows = if args.requests {
         Vec::new()
     } else {
-        rollup::rollup(&shard, args.top)
+        rollup::rollup(&shard, args.top, threads)
     };
     let totals = rollup::totals(&shard);
     let summary = summary(&shard, &reports, &totals);
@@ -158,10 +159,10 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
             if args.requests {
                 let reqs = rollup::requests(&shard);
                 let items: Vec<_> = reqs.iter().map(RequestJson).collect();
-                jsonout::write_with_array(&mut out, &head, "requests", &items)?;
+                jsonout::write_with_array(&mut out, &head, "requests", &items, threads > 1)?;
             } else {
                 let items: Vec<_> = rows.iter().map(RowJson).collect();
-                jsonout::write_with_array(&mut out, &head, "rollup", &items)?;
+                jsonout::write_with_array(&mut out, &head, "rollup", &items, threads > 1)?;
             }
         }
         fmt => {

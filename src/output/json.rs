@@ -118,12 +118,14 @@ const CHUNK: usize = 256;
 
 /// Writes `object` (which serializes as a JSON object) with one more field,
 /// `key`, the array of `items`, last: the same text as [`write`] of the
-/// whole, but the items of a long array are serialized on two threads.
+/// whole, but with `parallel` the items of a long array are serialized on
+/// two threads.
 pub fn write_with_array<W: Write, T: Serialize, I: Serialize + Sync>(
     mut w: W,
     object: &T,
     key: &str,
     items: &[I],
+    parallel: bool,
 ) -> io::Result<()> {
     let mut head = Vec::new();
     serialize(&mut head, object, 0)?;
@@ -154,7 +156,7 @@ pub fn write_with_array<W: Write, T: Serialize, I: Serialize + Sync>(
     // Chunks of items alternate between this thread and a second one, and
     // are written in order: the two serialize at once, and at most a few
     // chunks are held at a time.
-    if items.len() <= CHUNK {
+    if !parallel || items.len() <= CHUNK {
         w.write_all(&items_text(items, true)?)?;
     } else {
         std::thread::scope(|scope| -> io::Result<()> {
@@ -216,13 +218,13 @@ mod tests {
             whole["rows"] = serde_json::Value::Array(items.clone());
             let mut want = Vec::new();
             super::write(&mut want, &whole).unwrap();
-            let mut got = Vec::new();
-            super::write_with_array(&mut got, &head, "rows", &items).unwrap();
-            assert_eq!(
-                String::from_utf8(got).unwrap(),
-                String::from_utf8(want).unwrap(),
-                "{n} items"
-            );
+            let want = String::from_utf8(want).unwrap();
+            for parallel in [false, true] {
+                let mut got = Vec::new();
+                super::write_with_array(&mut got, &head, "rows", &items, parallel).unwrap();
+                let got = String::from_utf8(got).unwrap();
+                assert_eq!(got, want, "{n} items, parallel {parallel}");
+            }
         }
     }
 }
