@@ -101,8 +101,9 @@ fn group_key(grouping: &Grouping, a: &SecretAccess<'_>, id: u128, scratch: &mut 
 /// A small map in little more than its entries' size: a vector whose head
 /// is sorted (binary search) and whose short tail is not (scanned), sorted
 /// in once it outgrows the square root of the head. It grows by an eighth
-/// at a time, where a hash map would use a third to twice as much again and
-/// double at every resize, so memory tracks the entries.
+/// at a time (at least four entries, so small ones are not reallocated at
+/// every other insert), where a hash map would use a third to twice as much
+/// again and double at every resize, so memory tracks the entries.
 #[derive(Debug, Clone)]
 struct SortedTail<K, V> {
     entries: Vec<(K, V)>,
@@ -139,7 +140,7 @@ impl<K: Ord + Copy, V> SortedTail<K, V> {
     fn insert(&mut self, key: K, value: V) {
         let len = self.entries.len();
         if len == self.entries.capacity() {
-            self.entries.reserve_exact(len / 8 + 2);
+            self.entries.reserve_exact((len / 8).max(4));
         }
         self.entries.push((key, value));
         if len + 1 - self.sorted > 8 + self.sorted.isqrt() {
