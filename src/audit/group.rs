@@ -57,13 +57,19 @@ impl Fields {
     }
 
     pub fn scope(&self) -> Scope {
-        if self.name != 0 {
-            Scope::Object
-        } else if self.namespace != 0 {
-            Scope::Namespace
-        } else {
-            Scope::Cluster
-        }
+        scope(self.name != 0, self.namespace != 0)
+    }
+}
+
+/// The widest part of the cluster a request can touch: one object when it
+/// names a secret, else its namespace when it has one, else the cluster.
+fn scope(named: bool, namespaced: bool) -> Scope {
+    if named {
+        Scope::Object
+    } else if namespaced {
+        Scope::Namespace
+    } else {
+        Scope::Cluster
     }
 }
 
@@ -96,6 +102,12 @@ fn group_key(grouping: &Grouping, a: &SecretAccess<'_>, id: u128, scratch: &mut 
         }
     }
     xxhash_rust::xxh3::xxh3_128(scratch)
+}
+
+/// Where the group index looks for a key: the key is a hash (or a request
+/// id) already.
+fn key_hash(key: Id) -> u64 {
+    key[0] ^ key[1]
 }
 
 /// A small map in little more than its entries' size: a vector whose head
@@ -193,17 +205,6 @@ struct Seen {
     source_ip: Sym,
     user_agent: Sym,
     impersonated_by: Sym,
-}
-
-/// The scope of a request, as [`Fields::scope`] tells it.
-fn scope(a: &SecretAccess<'_>) -> Scope {
-    if a.name.is_some() {
-        Scope::Object
-    } else if a.namespace.is_some() {
-        Scope::Namespace
-    } else {
-        Scope::Cluster
-    }
 }
 
 /// One group of requests.
@@ -453,9 +454,15 @@ impl Table {
             }
             return;
         }
+        let seen = Seen {
+            verb: self.verb(&a.verb),
+            scope: scope(a.name.is_some(), a.namespace.is_some()),
+            source_ip: self.strings.intern_opt(a.source_ip.as_deref()),
+            user_agent: self.strings.intern_opt(a.user_agent.as_deref()),
+            impersonated_by: self.strings.intern_opt(a.impersonated_by.as_deref()),
+        };
         let key = id_words(group_key(grouping, a, id, &mut self.scratch));
-        let hash = key[0] ^ key[1];
-        let group = match self.index.find(hash, |e| e.0 == key) {
+        let group = match self.index.find(key_hash(key), |e| e.0 == key) {
             Some(&(_, g)) => g,
             None => {
                 let g = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");
@@ -469,27 +476,18 @@ impl Table {
                     name: s.intern_opt(a.name.as_deref()),
                     subresource: s.intern_opt(a.subresource.as_deref()),
                     user: s.intern(&a.user),
-                    impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
-                    verb: s.intern(&a.verb),
-                    source_ip: s.intern_opt(a.source_ip.as_deref()),
-                    user_agent: s.intern_opt(a.user_agent.as_deref()),
+                    impersonated_by: seen.impersonated_by,
+                    verb: seen.verb,
+                    source_ip: seen.source_ip,
+                    user_agent: seen.user_agent,
                     audit_id_text: s.intern_opt(audit_id_text),
                 };
                 self.groups
                     .push(Group::new(first, id, a.audit_id.is_some()));
                 self.index
-                    .insert_unique(hash, (key, g), |e| e.0[0] ^ e.0[1]);
+                    .insert_unique(key_hash(key), (key, g), |e| key_hash(e.0));
                 g
             }
-        };
-        let verb = self.verb(&a.verb);
-        let s = &mut self.strings;
-        let seen = Seen {
-            verb,
-            scope: scope(a),
-            source_ip: s.intern_opt(a.source_ip.as_deref()),
-            user_agent: s.intern_opt(a.user_agent.as_deref()),
-            impersonated_by: s.intern_opt(a.impersonated_by.as_deref()),
         };
         self.groups[group as usize].add(&seen, a.time);
         let outcome = match a.code {
