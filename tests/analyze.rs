@@ -793,7 +793,7 @@ fn the_prefilter_agrees_with_a_full_parse_of_every_record() {
 }
 
 #[test]
-fn a_plain_file_split_across_threads_counts_and_numbers_lines_exactly() {
+fn a_plain_file_split_across_threads_and_windows_counts_and_numbers_lines_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("split.jsonl");
     // About 7 MB: read whole, it fills more than one 4 MiB buffer, in
@@ -832,6 +832,33 @@ fn a_plain_file_split_across_threads_counts_and_numbers_lines_exactly() {
         text(&split.stderr),
         "ranges change the malformed list"
     );
+    // Ranges are scanned through mapped windows cut at line ends; a line
+    // longer than a window is read instead, and so is every range with
+    // windows off. None of it changes the answer or the line numbers.
+    for (range, window) in [("2M", "16K"), ("2M", "1K"), ("256K", "0")] {
+        let other = run(&[
+            "analyze",
+            "--output",
+            "json",
+            "-v",
+            "--range-size",
+            range,
+            "--window-size",
+            window,
+            p,
+        ]);
+        assert!(other.status.success(), "{}", text(&other.stderr));
+        assert_eq!(
+            text(&one.stdout),
+            text(&other.stdout),
+            "windows of {window} change the answer"
+        );
+        assert_eq!(
+            text(&one.stderr),
+            text(&other.stderr),
+            "windows of {window} change the malformed list"
+        );
+    }
     for at in [4, lines / 2 + 1, lines - 1] {
         assert!(
             text(&split.stderr).contains(&format!("split.jsonl:{at}: not a JSON object")),

@@ -5,4 +5,5 @@
 pub mod event;
 pub mod group;
 pub mod rollup;
+pub mod scan;
 pub mod shard;

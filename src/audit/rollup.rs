@@ -136,10 +136,11 @@ pub fn rollup(shard: &Shard, top: Option<usize>, threads: usize) -> Vec<Row<'_>>
             v.truncate(TOP_VALUES);
         }
         v.sort_unstable_by(order);
-        v.into_iter()
-            .take(TOP_VALUES)
-            .map(|(k, _)| k)
-            .collect::<Vec<_>>()
+        // A new vector, not `v` reused in place: that would keep room for
+        // every distinct value in every row.
+        let mut top = Vec::with_capacity(v.len());
+        top.extend(v.iter().map(|&(k, _)| k));
+        top
     };
     let row = |g: &Group| {
         let mut imp: Vec<&str> = g.impersonated_by.iter().map(|&i| s(i)).collect();

@@ -7,18 +7,16 @@
 //! distinct secret requests (about 24 bytes each), distinct keys and
 //! distinct strings.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use memchr::memmem;
 use rustc_hash::FxHashMap;
 
 use super::event::{classify, Classified, SecretAccess};
 use super::group::{Group, Grouping, Requests};
 pub use super::group::{Interner, Sym};
+use super::scan;
 
-/// The bytes every record about secrets contains (the API server never
-/// escapes this word); records without it are only checked for framing.
-pub const NEEDLE: &[u8] = b"\"secrets\"";
+pub use super::scan::NEEDLE;
 
 /// Record accounting, as DESIGN.md defines it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -169,32 +167,6 @@ pub struct Shard {
     pub probe_examples: Vec<(Position, Vec<u8>)>,
 }
 
-/// The needle's searcher, built once.
-static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| {
-    memmem::FinderBuilder::new().build_forward_with_ranker(AuditJsonBytes, NEEDLE)
-});
-
-/// Byte frequencies of audit-log JSON, so the searcher's prefilter keys on
-/// the needle's rarest bytes there (`c`, `r`) rather than on `"`, which is
-/// rare in prose but one byte in ten of JSON.
-struct AuditJsonBytes;
-
-impl memchr::arch::all::packedpair::HeuristicFrequencyRank for AuditJsonBytes {
-    fn rank(&self, byte: u8) -> u8 {
-        // Measured on gen_audit.py output: " 9.7%, e 8.8%, s 5.9%, t 5.0%,
-        // r 3.3%, c 2.5%.
-        match byte {
-            b'"' => 255,
-            b'e' => 250,
-            b's' => 240,
-            b't' => 230,
-            b'r' => 200,
-            b'c' => 180,
-            _ => 100,
-        }
-    }
-}
-
 /// A secret record about to be added to the request table. A thread adds
 /// them in batches, taking the table's lock once per batch rather than once
 /// per record, so the threads do not hand the table back and forth.
@@ -267,7 +239,7 @@ impl Shard {
         self.counts.records += 1;
         self.per_input.entry(at.input).or_default().0 += 1;
         self.probe(rec, &at);
-        if !self.settings.full_parse && FINDER.find(rec).is_none() {
+        if !self.settings.full_parse && !scan::has_needle(rec) {
             self.counts.skipped += 1;
             return;
         }
@@ -280,24 +252,14 @@ impl Shard {
     /// except perhaps the last line of the input). Lines are numbered from 1
     /// within the block.
     pub fn lines(&mut self, block: &[u8], input: u32, seq: u64, prefix: LinePrefix) {
-        let mut hits = FINDER.find_iter(block).peekable();
         let (max, full) = (self.settings.max_record_size, self.settings.full_parse);
         let (mut line_no, mut records, mut skipped) = (0u64, 0u64, 0u64);
-        let mut start = 0usize;
         let mut batch = Vec::with_capacity(BATCH);
-        for end in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
-            let line = &block[start..end];
-            let line_start = std::mem::replace(&mut start, end + 1);
-            if end == block.len() && line.is_empty() {
-                break;
-            }
+        scan::for_each_line(block, |start, end, has_needle| {
             line_no += 1;
-            // Is there a needle on this line?
-            while hits.next_if(|&h| h < line_start).is_some() {}
-            let has_hit = full || hits.peek().is_some_and(|&h| h < end);
-            let line = line.trim_ascii();
+            let line = block[start..end].trim_ascii();
             if line.is_empty() {
-                continue;
+                return;
             }
             let at = || Position {
                 input,
@@ -311,19 +273,19 @@ impl Shard {
                     Some(parts) => parts,
                     None => {
                         self.malformed(at(), "not a `<timestamp> <event>` line");
-                        continue;
+                        return;
                     }
                 },
             };
             if let Err(reason) = check_frame(rec, max) {
                 self.malformed(at(), reason);
-                continue;
+                return;
             }
             records += 1;
             if self.settings.probe.is_some() {
                 self.probe(rec, &at());
             }
-            if !has_hit {
+            if !(has_needle || full) {
                 skipped += 1;
             } else if let Some(p) = self.candidate(rec, at(), container_time) {
                 batch.push(p);
@@ -331,7 +293,7 @@ impl Shard {
                     self.add(batch.drain(..));
                 }
             }
-        }
+        });
         if !batch.is_empty() {
             self.add(batch.drain(..));
         }

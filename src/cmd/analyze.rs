@@ -66,6 +66,10 @@ pub struct AnalyzeArgs {
     /// tests: small ranges exercise the splitting on small files).
     #[arg(long, hide = true, default_value_t = input::RANGE_SIZE, value_parser = |s: &str| parse_size(s).map(|n| n as u64))]
     pub range_size: u64,
+    /// Bytes of a large plain file mapped at a time; 0 reads it instead (for
+    /// tests: small windows exercise the cuts between them).
+    #[arg(long, hide = true, default_value_t = input::WINDOW, value_parser = |s: &str| if s == "0" { Ok(0) } else { parse_size(s) })]
+    pub window_size: usize,
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
@@ -133,6 +137,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         threads,
         format: args.format,
         range_size: args.range_size,
+        window: args.window_size,
         progress: progress.clone(),
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);

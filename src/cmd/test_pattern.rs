@@ -61,6 +61,7 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
             .clamp(1, 64),
         format: args.format,
         range_size: input::RANGE_SIZE,
+        window: input::WINDOW,
         progress: indicatif::ProgressBar::hidden(),
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);

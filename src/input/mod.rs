@@ -3,11 +3,14 @@
 //! [`Shard`]s, on every core.
 //!
 //! Line formats (the bulk of real data) are cut into blocks at line ends and
-//! scanned in parallel; container formats are decoded by the thread that
-//! reads them. Each input is read once, with bounded buffers: memory does not
-//! grow with the size of an input.
+//! scanned in parallel; large plain files are scanned in place through
+//! mapped windows (`mapped`), everything else is read into buffers.
+//! Container formats are decoded by the thread that reads them. Each input is
+//! read once, through bounded windows and buffers: memory does not grow with
+//! the size of an input.
 
 mod containers;
+mod mapped;
 pub mod sniff;
 mod stream;
 
@@ -134,6 +137,9 @@ pub struct ReadOptions {
     /// Bytes per range when a plain file is split across threads
     /// ([`RANGE_SIZE`] unless a test asks for small ones).
     pub range_size: u64,
+    /// Bytes of a plain file mapped at a time ([`WINDOW`]; 0 reads instead
+    /// of mapping, for tests).
+    pub window: usize,
     pub threads: usize,
     pub format: Option<Format>,
     pub progress: indicatif::ProgressBar,
@@ -346,8 +352,9 @@ pub fn read_all(
     (total, reports.into_inner().expect("reports lock"))
 }
 
-/// Splits a large plain file of a line format into one range per thread,
-/// each starting at a line start. `None` when the input is read whole.
+/// Splits a large plain file of a line format into ranges for the threads to
+/// take in turn, each starting at a line start. `None` when the input is
+/// read whole.
 fn plan_ranges(
     input: &Input,
     threads: usize,
@@ -357,7 +364,7 @@ fn plan_ranges(
     let forced = opts.format;
     let range_size = opts.range_size.max(1);
     use std::os::unix::fs::FileExt;
-    if threads < 2 || input.is_stdin() {
+    if input.is_stdin() {
         return None;
     }
     let file = File::open(&input.path).ok()?;
@@ -452,9 +459,16 @@ fn read_range(
         msg
     };
     let file = File::open(&input.path).map_err(|e| fail(shard, e))?;
+    let (mut pos, mut seq) = (range.start, range.index << 40);
+    if opts.window > 0 && matches!(sink, Sink::Inline(_)) {
+        (pos, seq) = scan_mapped(&file, id, range, seq, opts, shard).map_err(|e| fail(shard, e))?;
+    }
+    if pos == range.end {
+        return Ok(());
+    }
     let mut reader = RangeReader {
         file,
-        pos: range.start,
+        pos,
         end: range.end,
         bar: opts.progress.clone(),
     };
@@ -463,12 +477,64 @@ fn read_range(
         None,
         &mut reader,
         id,
-        range.index << 40,
+        seq,
         range.prefix,
         shard,
         sink,
     )
     .map_err(|e| fail(shard, e))
+}
+
+/// Bytes of a file mapped at a time.
+pub const WINDOW: usize = 4 << 20;
+
+/// Scans a range of a file through mapped windows, each cut at its last line
+/// end, for as long as windows can be mapped and hold a line end. Returns
+/// where the range is left to be read, and the next block's number.
+fn scan_mapped(
+    file: &File,
+    id: u32,
+    range: &ByteRange,
+    mut seq: u64,
+    opts: &ReadOptions,
+    shard: &mut Shard,
+) -> io::Result<(u64, u64)> {
+    let mut pos = range.start;
+    while pos < range.end {
+        let end = range.end.min(pos + opts.window as u64);
+        if file.metadata()?.len() < end {
+            return Err(shrank());
+        }
+        let Some(window) = mapped::Window::map(file, pos, (end - pos) as usize) else {
+            break;
+        };
+        let bytes = window.bytes();
+        let lines = if end == range.end {
+            bytes.len()
+        } else {
+            match memchr::memrchr(b'\n', bytes) {
+                Some(nl) => nl + 1,
+                // A line longer than a window: reads handle it.
+                None => break,
+            }
+        };
+        shard.lines(&bytes[..lines], id, seq, range.prefix);
+        if window.cut() {
+            return Err(shrank());
+        }
+        opts.progress.inc(lines as u64);
+        (pos, seq) = (pos + lines as u64, seq + 1);
+    }
+    Ok((pos, seq))
+}
+
+/// The error for a file that got shorter while it was read (rotated by
+/// copytruncate, say): what was read of it is counted, the rest is not.
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file shrank while it was read",
+    )
 }
 
 struct RangeReader {
@@ -486,6 +552,9 @@ impl Read for RangeReader {
             return Ok(0);
         }
         let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(shrank());
+        }
         self.pos += n as u64;
         self.bar.inc(n as u64);
         Ok(n)
