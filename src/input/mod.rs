@@ -485,8 +485,11 @@ fn read_range(
     .map_err(|e| fail(shard, e))
 }
 
-/// Bytes of a file mapped at a time.
-pub const WINDOW: usize = 4 << 20;
+/// Bytes of a file mapped at a time. A window's pages are the page cache's
+/// own, so its size costs no memory of its own (it shows in the resident
+/// set all the same, two windows' worth on two threads). Measured on 1 GB:
+/// windows of 4 to 16 MiB scan alike, 2 MiB ones a few percent slower.
+pub const WINDOW: usize = 8 << 20;
 
 /// Scans a range of a file through mapped windows, each cut at its last line
 /// end, for as long as windows can be mapped and hold a line end. Returns
