@@ -453,7 +453,7 @@ fn read_range(
             input: id,
             block: (range.index << 40) | (u64::MAX >> 24),
             line: 0,
-            label: Some("read error".into()),
+            label: Some(format!("bytes {}-{}", range.start, range.end)),
         };
         shard.malformed(at, msg.clone());
         msg
@@ -493,7 +493,8 @@ pub const WINDOW: usize = 8 << 20;
 
 /// Scans a range of a file through mapped windows, each cut at its last line
 /// end, for as long as windows can be mapped and hold a line end. Returns
-/// where the range is left to be read, and the next block's number.
+/// where the range is left to be read, and the next block's number. A window
+/// that lost pages while it was scanned (they read as zeros) is an error.
 fn scan_mapped(
     file: &File,
     id: u32,
@@ -505,8 +506,10 @@ fn scan_mapped(
     let mut pos = range.start;
     while pos < range.end {
         let end = range.end.min(pos + opts.window as u64);
+        // A file that got shorter is read: reads count what is left of it,
+        // then say it shrank.
         if file.metadata()?.len() < end {
-            return Err(shrank());
+            break;
         }
         let Some(window) = mapped::Window::map(file, pos, (end - pos) as usize) else {
             break;
@@ -884,6 +887,44 @@ fn skip_line(reader: &mut dyn Read, buf: &mut Vec<u8>, filled: &mut usize) -> io
             buf.copy_within(nl + 1..n, 0);
             *filled = n - nl - 1;
             return Ok(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_shrank_before_its_range_was_read_counts_what_is_left_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, "{}\n".repeat(1000)).unwrap();
+        let input = Input { path };
+        // A range planned when the file was twice as long.
+        let range = ByteRange {
+            index: 0,
+            start: 0,
+            end: 6000,
+            prefix: LinePrefix::None,
+        };
+        for window in [WINDOW, 0] {
+            let opts = ReadOptions {
+                range_size: RANGE_SIZE,
+                window,
+                threads: 1,
+                format: None,
+                progress: indicatif::ProgressBar::hidden(),
+            };
+            let mut shard = Shard::new(Arc::new(Settings::default()));
+            let spares = std::cell::RefCell::default();
+            let err = read_range(&input, 0, &range, &opts, &mut shard, Sink::Inline(&spares))
+                .unwrap_err();
+            assert_eq!(err, "read error: the file shrank while it was read");
+            assert_eq!(shard.counts.records, 1000 + 1, "window {window}");
+            assert_eq!(shard.counts.malformed, 1);
+            let at = &shard.malformed[0].at;
+            assert_eq!(at.label.as_deref(), Some("bytes 0-6000"));
         }
     }
 }
