@@ -494,7 +494,8 @@ pub const WINDOW: usize = 8 << 20;
 /// Scans a range of a file through mapped windows, each cut at its last line
 /// end, for as long as windows can be mapped and hold a line end. Returns
 /// where the range is left to be read, and the next block's number. A window
-/// that lost pages while it was scanned (they read as zeros) is an error.
+/// that lost pages while it was scanned (they read as zeros) is an error:
+/// what was scanned counts, the rest of the range does not.
 fn scan_mapped(
     file: &File,
     id: u32,
@@ -526,7 +527,13 @@ fn scan_mapped(
         };
         shard.lines(&bytes[..lines], id, seq, range.prefix);
         if window.cut() {
-            return Err(shrank());
+            // Pages go missing when the file shrinks under the window, or
+            // when the disk fails to deliver them.
+            return Err(if file.metadata()?.len() < end {
+                shrank()
+            } else {
+                io::Error::other("part of the file could not be read (an I/O error)")
+            });
         }
         opts.progress.inc(lines as u64);
         (pos, seq) = (pos + lines as u64, seq + 1);
