@@ -13,31 +13,19 @@ use secret_audit::provision::spec::{DENIED_PATTERN, READS_PATTERN};
 
 const GUIDE: &str = r#"{($.verb="get") && ($.objectRef.resource="secret")}"#;
 
-/// Writes gen_audit.py output in a format; returns the file and the truth.
+/// Writes 1,500 requests in a format with the project's generator, every
+/// stage and the exotic cases included; returns the file and the truth.
 fn generate(dir: &Path, format: &str, seed: &str) -> (PathBuf, serde_json::Value) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen_audit.py");
     let path = dir.join(format!("audit-{format}-{seed}"));
-    let out = Command::new("python3")
-        .args([
-            script,
-            "--events",
-            "1500",
-            "--format",
-            format,
-            "--stages-all",
-            "--exotic",
-        ])
-        .args(["--seed", seed, "--out"])
-        .arg(&path)
-        .output()
-        .expect("run gen_audit.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let truth = serde_json::from_slice(&out.stderr).expect("truth on stderr");
-    (path, truth)
+    let spec = gen_audit::Spec {
+        seed: seed.parse().unwrap(),
+        size: gen_audit::Size::Requests(1500),
+        stages_all: true,
+        exotic: true,
+        ..gen_audit::Spec::new(format.parse().unwrap())
+    };
+    let truth = spec.write_file(&path).expect("generate an audit log");
+    (path, serde_json::to_value(truth).unwrap())
 }
 
 fn test_pattern(pattern: &str, path: &Path) -> serde_json::Value {
@@ -236,8 +224,6 @@ fn every_action_a_command_calls_is_in_its_policy() {
     assert!(recorded_any >= 20, "{recorded_any}");
 }
 
-const CFN_LINT_INSTALL: &str = "pip install 'cfn-lint==1.51.0' (or run scripts/install-test-deps)";
-
 fn emit(args: &[&str]) -> serde_json::Value {
     let mut full = vec!["setup", "--emit", "cloudformation"];
     full.extend(args);
@@ -249,12 +235,7 @@ fn emit(args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn the_cloudformation_template_passes_cfn_lint() {
-    let found = Command::new("sh")
-        .args(["-c", "command -v cfn-lint"])
-        .output();
-    if !found.is_ok_and(|o| o.status.success()) {
-        panic!("cfn-lint is not on PATH: this test needs it. Install it with: {CFN_LINT_INSTALL}");
-    }
+    let cfn_lint = common::python_tool("cfn-lint");
     let dir = tempfile::tempdir().unwrap();
     let cases: &[&[&str]] = &[
         &["--cluster", "prod"],
@@ -281,12 +262,10 @@ fn the_cloudformation_template_passes_cfn_lint() {
     for (i, args) in cases.iter().enumerate() {
         let path = dir.path().join(format!("template-{i}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&emit(args)).unwrap()).unwrap();
-        let o = Command::new("cfn-lint")
+        let o = Command::new(&cfn_lint)
             .arg(&path)
             .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run cfn-lint ({e}); install it with: {CFN_LINT_INSTALL}")
-            });
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", cfn_lint.display()));
         assert!(
             o.status.success(),
             "cfn-lint on {args:?}:\n{}{}",

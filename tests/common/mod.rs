@@ -17,7 +17,21 @@ use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
 pub const REGION: &str = "us-east-1";
-const INSTALL: &str = "pip install 'moto[server]==5.2.5' (or run scripts/install-test-deps)";
+const INSTALL: &str =
+    "run scripts/install-test-deps (it installs the pinned moto[server] and cfn-lint into .venv)";
+
+/// A Python tool the tests need (moto_server, cfn-lint), from the project's
+/// own virtual environment, which scripts/install-test-deps makes. The
+/// machine's Python is never used, so the pinned versions are the ones run.
+pub fn python_tool(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    if !path.is_file() {
+        panic!("{name} is not installed in .venv ({}): the tests need it; {INSTALL}", path.display());
+    }
+    path
+}
 
 struct Server {
     port: u16,
@@ -51,18 +65,12 @@ fn http(port: u16, method: &str, path: &str) -> std::io::Result<u16> {
 }
 
 fn start() -> Server {
-    let found = Command::new("sh")
-        .args(["-c", "command -v moto_server"])
-        .output();
-    if !found.is_ok_and(|o| o.status.success()) {
-        panic!(
-            "moto_server is not on PATH: the emulator tests need it. Install it with: {INSTALL}"
-        );
-    }
+    let moto = python_tool("moto_server");
     let port = free_port();
     let log = std::env::temp_dir().join(format!("secret-audit-moto-{port}.log"));
     let script = format!(
-        "moto_server -H 127.0.0.1 -p {port} >'{}' 2>&1 & pid=$!; read _; kill $pid 2>/dev/null; wait $pid 2>/dev/null",
+        "'{}' -H 127.0.0.1 -p {port} >'{}' 2>&1 & pid=$!; read _; kill $pid 2>/dev/null; wait $pid 2>/dev/null",
+        moto.display(),
         log.display()
     );
     let keeper = Command::new("sh")
@@ -71,7 +79,7 @@ fn start() -> Server {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start moto_server ({e}); install it with: {INSTALL}"));
+        .unwrap_or_else(|e| panic!("cannot start moto_server ({e}); {INSTALL}"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if http(port, "GET", "/moto-api/").is_ok() {
@@ -79,7 +87,7 @@ fn start() -> Server {
         }
         if Instant::now() > deadline {
             let out = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!("moto_server did not answer on 127.0.0.1:{port} within 30s; install it with: {INSTALL}\nits output:\n{out}");
+            panic!("moto_server did not answer on 127.0.0.1:{port} within 30s; {INSTALL}\nits output:\n{out}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -244,34 +252,22 @@ pub fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.args(args).output().expect("run secret-audit")
 }
 
-/// Audit events from the shared generator, sorted by time, ending now.
+/// 300 requests of audit log from the project's generator, starting an
+/// hour ago (the emulator refuses events older than 14 days): (stage time in
+/// milliseconds, event JSON), sorted by time.
 pub fn audit_events() -> &'static [(i64, String)] {
     static EVENTS: OnceLock<Vec<(i64, String)>> = OnceLock::new();
     EVENTS.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen_audit.py");
-        let out = Command::new("python3")
-            .args([
-                script, "--events", "300", "--format", "fle", "--start", "now-1h", "--seed", "4",
-            ])
-            .output()
-            .expect("run gen_audit.py");
-        assert!(
-            out.status.success(),
-            "gen_audit.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("gen_audit.py fle output");
-        let mut events: Vec<(i64, String)> = doc["events"]
-            .as_array()
-            .unwrap()
+        let spec = gen_audit::Spec {
+            seed: 4,
+            start: chrono::Utc::now() - chrono::Duration::hours(1),
+            size: gen_audit::Size::Requests(300),
+            ..gen_audit::Spec::new(gen_audit::Format::Jsonl)
+        };
+        let mut events: Vec<(i64, String)> = spec
+            .records()
             .iter()
-            .map(|e| {
-                (
-                    e["timestamp"].as_i64().unwrap(),
-                    e["message"].as_str().unwrap().to_owned(),
-                )
-            })
+            .map(|e| (e.stage_timestamp.div_euclid(1000), e.to_json()))
             .collect();
         events.sort_by_key(|e| e.0);
         events

@@ -103,6 +103,13 @@ impl Event {
             .username
     }
 
+    /// The compact JSON of the event, as a log line or CloudWatch message.
+    pub fn to_json(&self) -> String {
+        let mut buf = Vec::with_capacity(1024);
+        self.write_json(&mut buf);
+        String::from_utf8(buf).expect("serde_json writes UTF-8")
+    }
+
     /// Appends the compact JSON line of the event (no newline) to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let start = out.len();

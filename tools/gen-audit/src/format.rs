@@ -184,7 +184,7 @@ impl<'w> Writer<'w> {
                 } else {
                     b",\n        "
                 });
-                let message = message(ev);
+                let message = ev.to_json();
                 let item = FleEvent {
                     log_stream_name: &self.stream,
                     timestamp: millis,
@@ -200,7 +200,7 @@ impl<'w> Writer<'w> {
                 } else {
                     b",\n        "
                 });
-                let message = message(ev);
+                let message = ev.to_json();
                 self.message_bytes += message.len() as u64;
                 let mut ptr = [0u8; 60];
                 self.rng.fill(&mut ptr);
@@ -223,7 +223,7 @@ impl<'w> Writer<'w> {
             Format::FirehoseCwl | Format::LambdaEvent => {
                 self.batch.push(LogEvent {
                     millis,
-                    message: message(ev),
+                    message: ev.to_json(),
                 });
                 if self.batch.len() == BATCH {
                     self.flush_batch()?;
@@ -303,12 +303,6 @@ impl<'w> Writer<'w> {
         serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")
     }
-}
-
-fn message(ev: &Event) -> String {
-    let mut buf = Vec::with_capacity(1024);
-    ev.write_json(&mut buf);
-    String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
 
 /// Appends `value` pretty-printed with four spaces, its lines after the

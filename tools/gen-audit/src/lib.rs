@@ -103,6 +103,27 @@ impl Spec {
         Ok(truth.finish())
     }
 
+    /// The records themselves, in the order a log holds them (for tests that
+    /// put them somewhere else, such as into CloudWatch). A size in bytes
+    /// counts their compact JSON.
+    pub fn records(&self) -> Vec<Event> {
+        let mut cluster = self.cluster();
+        let (mut all, mut requests, mut bytes) = (Vec::new(), 0, 0);
+        loop {
+            match self.size {
+                Size::Requests(n) if requests >= n => return all,
+                Size::Bytes(n) if bytes >= n => return all,
+                _ => {}
+            }
+            requests += 1;
+            let from = all.len();
+            cluster.next_records(&mut all);
+            if let Size::Bytes(_) = self.size {
+                bytes += all[from..].iter().map(|e| e.to_json().len() as u64 + 1).sum::<u64>();
+            }
+        }
+    }
+
     /// Writes the log to a file (buffered); returns its truth.
     pub fn write_file(&self, path: &Path) -> io::Result<Truth> {
         let file = File::create(path)?;
