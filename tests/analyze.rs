@@ -379,8 +379,15 @@ fn cut_off_insights_documents_from_the_docs_are_named_malformed() {
         let out = run(&["analyze", "--output", "json", &fixture(excerpt)]);
         assert!(out.status.success());
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["summary"]["malformed"], 1, "{excerpt}: the cut-off document");
-        assert!(text(&out.stderr).contains("document cut off or invalid"), "{}", text(&out.stderr));
+        assert_eq!(
+            doc["summary"]["malformed"], 1,
+            "{excerpt}: the cut-off document"
+        );
+        assert!(
+            text(&out.stderr).contains("document cut off or invalid"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 

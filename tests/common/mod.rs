@@ -28,7 +28,10 @@ pub fn python_tool(name: &str) -> std::path::PathBuf {
         .join(".venv/bin")
         .join(name);
     if !path.is_file() {
-        panic!("{name} is not installed in .venv ({}): the tests need it; {INSTALL}", path.display());
+        panic!(
+            "{name} is not installed in .venv ({}): the tests need it; {INSTALL}",
+            path.display()
+        );
     }
     path
 }

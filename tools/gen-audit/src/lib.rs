@@ -119,7 +119,10 @@ impl Spec {
             let from = all.len();
             cluster.next_records(&mut all);
             if let Size::Bytes(_) = self.size {
-                bytes += all[from..].iter().map(|e| e.to_json().len() as u64 + 1).sum::<u64>();
+                bytes += all[from..]
+                    .iter()
+                    .map(|e| e.to_json().len() as u64 + 1)
+                    .sum::<u64>();
             }
         }
     }
