@@ -1,21 +1,10 @@
-//! The command line: global output options and one argument struct per
-//! subcommand. Options may come before or after the subcommand; every
-//! tunable also reads `SECRET_AUDIT_<FLAG_NAME>`.
+//! The options every command shares (output, AWS access and targets), their
+//! parsers, and clap's view of the core's value sets. The command tree
+//! itself is `cmd::Cli`; each subcommand's own arguments live with it in
+//! `cmd/`. Options may come before or after the subcommand; every tunable
+//! also reads `SECRET_AUDIT_<FLAG_NAME>`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "secret-audit",
-    version,
-    about = "Who read our Kubernetes Secrets? Audit secret access in EKS audit logs."
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
+use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -41,35 +30,20 @@ pub enum OutputFormat {
     Markdown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
+pub use crate::output::ColorChoice;
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Analyze exported audit logs offline: who touched which secrets.
-    Analyze(crate::cmd::analyze::AnalyzeArgs),
-    /// Create or update the metric filters, alarms and saved Logs Insights
-    /// queries that watch secret access, showing the plan first.
-    Setup(crate::cmd::setup::SetupArgs),
-    /// Show what setup manages, whether it drifted, alarm states and the age
-    /// of the newest audit event; --check exits 1 on drift.
-    Status(crate::cmd::status::StatusArgs),
-    /// Remove exactly what setup manages, showing the plan first.
-    Teardown(crate::cmd::teardown::TeardownArgs),
-    /// Count the log events a CloudWatch filter pattern matches in exported
-    /// audit logs (as a metric filter would), with a few examples.
-    TestPattern(crate::cmd::test_pattern::TestPatternArgs),
-    /// Print the least-privilege IAM policy (JSON) the AWS commands need.
-    IamPolicy(crate::cmd::iam_policy::IamPolicyArgs),
-    /// Who read which secrets, from Logs Insights over a time window: every
-    /// row (long ranges are split), scan statistics and cost.
-    Report(crate::cmd::report::ReportArgs),
-    /// The bundled Logs Insights queries: list, show, and lint any query file.
-    Queries(crate::cmd::queries::QueriesArgs),
+impl ValueEnum for ColorChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[ColorChoice::Auto, ColorChoice::Always, ColorChoice::Never]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            ColorChoice::Auto => "auto",
+            ColorChoice::Always => "always",
+            ColorChoice::Never => "never",
+        }))
+    }
 }
 
 /// How to reach AWS and which audit log groups to work on, shared by every
@@ -107,23 +81,35 @@ pub(crate) fn parse_cluster(s: &str) -> Result<String, String> {
     crate::provision::spec::validate_cluster_name(s).map(|()| s.to_owned())
 }
 
-/// A duration: a number with unit s, m or h (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30s, 5m, 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("invalid duration unit in {s:?}: use s, m, h or d")),
-    };
-    if secs == 0 {
-        return Err(format!("duration {s:?} must be positive"));
+pub use crate::timearg::parse_duration;
+
+/// clap's view of the core's value sets: the core names them (and says
+/// what they are); only the command line knows clap.
+impl ValueEnum for crate::input::Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
     }
-    Ok(std::time::Duration::from_secs(secs))
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let value = clap::builder::PossibleValue::new(self.name()).help(self.about());
+        Some(value.aliases(self.aliases().iter().copied()))
+    }
+}
+
+impl ValueEnum for crate::audit::rollup::Key {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    /// `source_ip` and `user_agent`, as the JSON output names them; the
+    /// kebab-case spellings are accepted too.
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use crate::audit::rollup::Key;
+        let value = clap::builder::PossibleValue::new(self.name());
+        Some(match self {
+            Key::SourceIp => value.alias("source-ip"),
+            Key::UserAgent => value.alias("user-agent"),
+            _ => value,
+        })
+    }
 }

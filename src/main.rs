@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use secret_audit::cli::Cli;
+use secret_audit::cmd::Cli;
 use secret_audit::error::{exit, exit_code_for};
 
 fn main() -> ExitCode {

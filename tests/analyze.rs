@@ -634,6 +634,25 @@ fn hostile_strings_are_escaped_in_every_output() {
 }
 
 #[test]
+fn a_window_that_ends_before_it_starts_is_a_usage_error() {
+    let out = run(&[
+        "analyze",
+        "--since",
+        "1h",
+        "--until",
+        "2h",
+        &fixture("eks-audit.jsonl.gz"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("must be before --until"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn grouping_top_and_filters() {
     let path = fixture("eks-audit.jsonl.gz");
     let all = analyze_json(&[&path]);
@@ -652,6 +671,19 @@ fn grouping_top_and_filters() {
         Some(total),
         "totals cover every row"
     );
+    // The key names of the JSON output (and the README), and the kebab-case
+    // spellings too.
+    for by in ["source_ip,user_agent", "source-ip,user-agent"] {
+        let doc = analyze_json(&["--by", by, "--top", "3", &path]);
+        let rows = doc["rollup"].as_array().unwrap();
+        assert!(
+            rows.len() == 3
+                && rows
+                    .iter()
+                    .all(|r| r["source_ip"].is_string() && r["user_agent"].is_string()),
+            "--by {by}: {rows:?}"
+        );
+    }
     let by_verb = analyze_json(&["--by", "verb", &path]);
     assert!(by_verb["rollup"]
         .as_array()

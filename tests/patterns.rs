@@ -463,3 +463,122 @@ fn the_cloudformation_template_matches_what_setup_creates() {
         }
     }
 }
+
+/// One classifier: what counts as a completed read, a denial and a completed
+/// write is stated once (`SecretAccess::metric_classes`). Each pattern setup
+/// writes, run through secret-audit's evaluator, must match exactly the log
+/// events the classifier puts in that pattern's class, on every bundled
+/// event (the setup samples, the handmade and real fixtures) and on
+/// generated logs with every stage and the exotic cases; the samples' own
+/// expectations must say the same.
+#[test]
+fn each_setup_pattern_matches_exactly_the_log_events_of_its_class() {
+    use secret_audit::audit::event::{classify, Classified, MetricClasses};
+    use secret_audit::pattern::Pattern;
+    use secret_audit::provision::samples::SAMPLES;
+    use secret_audit::provision::spec::WRITES_PATTERN;
+
+    type Class = fn(&MetricClasses) -> bool;
+    let patterns: [(&str, &str, Class); 3] = [
+        ("secret-reads", READS_PATTERN, |c| c.completed_read),
+        ("secret-denied", DENIED_PATTERN, |c| c.denied),
+        ("secret-writes", WRITES_PATTERN, |c| c.completed_write),
+    ];
+    let patterns = patterns.map(|(name, p, class)| (name, Pattern::parse(p).unwrap(), class));
+
+    let mut events: Vec<(String, Vec<u8>)> = SAMPLES
+        .iter()
+        .map(|s| (format!("sample {:?}", s.what), s.event.as_bytes().to_vec()))
+        .collect();
+    let fixtures = root().join("fixtures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures.join("handmade"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.push(fixtures.join("audit2rbac-demo.log"));
+    for f in [
+        "create_secret",
+        "delete_secret",
+        "create_kube_system_secret",
+        "create_service_account_token_secret",
+    ] {
+        files.push(fixtures.join(format!("falco-{f}.json")));
+    }
+    for path in &files {
+        let text = std::fs::read(path).unwrap();
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            if !line.is_empty() {
+                events.push((format!("{}:{}", path.display(), i + 1), line.to_vec()));
+            }
+        }
+    }
+    for seed in [1, 2, 3] {
+        let spec = gen_audit::Spec {
+            seed,
+            size: gen_audit::Size::Requests(4000),
+            stages_all: true,
+            exotic: true,
+            ..gen_audit::Spec::new(gen_audit::Format::Jsonl)
+        };
+        for (i, ev) in spec.records().iter().enumerate() {
+            events.push((
+                format!("generated seed {seed} #{i}"),
+                ev.to_json().into_bytes(),
+            ));
+        }
+    }
+
+    let mut counted = [0; 3];
+    let mut malformed = 0;
+    for (at, record) in &events {
+        let classes = match classify(record) {
+            Ok(Classified::Secret(s)) => s.metric_classes(),
+            Ok(Classified::NotSecret) => MetricClasses::default(),
+            Err(_) => {
+                malformed += 1;
+                continue;
+            }
+        };
+        for (k, (name, pattern, class)) in patterns.iter().enumerate() {
+            let want = class(&classes);
+            assert_eq!(
+                pattern.matches(record),
+                want,
+                "{at}: the {name} pattern and the classifier ({classes:?}) disagree on {}",
+                String::from_utf8_lossy(record)
+            );
+            counted[k] += want as usize;
+        }
+    }
+    assert!(
+        counted.iter().all(|&n| n > 20),
+        "every class is exercised: {counted:?}"
+    );
+    assert!(
+        malformed > 0 && malformed < 10,
+        "malformed fixtures are skipped: {malformed}"
+    );
+
+    for s in SAMPLES {
+        let Ok(Classified::Secret(a)) = classify(s.event.as_bytes()) else {
+            assert!(
+                s.matches.is_empty(),
+                "sample {:?}: not secret access, yet expected to match",
+                s.what
+            );
+            continue;
+        };
+        let classes = a.metric_classes();
+        let expected: Vec<&str> = patterns
+            .iter()
+            .filter(|(_, _, class)| class(&classes))
+            .map(|(name, _, _)| *name)
+            .collect();
+        assert_eq!(s.matches, expected.as_slice(), "sample {:?}", s.what);
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -226,6 +226,68 @@ pub struct SecretAccess<'a> {
     pub has_payload: bool,
 }
 
+/// Verbs that read secrets. A `list` or `watch` without a name reads every
+/// secret of its namespace, or of the cluster.
+pub const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
+/// Verbs that write secrets.
+pub const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+/// A response code that refuses a request: 401 (not authenticated) or 403
+/// (not authorised).
+pub fn is_denied(code: u16) -> bool {
+    code == 401 || code == 403
+}
+
+/// What a secret request does with secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    /// Any other verb (none is known today; a future one stays visible).
+    Other,
+}
+
+/// Which of the metric filters setup writes count one log event. A metric
+/// filter counts log events and cannot deduplicate, so reads and writes
+/// count only the stage that ends a request successfully (ResponseComplete,
+/// code below 400): one event a request. A denial counts wherever its code
+/// is (a denied request has no other stage with a code).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MetricClasses {
+    pub completed_read: bool,
+    pub denied: bool,
+    pub completed_write: bool,
+}
+
+impl SecretAccess<'_> {
+    pub fn access(&self) -> Access {
+        if READ_VERBS.contains(&&*self.verb) {
+            Access::Read
+        } else if WRITE_VERBS.contains(&&*self.verb) {
+            Access::Write
+        } else {
+            Access::Other
+        }
+    }
+
+    /// This stage's code refused the request.
+    pub fn is_denied(&self) -> bool {
+        self.code.is_some_and(is_denied)
+    }
+
+    /// The metric filter classes of this log event: the one statement of
+    /// them, which setup's patterns are held to (tests/patterns.rs).
+    pub fn metric_classes(&self) -> MetricClasses {
+        let completed_ok =
+            self.stage == Stage::ResponseComplete && self.code.is_some_and(|c| c < 400);
+        MetricClasses {
+            completed_read: completed_ok && self.access() == Access::Read,
+            denied: self.is_denied(),
+            completed_write: completed_ok && self.access() == Access::Write,
+        }
+    }
+}
+
 /// What one well-framed record turned out to be.
 #[derive(Debug)]
 // Returned by value and unpacked at once, never stored: no box needed.

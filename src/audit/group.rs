@@ -14,8 +14,9 @@ use std::sync::{Mutex, MutexGuard};
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use super::event::is_denied;
 use super::event::{SecretAccess, Stage};
-use super::rollup::{is_denied, Key, Scope};
+use super::rollup::{Key, Scope};
 
 /// An interned string; 0 stands for "absent".
 pub type Sym = u32;

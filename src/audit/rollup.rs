@@ -8,7 +8,7 @@ use super::group::{Group, Grouping, Tally};
 use super::shard::Shard;
 
 /// A grouping key of the rollup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Key {
     Namespace,
     Secret,
@@ -19,6 +19,16 @@ pub enum Key {
 }
 
 impl Key {
+    pub const ALL: [Key; 6] = [
+        Key::Namespace,
+        Key::Secret,
+        Key::User,
+        Key::Verb,
+        Key::SourceIp,
+        Key::UserAgent,
+    ];
+
+    /// The key's name, as `--by` takes it and JSON output names it.
     pub fn name(self) -> &'static str {
         match self {
             Key::Namespace => "namespace",
@@ -63,10 +73,6 @@ impl Scope {
 
 /// How many source IPs and user agents a row lists.
 pub const TOP_VALUES: usize = 10;
-
-pub fn is_denied(code: u16) -> bool {
-    code == 401 || code == 403
-}
 
 /// One row of the rollup; strings borrow from the shard.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! `secret-audit analyze`: offline analysis of exported audit logs.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{exit, AppError};
 use crate::input::{self, Format, InputReport, ReadOptions};
 use crate::output::{json as jsonout, rfc3339, table::Table};
-use crate::timearg::parse_time;
+use crate::timearg::parse_window;
 
 /// The version of the JSON document `analyze --output json` writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -93,16 +93,12 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
-    let now = chrono::Utc::now();
-    let time = |t: &Option<String>| -> Result<Option<i64>, AppError> {
-        t.as_deref()
-            .map(|t| {
-                parse_time(t, now)
-                    .map(|d| d.timestamp_micros())
-                    .map_err(AppError::Usage)
-            })
-            .transpose()
-    };
+    let (since, until) = parse_window(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        chrono::Utc::now(),
+    )
+    .map_err(AppError::Usage)?;
     let mut by = Vec::new();
     for k in &args.by {
         if !by.contains(k) {
@@ -111,8 +107,8 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     }
     let settings = Arc::new(Settings {
         filter: crate::audit::shard::Filter {
-            since: time(&args.since)?,
-            until: time(&args.until)?,
+            since: since.map(|t| t.timestamp_micros()),
+            until: until.map(|t| t.timestamp_micros()),
             namespaces: args.namespace.clone(),
             users: args.user.clone(),
         },
@@ -128,17 +124,14 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         requests: Arc::default(),
     });
     let inputs = input::collect_inputs(&args.paths)?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, 64);
-    let progress = progress_bar(&inputs, global.quiet);
+    let threads = input::threads(args.threads);
+    let progress = crate::output::progress::bytes_bar(total_bytes(&inputs), global.quiet);
     let opts = ReadOptions {
         threads,
         format: args.format,
         range_size: args.range_size,
         window: args.window_size,
-        progress: progress.clone(),
+        progress: Arc::new(progress.clone()),
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
@@ -211,27 +204,14 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn progress_bar(inputs: &[input::Input], quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let total: u64 = inputs
+/// The bytes of every input that has a size (stdin has none).
+fn total_bytes(inputs: &[input::Input]) -> u64 {
+    inputs
         .iter()
         .filter(|i| !i.is_stdin())
         .filter_map(|i| std::fs::metadata(&i.path).ok())
         .map(|m| m.len())
-        .sum();
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}",
-        )
-        .expect("progress template"),
-    );
-    bar
+        .sum()
 }
 
 /// Malformed records, unreadable inputs and secret payloads, on stderr.

@@ -20,7 +20,6 @@ use crate::insights::{self, Query};
 use crate::output::json as jsonout;
 use crate::output::sanitize::sanitize;
 use crate::output::table::Table;
-use crate::timearg::parse_time;
 
 /// Logs Insights takes at most this many log groups per query.
 pub const MAX_GROUPS_PER_QUERY: usize = 50;
@@ -189,24 +188,17 @@ pub fn tasks(queries: &[Query], groups: &[String], start: i64, end: i64) -> Vec<
     out
 }
 
-/// The window in epoch seconds; `since` must come before `until`.
+/// The window in epoch seconds; `since` must come before `until` (now by
+/// default).
 pub fn window(
     since: &str,
     until: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(i64, i64), AppError> {
-    let start = parse_time(since, now).map_err(AppError::Usage)?;
-    let end = match until {
-        Some(u) => parse_time(u, now).map_err(AppError::Usage)?,
-        None => now,
-    };
-    if start >= end {
-        return Err(AppError::Usage(format!(
-            "--since ({}) must be before --until ({})",
-            start.to_rfc3339(),
-            end.to_rfc3339()
-        )));
-    }
+    let until = until.map(str::to_owned).unwrap_or_else(|| now.to_rfc3339());
+    let (start, end) =
+        crate::timearg::parse_window(Some(since), Some(&until), now).map_err(AppError::Usage)?;
+    let (start, end) = (start.expect("given"), end.expect("given"));
     Ok((start.timestamp(), end.timestamp()))
 }
 

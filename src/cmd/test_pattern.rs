@@ -55,14 +55,11 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     });
     let inputs = input::collect_inputs(&args.paths)?;
     let opts = ReadOptions {
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .clamp(1, 64),
+        threads: input::threads(args.threads),
         format: args.format,
         range_size: input::RANGE_SIZE,
         window: input::WINDOW,
-        progress: indicatif::ProgressBar::hidden(),
+        progress: Arc::new(input::NoProgress),
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     let c = &shard.counts;

@@ -132,6 +132,26 @@ fn io_reason(e: &io::Error) -> String {
     }
 }
 
+/// Reading threads: as asked (`--threads`), else one per core; 1 to 64.
+pub fn threads(asked: Option<usize>) -> usize {
+    asked
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 64)
+}
+
+/// Where reading reports its progress, in bytes read. The terminal's bar
+/// lives in the output layer; reading only counts.
+pub trait Progress: Send + Sync {
+    fn advance(&self, bytes: u64);
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _: u64) {}
+}
+
 /// How to read: threads, a forced format, progress.
 pub struct ReadOptions {
     /// Bytes per range when a plain file is split across threads
@@ -142,7 +162,7 @@ pub struct ReadOptions {
     pub window: usize,
     pub threads: usize,
     pub format: Option<Format>,
-    pub progress: indicatif::ProgressBar,
+    pub progress: Arc<dyn Progress>,
 }
 
 /// A block of complete lines for a scanner: `data[start..len]`.
@@ -470,7 +490,7 @@ fn read_range(
         file,
         pos,
         end: range.end,
-        bar: opts.progress.clone(),
+        bar: Arc::clone(&opts.progress),
     };
     read_lines(
         Vec::new(),
@@ -535,7 +555,7 @@ fn scan_mapped(
                 io::Error::other("part of the file could not be read (an I/O error)")
             });
         }
-        opts.progress.inc(lines as u64);
+        opts.progress.advance(lines as u64);
         (pos, seq) = (pos + lines as u64, seq + 1);
     }
     Ok((pos, seq))
@@ -554,7 +574,7 @@ struct RangeReader {
     file: File,
     pos: u64,
     end: u64,
-    bar: indicatif::ProgressBar,
+    bar: Arc<dyn Progress>,
 }
 
 impl Read for RangeReader {
@@ -569,7 +589,7 @@ impl Read for RangeReader {
             return Err(shrank());
         }
         self.pos += n as u64;
-        self.bar.inc(n as u64);
+        self.bar.advance(n as u64);
         Ok(n)
     }
 }
@@ -685,18 +705,18 @@ struct Source {
 /// Counts bytes read from the underlying file for the progress bar.
 struct Counted<R> {
     inner: R,
-    bar: indicatif::ProgressBar,
+    bar: Arc<dyn Progress>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.bar.inc(n as u64);
+        self.bar.advance(n as u64);
         Ok(n)
     }
 }
 
-fn open(input: &Input, bar: &indicatif::ProgressBar) -> io::Result<Source> {
+fn open(input: &Input, bar: &Arc<dyn Progress>) -> io::Result<Source> {
     let raw: Box<dyn Read + Send> = if input.is_stdin() {
         Box::new(io::stdin())
     } else {
@@ -706,7 +726,7 @@ fn open(input: &Input, bar: &indicatif::ProgressBar) -> io::Result<Source> {
         256 << 10,
         Counted {
             inner: raw,
-            bar: bar.clone(),
+            bar: Arc::clone(bar),
         },
     );
     let magic = buffered.fill_buf()?;
@@ -921,7 +941,7 @@ mod tests {
                 window,
                 threads: 1,
                 format: None,
-                progress: indicatif::ProgressBar::hidden(),
+                progress: Arc::new(NoProgress),
             };
             let mut shard = Shard::new(Arc::new(Settings::default()));
             let spares = std::cell::RefCell::default();

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// The input formats `analyze` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// kube-apiserver audit log: one JSON event per line.
@@ -12,7 +12,6 @@ pub enum Format {
     Cwexport,
     /// JSON objects one after another: pretty-printed events, or events
     /// concatenated with no separator (Firehose).
-    #[value(alias = "firehose")]
     JsonStream,
     /// An `audit.k8s.io` EventList document.
     Eventlist,
@@ -32,6 +31,43 @@ pub enum Format {
 }
 
 impl Format {
+    pub const ALL: [Format; 10] = [
+        Format::Jsonl,
+        Format::Cwexport,
+        Format::JsonStream,
+        Format::Eventlist,
+        Format::Fle,
+        Format::Insights,
+        Format::InsightsCsv,
+        Format::JsonArray,
+        Format::FirehoseCwl,
+        Format::LambdaEvent,
+    ];
+
+    /// Other names a user may give the format.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Format::JsonStream => &["firehose"],
+            _ => &[],
+        }
+    }
+
+    /// What the format is, in a line.
+    pub fn about(self) -> &'static str {
+        match self {
+            Format::Jsonl => "kube-apiserver audit log: one JSON event per line",
+            Format::Cwexport => "CloudWatch Logs export to S3: `<ISO-8601 timestamp> <event>` lines",
+            Format::JsonStream => "JSON objects one after another: pretty-printed events, or events concatenated with no separator (Firehose)",
+            Format::Eventlist => "An `audit.k8s.io` EventList document",
+            Format::Fle => "`aws logs filter-log-events` output (one or more pages)",
+            Format::Insights => "`aws logs get-query-results` output",
+            Format::InsightsCsv => "A Logs Insights console CSV export with an `@message` column",
+            Format::JsonArray => "A JSON array of events or of Insights rows with `@message`",
+            Format::FirehoseCwl => "CloudWatch Logs subscription DATA_MESSAGE documents (as Firehose writes them to S3: gzip members, concatenated)",
+            Format::LambdaEvent => "Lambda events `{\"awslogs\":{\"data\":\"<base64 gzip>\"}}`, one per line",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",

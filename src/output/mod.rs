@@ -3,12 +3,20 @@
 //! Every event-derived string passes through `sanitize` on the way out.
 
 pub mod json;
+pub mod progress;
 pub mod sanitize;
 pub mod table;
 
 use std::io::IsTerminal;
 
-use crate::cli::ColorChoice;
+/// When to colour terminal output (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Only on a terminal, and not with NO_COLOR or TERM=dumb.
+    Auto,
+    Always,
+    Never,
+}
 
 static COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -1,0 +1,130 @@
+//! The boundaries of the house, checked on the source: the AWS SDK only in
+//! `src/aws/`, clap only in the command-line layer, no terminal crate in the
+//! core, and no import circle between the top-level modules. Test code
+//! (`#[cfg(test)]` modules, `tests.rs`) is exempt: it may reach anywhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Every source file under `src/` with its non-test code.
+fn sources() -> Vec<(String, String)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.file_name().unwrap() != "tests.rs")
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = match text.find("#[cfg(test)]") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+            let rel = p.strip_prefix(&src).unwrap().display().to_string();
+            (rel, code)
+        })
+        .collect()
+}
+
+/// The top-level module a file belongs to (`audit` for `audit/group.rs`).
+fn module(rel: &str) -> &str {
+    rel.split('/').next().unwrap().trim_end_matches(".rs")
+}
+
+/// Files (relative to `src/`) outside `allowed` that mention any of `words`.
+fn offenders(words: &[&str], allowed: &[&str]) -> Vec<String> {
+    sources()
+        .into_iter()
+        .filter(|(rel, _)| !allowed.iter().any(|a| rel == a || rel.starts_with(a)))
+        .filter_map(|(rel, code)| {
+            let found: Vec<_> = words.iter().filter(|w| code.contains(*w)).collect();
+            (!found.is_empty()).then(|| format!("src/{rel}: {found:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_aws_sdk_is_used_only_in_the_aws_module() {
+    let found = offenders(&["aws_sdk_", "aws_config", "aws_smithy"], &["aws/"]);
+    assert!(found.is_empty(), "SDK types outside src/aws/: {found:#?}");
+}
+
+#[test]
+fn clap_is_used_only_in_the_command_line_layer() {
+    let found = offenders(&["clap"], &["cli.rs", "cmd/", "main.rs"]);
+    assert!(
+        found.is_empty(),
+        "clap outside the command line: {found:#?}"
+    );
+}
+
+#[test]
+fn the_core_knows_no_terminal() {
+    let core = [
+        "audit/",
+        "input/",
+        "pattern/",
+        "provision/",
+        "insights/",
+        "iam.rs",
+        "timearg.rs",
+        "error.rs",
+    ];
+    let terminal = [
+        "indicatif",
+        "comfy_table",
+        "IsTerminal",
+        "is_terminal",
+        "eprint",
+    ];
+    let found: Vec<_> = offenders(&terminal, &[])
+        .into_iter()
+        .filter(|f| core.iter().any(|c| f.starts_with(&format!("src/{c}"))))
+        .collect();
+    assert!(found.is_empty(), "terminal code in the core: {found:#?}");
+}
+
+#[test]
+fn no_import_circle_between_top_level_modules() {
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, code) in sources() {
+        let from = module(&rel).to_string();
+        let entry = deps.entry(from.clone()).or_default();
+        for (i, _) in code.match_indices("crate::") {
+            let to: String = code[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !to.is_empty() && to != from {
+                entry.insert(to);
+            }
+        }
+    }
+    // A circle exists when some module reaches itself.
+    for start in deps.keys() {
+        let mut stack: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
+        let mut seen = BTreeSet::new();
+        while let Some((at, path)) = stack.pop() {
+            for next in deps.get(&at).into_iter().flatten() {
+                let mut p = path.clone();
+                p.push(next.clone());
+                assert!(next != start, "import circle: {}", p.join(" -> "));
+                if seen.insert(next.clone()) {
+                    stack.push((next.clone(), p));
+                }
+            }
+        }
+    }
+    assert!(deps.len() > 8, "modules found: {:?}", deps.keys());
+}
