@@ -124,6 +124,9 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         requests: Arc::default(),
     });
     let inputs = input::collect_inputs(&args.paths)?;
+    // Large files are scanned through mapped windows; this makes a file
+    // that shrinks under them a read error instead of the end of the process.
+    input::install_fault_handler();
     let threads = input::threads(args.threads);
     let progress = crate::output::progress::bytes_bar(total_bytes(&inputs), global.quiet);
     let opts = ReadOptions {

@@ -54,6 +54,9 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
         ..Default::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;
+    // Large files are scanned through mapped windows; this makes a file
+    // that shrinks under them a read error instead of the end of the process.
+    input::install_fault_handler();
     let opts = ReadOptions {
         threads: input::threads(args.threads),
         format: args.format,

@@ -4,15 +4,24 @@
 //! (about a third of the time a read-and-scan takes). But a mapped page that
 //! is no longer part of the file (the file was truncated: log rotation by
 //! copytruncate, an export rewritten in place) raises SIGBUS when read, and
-//! SIGBUS ends the process. So the first window installs a handler: a fault
-//! inside a live window replaces the page with zeros and marks the window
-//! [`cut`](Window::cut), the scan goes on, and the reader reports the input
-//! as changed while read. A SIGBUS anywhere else gets the disposition it had
-//! before.
+//! SIGBUS ends the process. So a command that reads files installs a handler
+//! first, explicitly ([`install_fault_handler`]; without it no window is
+//! mapped and files are read): a fault inside a live window replaces the
+//! page with zeros and marks the window [`cut`](Window::cut), the scan goes
+//! on, and the reader reports the input as changed while read. A SIGBUS
+//! anywhere else gets the disposition it had before.
+//!
+//! What the handler does is what a signal handler may do: lock-free atomic
+//! loads and stores, `sigaction` (async-signal-safe in POSIX), and `mmap`
+//! made as the raw system call. POSIX does not list `mmap` among the
+//! async-signal-safe functions because a C library may keep state around
+//! it; the raw system call keeps none, and Linux's `mmap` takes no lock a
+//! signal could interrupt holding (the fault came from a read of user
+//! memory, not from inside the kernel's mapping code).
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 /// One window per reading thread; a thread that finds none free reads.
 const SLOTS: usize = 256;
@@ -34,9 +43,38 @@ static SLOT: [Slot; SLOTS] = [const {
     }
 }; SLOTS];
 
-/// The page size and the SIGBUS disposition from before, once the handler is
-/// installed; `None` when it could not be.
-static INSTALLED: OnceLock<Option<(usize, libc::sigaction)>> = OnceLock::new();
+/// The page size once the handler is installed; 0 before (or when it could
+/// not be), and then no window is mapped.
+static PAGE: AtomicUsize = AtomicUsize::new(0);
+/// The SIGBUS disposition from before the handler, for faults that are not
+/// a window's.
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+static INSTALL: Once = Once::new();
+
+/// Installs the SIGBUS handler that makes mapped windows safe, once per
+/// process; returns whether windows can be mapped. A process-wide side
+/// effect, so the command that reads files calls it, not a library function.
+pub fn install_fault_handler() -> bool {
+    INSTALL.call_once(|| {
+        // SAFETY: plain libc calls with valid arguments.
+        unsafe {
+            let Ok(page) = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)) else {
+                return;
+            };
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGBUS, &action, &mut old) != 0 {
+                return;
+            }
+            let _ = PREVIOUS.set(old);
+            PAGE.store(page, Ordering::Release);
+        }
+    });
+    PAGE.load(Ordering::Acquire) != 0
+}
 
 /// A read-only mapping of part of a file.
 pub struct Window {
@@ -49,8 +87,8 @@ impl Window {
     /// mapped safely (a file system without mappings, no handler, every slot
     /// taken): the caller reads instead.
     pub fn map(file: &File, offset: u64, len: usize) -> Option<Window> {
-        let &(page, _) = INSTALLED.get_or_init(install).as_ref()?;
-        if len == 0 {
+        let page = PAGE.load(Ordering::Acquire);
+        if page == 0 || len == 0 {
             return None;
         }
         let slot = SLOT.iter().find(|s| {
@@ -100,30 +138,11 @@ impl Drop for Window {
     }
 }
 
-fn install() -> Option<(usize, libc::sigaction)> {
-    // SAFETY: plain libc calls with valid arguments; the handler only uses
-    // atomics, mmap and sigaction.
-    unsafe {
-        let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).ok()?;
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-        libc::sigemptyset(&mut action.sa_mask);
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGBUS, &action, &mut old) != 0 {
-            return None;
-        }
-        Some((page, old))
-    }
-}
-
 extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo; SIGBUS carries an address.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let Some(Some((page, old))) = INSTALLED.get() else {
-        return;
-    };
-    for slot in &SLOT {
+    let page = PAGE.load(Ordering::Acquire);
+    for slot in SLOT.iter().filter(|_| page != 0) {
         if slot.taken.load(Ordering::Acquire)
             && (slot.start.load(Ordering::Relaxed)..slot.end.load(Ordering::Acquire))
                 .contains(&addr)
@@ -132,25 +151,32 @@ extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
             // from a read goes to the thread that read); a page of zeros
             // takes the vanished page's place in it.
             let zeros = unsafe {
-                libc::mmap(
-                    (addr & !(page - 1)) as *mut libc::c_void,
-                    *page,
+                libc::syscall(
+                    libc::SYS_mmap,
+                    addr & !(page - 1),
+                    page,
                     libc::PROT_READ,
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
                     -1,
                     0,
                 )
             };
-            if zeros != libc::MAP_FAILED {
+            if zeros != libc::MAP_FAILED as libc::c_long {
                 slot.cut.store(true, Ordering::Release);
                 return;
             }
         }
     }
-    // Not a window's: put back the disposition from before, which the fault
-    // meets when the read is retried on return.
-    // SAFETY: `old` is the action sigaction returned.
-    unsafe { libc::sigaction(libc::SIGBUS, old, std::ptr::null_mut()) };
+    // Not a window's: put back the disposition from before (the default if
+    // the handler is still being installed), which the fault meets when the
+    // read is retried on return.
+    // SAFETY: `old` is the action sigaction returned, or a zeroed action,
+    // which is SIG_DFL with no flags.
+    unsafe {
+        let default: libc::sigaction = std::mem::zeroed();
+        let old = PREVIOUS.get().unwrap_or(&default);
+        libc::sigaction(libc::SIGBUS, old, std::ptr::null_mut());
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +190,7 @@ mod tests {
         let page = 4096;
         std::fs::write(&path, vec![b'x'; 4 * page]).unwrap();
         let file = File::open(&path).unwrap();
+        assert!(install_fault_handler());
         let window = Window::map(&file, 0, 4 * page).expect("a regular file maps");
         assert_eq!(window.bytes()[0], b'x');
         assert!(!window.cut());

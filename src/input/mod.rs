@@ -25,6 +25,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::audit::shard::{LinePrefix, Position, Settings, Shard};
 use crate::error::AppError;
+pub use mapped::install_fault_handler;
 pub use sniff::Format;
 use sniff::Sniffed;
 
@@ -935,6 +936,7 @@ mod tests {
             end: 6000,
             prefix: LinePrefix::None,
         };
+        assert!(install_fault_handler());
         for window in [WINDOW, 0] {
             let opts = ReadOptions {
                 range_size: RANGE_SIZE,
