@@ -22,6 +22,13 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+impl GlobalArgs {
+    /// The reporter of diagnostics, as `-q` and `-v` ask.
+    pub fn reporter(&self) -> crate::output::diag::Reporter {
+        crate::output::diag::Reporter::new(self.quiet, self.verbose)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,

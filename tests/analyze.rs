@@ -392,6 +392,28 @@ fn cut_off_insights_documents_from_the_docs_are_named_malformed() {
 }
 
 #[test]
+fn quiet_leaves_only_errors_on_stderr_and_verbose_names_every_malformed_record() {
+    let path = fixture("handmade/malformed.jsonl");
+    let quiet = run(&["analyze", "-q", "--output", "json", &path]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
+    let strict = run(&["analyze", "-q", "--strict", "--output", "json", &path]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(strict.stderr.is_empty(), "{}", text(&strict.stderr));
+    let err = text(&run(&["analyze", "--output", "json", &path]).stderr);
+    assert!(
+        err.contains("4 malformed record(s)") && err.contains("malformed.jsonl:2"),
+        "{err}"
+    );
+    let usage = run(&["analyze", "-q", "--since", "1h", "--until", "2h", &path]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(
+        text(&usage.stderr).starts_with("error: "),
+        "errors still show with -q"
+    );
+}
+
+#[test]
 fn malformed_records_are_counted_named_and_fail_strict() {
     let path = fixture("handmade/malformed.jsonl");
     let out = run(&["analyze", "--output", "json", &path]);

@@ -128,3 +128,16 @@ fn no_import_circle_between_top_level_modules() {
     }
     assert!(deps.len() > 8, "modules found: {:?}", deps.keys());
 }
+
+#[test]
+fn diagnostics_go_through_the_one_reporter() {
+    // Only the reporter (`-q`/`-v`) and main (errors) write to stderr.
+    let found = offenders(
+        &["eprintln!", "eprint!", "stderr()"],
+        &["output/diag.rs", "output/progress.rs", "main.rs"],
+    );
+    assert!(
+        found.is_empty(),
+        "stderr written past the reporter: {found:#?}"
+    );
+}

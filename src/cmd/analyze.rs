@@ -15,6 +15,7 @@ use crate::audit::shard::{Settings, Shard, MALFORMED_SHOWN};
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{exit, AppError};
 use crate::input::{self, Format, InputReport, ReadOptions};
+use crate::output::diag::Reporter;
 use crate::output::{json as jsonout, rfc3339, table::Table};
 use crate::timearg::parse_window;
 
@@ -139,9 +140,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
 
-    if !global.quiet {
-        warn(&shard, &reports, global.verbose > 0);
-    }
+    warn(global.reporter(), &shard, &reports);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let rows = if args.requests {
@@ -196,12 +195,9 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     std::mem::forget(rows);
     std::mem::forget(shard);
     if args.strict && malformed > 0 {
-        if !global.quiet {
-            eprintln!(
-                "secret-audit: --strict: {} malformed record(s), the answer is incomplete",
-                malformed
-            );
-        }
+        global.reporter().line(format_args!(
+            "secret-audit: --strict: {malformed} malformed record(s), the answer is incomplete"
+        ));
         return Ok(exit::CHECK_FAILED);
     }
     Ok(exit::OK)
@@ -218,7 +214,8 @@ fn total_bytes(inputs: &[input::Input]) -> u64 {
 }
 
 /// Malformed records, unreadable inputs and secret payloads, on stderr.
-fn warn(shard: &Shard, reports: &[InputReport], verbose: bool) {
+fn warn(say: Reporter, shard: &Shard, reports: &[InputReport]) {
+    let verbose = say.is_verbose();
     let name = |i: u32| reports.get(i as usize).map_or("?", |r| r.path.as_str());
     if shard.counts.malformed > 0 {
         let shown = if verbose {
@@ -226,34 +223,34 @@ fn warn(shard: &Shard, reports: &[InputReport], verbose: bool) {
         } else {
             MALFORMED_SHOWN.min(shard.malformed.len())
         };
-        eprintln!(
+        say.line(format_args!(
             "warning: {} malformed record(s) not counted:",
             shard.counts.malformed
-        );
+        ));
         for m in &shard.malformed[..shown] {
             let place = match &m.at.label {
                 Some(l) => format!("{}: {l}", name(m.at.input)),
                 None => format!("{}:{}", name(m.at.input), m.at.line),
             };
-            eprintln!(
+            say.line(format_args!(
                 "  {}: {}",
                 crate::output::sanitize::sanitize(&place),
                 m.reason
-            );
+            ));
         }
         if (shown as u64) < shard.counts.malformed {
-            eprintln!(
+            say.line(format_args!(
                 "  ... and {} more (-v lists them all)",
                 shard.counts.malformed - shown as u64
-            );
+            ));
         }
     }
     if shard.counts.payload_records > 0 {
-        eprintln!(
+        say.line(format_args!(
             "warning: this audit log contains secret payloads: {} secret event(s) carry request or response bodies \
              (secret-audit never prints them; consider the Metadata audit level for secrets)",
             shard.counts.payload_records
-        );
+        ));
     }
 }
 

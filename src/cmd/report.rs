@@ -17,6 +17,7 @@ use crate::cmd::provisioning as prov;
 use crate::error::{exit, AppError};
 use crate::insights::runner::{self, RunError, Task, TaskResult};
 use crate::insights::{self, Query};
+use crate::output::diag::Reporter;
 use crate::output::json as jsonout;
 use crate::output::sanitize::sanitize;
 use crate::output::table::Table;
@@ -102,7 +103,7 @@ pub fn log_groups(aws: &AwsArgs) -> Result<Vec<String>, AppError> {
 
 /// The queries to run: named bundled ones, then files; the summary set
 /// when neither is given.
-pub fn selected(args: &ReportArgs) -> anyhow::Result<Vec<Query>> {
+pub fn selected(args: &ReportArgs, say: Reporter) -> anyhow::Result<Vec<Query>> {
     let mut out = Vec::new();
     let names: Vec<String> = if args.queries.is_empty() && args.query_files.is_empty() {
         insights::SUMMARY_SET
@@ -154,11 +155,11 @@ pub fn selected(args: &ReportArgs) -> anyhow::Result<Vec<Query>> {
             .into());
         }
         for finding in crate::insights::lint::lint(&text) {
-            eprintln!(
+            say.line(format_args!(
                 "report: warning: {}:{}",
                 sanitize(&path.display().to_string()),
                 sanitize(&finding.to_string())
-            );
+            ));
         }
         if q.body.trim().is_empty() {
             return Err(AppError::Usage(format!("query file {} is empty", path.display())).into());
@@ -204,7 +205,8 @@ pub fn window(
 
 pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     let groups = log_groups(&args.aws)?;
-    let queries = selected(&args)?;
+    let say = global.reporter();
+    let queries = selected(&args, say)?;
     let (start, end) = window(&args.since, args.until.as_deref(), Utc::now())?;
     let tasks = tasks(&queries, &groups, start, end);
     let outcome = prov::runtime()?.block_on(async {
@@ -246,26 +248,26 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    print(global.output, &results, args.price_per_gb, &mut out)
+    print(global.output, &results, args.price_per_gb, say, &mut out)
         .and_then(|()| out.flush())
         .context("writing the report")?;
     let payloads: usize = results.iter().map(|r| r.payloads_removed).sum();
-    if payloads > 0 && !global.quiet {
-        eprintln!(
+    if payloads > 0 {
+        say.line(format_args!(
             "report: warning: this audit log contains secret payloads: request/response bodies were removed from {payloads} @message value{}",
             if payloads == 1 { "" } else { "s" }
-        );
+        ));
     }
     let truncated: Vec<&str> = results
         .iter()
         .filter(|r| r.truncated)
         .map(|r| r.name.as_str())
         .collect();
-    if !truncated.is_empty() && !global.quiet {
-        eprintln!(
+    if !truncated.is_empty() {
+        say.line(format_args!(
             "report: possibly truncated (a query returned --max-rows rows and could not be split or merged): {}",
             sanitize(&truncated.join(", "))
-        );
+        ));
     }
     if args.strict && !truncated.is_empty() {
         return Ok(exit::CHECK_FAILED);
@@ -274,11 +276,9 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
 }
 
 fn warn_all(global: &GlobalArgs, notes: &[String]) {
-    if global.quiet {
-        return;
-    }
+    let say = global.reporter();
     for n in notes {
-        eprintln!("report: warning: {}", sanitize(n));
+        say.line(format_args!("report: warning: {}", sanitize(n)));
     }
 }
 
@@ -334,6 +334,7 @@ pub fn print(
     format: OutputFormat,
     results: &[TaskResult],
     price_per_gb: f64,
+    say: Reporter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if format == OutputFormat::Json {
@@ -387,7 +388,7 @@ pub fn print(
         OutputFormat::Csv => {
             // CSV carries only the query tables, each after a blank line;
             // the statistics go to stderr.
-            eprintln!("{heading}");
+            say.line(format_args!("{heading}"));
             for (i, r) in results.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;
@@ -510,7 +511,7 @@ mod tests {
             OutputFormat::Json,
         ] {
             let mut out = Vec::new();
-            print(f, &[result()], 0.005, &mut out).unwrap();
+            print(f, &[result()], 0.005, Reporter::new(true, 0), &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(!text.contains('\u{1b}'), "{f:?}: {text}");
             assert!(!text.contains('\u{9b}'), "{f:?}: {text}");

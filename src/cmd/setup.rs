@@ -49,6 +49,7 @@ pub enum Emit {
 }
 
 pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
+    let say = global.reporter();
     let targets = prov::targets(&args.aws)?;
     let settings = args.provision.settings();
     // Every pattern is checked against its sample events before anything
@@ -68,7 +69,7 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         // Every target gets the same patterns: checking one target's suffices.
         let first = targets.first().map(|t| prov::desired(t, &settings));
         if let Some(desired) = &first {
-            check_patterns_server_side(&clients, desired, global.quiet).await?;
+            check_patterns_server_side(&clients, desired, say).await?;
         }
         if !args.skip_preflight {
             for t in &targets {
@@ -111,18 +112,14 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         prov::print_plan(global.output, &plans, args.dry_run)?;
         let summary = prov::summary(&plans);
         if args.dry_run {
-            if !global.quiet {
-                eprintln!("setup: dry run, nothing changed (plan: {summary})");
-            }
+            say.line(format_args!("setup: dry run, nothing changed (plan: {summary})"));
             return Ok(exit::OK);
         }
         let done = prov::apply(&clients, &plans, "setup").await?;
-        if !global.quiet {
-            if done == 0 {
-                eprintln!("setup: nothing to change ({summary})");
-            } else {
-                eprintln!("setup: applied {done} change{} ({summary})", if done == 1 { "" } else { "s" });
-            }
+        if done == 0 {
+            say.line(format_args!("setup: nothing to change ({summary})"));
+        } else {
+            say.line(format_args!("setup: applied {done} change{} ({summary})", if done == 1 { "" } else { "s" }));
         }
         Ok(exit::OK)
     })
@@ -134,19 +131,17 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
 async fn check_patterns_server_side(
     clients: &crate::aws::Clients,
     desired: &crate::provision::spec::Desired,
-    quiet: bool,
+    say: crate::output::diag::Reporter,
 ) -> anyhow::Result<()> {
     let events = samples::events();
     for f in &desired.filters {
         match crate::aws::logs::test_metric_filter(&clients.logs, &f.pattern, &events).await {
             Ok(got) => samples::agree(f, &got).map_err(AppError::Pattern)?,
             Err(e) if e.is(ErrorKind::NotImplemented) => {
-                if !quiet {
-                    eprintln!(
-                        "setup: pattern check by TestMetricFilter: unsupported by endpoint \
-                         (patterns were checked by secret-audit's own evaluator)"
-                    );
-                }
+                say.line(format_args!(
+                    "setup: pattern check by TestMetricFilter: unsupported by endpoint \
+                     (patterns were checked by secret-audit's own evaluator)"
+                ));
                 return Ok(());
             }
             Err(e) => {

@@ -37,6 +37,7 @@ struct Row {
 }
 
 pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
+    let say = global.reporter();
     let targets = prov::targets(&args.aws)?;
     let settings = args.provision.settings();
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -151,9 +152,9 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
         prov::write_table(&table, global.output, &mut out)?;
     }
     out.flush()?;
-    if !bad.is_empty() && !global.quiet {
+    if !bad.is_empty() {
         for r in &bad {
-            eprintln!(
+            say.line(format_args!(
                 "status: {} {} {} is {}{}",
                 r.target,
                 r.resource,
@@ -164,9 +165,11 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
                 } else {
                     format!(" ({})", r.detail)
                 }
-            );
+            ));
         }
-        eprintln!("status: run secret-audit setup with the same options to fix");
+        say.line(format_args!(
+            "status: run secret-audit setup with the same options to fix"
+        ));
     }
     Ok(if args.check && !bad.is_empty() {
         exit::CHECK_FAILED

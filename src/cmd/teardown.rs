@@ -19,6 +19,7 @@ pub struct TeardownArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
+    let say = global.reporter();
     let targets = prov::targets(&args.aws)?;
     prov::runtime()?.block_on(async {
         let clients = prov::connect(&args.aws).await?;
@@ -35,21 +36,19 @@ pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
         prov::print_plan(global.output, &plans, args.dry_run)?;
         let summary = prov::summary(&plans);
         if args.dry_run {
-            if !global.quiet {
-                eprintln!("teardown: dry run, nothing changed (plan: {summary})");
-            }
+            say.line(format_args!(
+                "teardown: dry run, nothing changed (plan: {summary})"
+            ));
             return Ok(exit::OK);
         }
         let done = prov::apply(&clients, &plans, "teardown").await?;
-        if !global.quiet {
-            if done == 0 {
-                eprintln!("teardown: nothing to remove");
-            } else {
-                eprintln!(
-                    "teardown: removed {done} resource{} ({summary})",
-                    if done == 1 { "" } else { "s" }
-                );
-            }
+        if done == 0 {
+            say.line(format_args!("teardown: nothing to remove"));
+        } else {
+            say.line(format_args!(
+                "teardown: removed {done} resource{} ({summary})",
+                if done == 1 { "" } else { "s" }
+            ));
         }
         Ok(exit::OK)
     })

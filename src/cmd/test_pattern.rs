@@ -66,18 +66,21 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     let c = &shard.counts;
-    if !global.quiet {
-        for r in &reports {
-            if let Some(p) = &r.problem {
-                eprintln!("warning: {}: {}", sanitize(&r.path), sanitize(p));
-            }
+    let say = global.reporter();
+    for r in &reports {
+        if let Some(p) = &r.problem {
+            say.line(format_args!(
+                "warning: {}: {}",
+                sanitize(&r.path),
+                sanitize(p)
+            ));
         }
-        if c.malformed > 0 {
-            eprintln!(
-                "warning: {} malformed record(s) not tested (secret-audit analyze -v names them)",
-                c.malformed
-            );
-        }
+    }
+    if c.malformed > 0 {
+        say.line(format_args!(
+            "warning: {} malformed record(s) not tested (secret-audit analyze -v names them)",
+            c.malformed
+        ));
     }
     let examples: Vec<Example> = shard
         .probe_examples

@@ -2,6 +2,7 @@
 //! table, CSV or markdown, and JSON documents with hostile characters escaped.
 //! Every event-derived string passes through `sanitize` on the way out.
 
+pub mod diag;
 pub mod json;
 pub mod progress;
 pub mod sanitize;
