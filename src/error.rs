@@ -1,5 +1,7 @@
-//! Errors that decide the exit code. Commands return `anyhow::Error`; where
-//! the code is not 255 they wrap one of these kinds so `main` can find it.
+//! Errors that decide the exit code, and the one mapping of them to exit
+//! codes ([`AppError::exit_code`]). Commands return `anyhow::Error` wrapping
+//! one of these kinds (the AWS layer converts its errors with `From`), so
+//! `main` can find it; an error without a kind exits 255.
 
 use thiserror::Error;
 
@@ -26,6 +28,10 @@ pub enum AppError {
     /// An AWS service answered with an error.
     #[error("{0}")]
     Service(String),
+    /// No usable answer came back from AWS (the network, the endpoint, a
+    /// deadline).
+    #[error("{0}")]
+    NoAnswer(String),
     /// A filter pattern that failed its check against sample events.
     #[error("{0}")]
     Pattern(String),
@@ -39,7 +45,7 @@ impl AppError {
             AppError::Usage(_) => exit::USAGE,
             AppError::Config(_) => exit::CONFIG,
             AppError::Service(_) => exit::SERVICE,
-            AppError::Pattern(_) => exit::OTHER,
+            AppError::NoAnswer(_) | AppError::Pattern(_) => exit::OTHER,
             AppError::Interrupted => exit::INTERRUPTED,
         }
     }

@@ -68,6 +68,19 @@ impl AwsError {
     }
 }
 
+/// An AWS failure as a command error: the service answered (exit 254), or
+/// nothing usable came back (255).
+impl From<AwsError> for crate::error::AppError {
+    fn from(e: AwsError) -> Self {
+        let message = e.to_string();
+        if e.is(ErrorKind::Transport) {
+            crate::error::AppError::NoAnswer(message)
+        } else {
+            crate::error::AppError::Service(message)
+        }
+    }
+}
+
 /// The kind for a service error code and HTTP status. `html` says the body
 /// was an HTML page, which no AWS API answers with; an emulator's 500 page
 /// for an operation it lacks is one.

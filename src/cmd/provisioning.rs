@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use crate::aws::{self, cloudwatch::AlarmScan, logs::AuditStreams, AwsError, Clients, ErrorKind};
+use crate::aws::{self, cloudwatch::AlarmScan, logs::AuditStreams, AwsError, Clients};
 use crate::cli::{parse_duration, AwsArgs, OutputFormat};
 use crate::error::AppError;
 use crate::output::{json as jsonout, table::Table};
@@ -166,11 +166,7 @@ pub async fn connect(args: &AwsArgs) -> Result<Clients, AppError> {
 /// An AWS failure as a command error: exit 254 when the service answered,
 /// 255 when nothing usable came back.
 pub fn aws_error(e: AwsError) -> anyhow::Error {
-    if e.is(ErrorKind::Transport) {
-        anyhow::Error::new(e)
-    } else {
-        anyhow::Error::new(AppError::Service(e.to_string()))
-    }
+    anyhow::Error::new(AppError::from(e))
 }
 
 /// What exists for one target.

@@ -241,7 +241,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
                 RunError::Api {
                     kind: runner::ApiErrorKind::Transport,
                     ..
-                } => anyhow::anyhow!(message),
+                } => AppError::NoAnswer(message).into(),
                 _ => AppError::Service(message).into(),
             });
         }
