@@ -20,7 +20,8 @@ pub struct AlarmScan {
     pub foreign: Vec<String>,
 }
 
-pub async fn alarms(client: &Client, target: &Target) -> Result<AlarmScan, AwsError> {
+pub async fn alarms(clients: &super::Clients, target: &Target) -> Result<AlarmScan, AwsError> {
+    let client = &clients.cloudwatch;
     let mut pages = client
         .describe_alarms()
         .alarm_name_prefix(target.prefix())
@@ -111,7 +112,8 @@ fn alarm_from_sdk(a: &MetricAlarm, tags: BTreeMap<String, String>) -> AlarmSpec 
 
 /// Creates or replaces an alarm. Tags given here apply only when the alarm
 /// is created; `tag_alarm` sets them on an existing one.
-pub async fn put_alarm(client: &Client, a: &AlarmSpec) -> Result<(), AwsError> {
+pub async fn put_alarm(clients: &super::Clients, a: &AlarmSpec) -> Result<(), AwsError> {
+    let client = &clients.cloudwatch;
     let mut req = client
         .put_metric_alarm()
         .alarm_name(&a.name)
@@ -153,10 +155,11 @@ pub async fn put_alarm(client: &Client, a: &AlarmSpec) -> Result<(), AwsError> {
 }
 
 pub async fn tag_alarm(
-    client: &Client,
+    clients: &super::Clients,
     arn: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
+    let client = &clients.cloudwatch;
     let mut req = client.tag_resource().resource_arn(arn);
     for (k, v) in tags {
         req = req.tags(Tag::builder().key(k).value(v).build());
@@ -165,7 +168,8 @@ pub async fn tag_alarm(
     Ok(())
 }
 
-pub async fn delete_alarm(client: &Client, name: &str) -> Result<(), AwsError> {
+pub async fn delete_alarm(clients: &super::Clients, name: &str) -> Result<(), AwsError> {
+    let client = &clients.cloudwatch;
     client
         .delete_alarms()
         .alarm_names(name)

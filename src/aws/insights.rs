@@ -13,7 +13,15 @@ use crate::insights::runner::{
 /// Logs Insights of one account and Region.
 #[derive(Debug, Clone)]
 pub struct Insights {
-    pub client: Client,
+    client: Client,
+}
+
+impl Insights {
+    pub fn new(clients: &super::Clients) -> Insights {
+        Insights {
+            client: clients.logs.clone(),
+        }
+    }
 }
 
 fn api_error(e: super::AwsError) -> ApiError {

@@ -3,7 +3,6 @@
 //! and from `provision` types.
 
 use aws_sdk_cloudwatchlogs::types::{MetricFilter, MetricTransformation, StandardUnit};
-use aws_sdk_cloudwatchlogs::Client;
 
 use super::error::{from_sdk, AwsError, ErrorKind};
 use crate::provision::{ExistingQuery, MetricFilterSpec, QuerySpec};
@@ -25,7 +24,11 @@ pub struct AuditStreams {
 
 /// The `kube-apiserver-audit-*` streams of a group; `None` when the group
 /// does not exist.
-pub async fn audit_streams(client: &Client, group: &str) -> Result<Option<AuditStreams>, AwsError> {
+pub async fn audit_streams(
+    clients: &super::Clients,
+    group: &str,
+) -> Result<Option<AuditStreams>, AwsError> {
+    let client = &clients.logs;
     let mut pages = client
         .describe_log_streams()
         .log_group_name(group)
@@ -62,10 +65,11 @@ pub async fn audit_streams(client: &Client, group: &str) -> Result<Option<AuditS
 /// Metric filters of a group, all of them or those whose name starts with
 /// `prefix`; none when the group does not exist.
 pub async fn metric_filters(
-    client: &Client,
+    clients: &super::Clients,
     group: &str,
     prefix: Option<&str>,
 ) -> Result<Vec<MetricFilterSpec>, AwsError> {
+    let client = &clients.logs;
     let mut pages = client
         .describe_metric_filters()
         .log_group_name(group)
@@ -115,7 +119,11 @@ fn filter_from_sdk(group: &str, f: &MetricFilter) -> MetricFilterSpec {
 }
 
 /// Creates or replaces a metric filter (PutMetricFilter is an upsert).
-pub async fn put_metric_filter(client: &Client, f: &MetricFilterSpec) -> Result<(), AwsError> {
+pub async fn put_metric_filter(
+    clients: &super::Clients,
+    f: &MetricFilterSpec,
+) -> Result<(), AwsError> {
+    let client = &clients.logs;
     let mut t = MetricTransformation::builder()
         .metric_name(&f.metric_name)
         .metric_namespace(&f.metric_namespace)
@@ -146,10 +154,11 @@ pub async fn put_metric_filter(client: &Client, f: &MetricFilterSpec) -> Result<
 }
 
 pub async fn delete_metric_filter(
-    client: &Client,
+    clients: &super::Clients,
     group: &str,
     name: &str,
 ) -> Result<(), AwsError> {
+    let client = &clients.logs;
     match client
         .delete_metric_filter()
         .log_group_name(group)
@@ -173,9 +182,10 @@ pub async fn delete_metric_filter(
 /// Saved query definitions whose name starts with `prefix`; `None` when the
 /// endpoint does not implement them.
 pub async fn query_definitions(
-    client: &Client,
+    clients: &super::Clients,
     prefix: &str,
 ) -> Result<Option<Vec<ExistingQuery>>, AwsError> {
+    let client = &clients.logs;
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -221,10 +231,11 @@ pub async fn query_definitions(
 
 /// Creates (no id) or updates (id) a saved query definition.
 pub async fn put_query_definition(
-    client: &Client,
+    clients: &super::Clients,
     q: &QuerySpec,
     id: Option<&str>,
 ) -> Result<(), AwsError> {
+    let client = &clients.logs;
     client
         .put_query_definition()
         .name(&q.name)
@@ -237,7 +248,8 @@ pub async fn put_query_definition(
     Ok(())
 }
 
-pub async fn delete_query_definition(client: &Client, id: &str) -> Result<(), AwsError> {
+pub async fn delete_query_definition(clients: &super::Clients, id: &str) -> Result<(), AwsError> {
+    let client = &clients.logs;
     client
         .delete_query_definition()
         .query_definition_id(id)
@@ -250,10 +262,11 @@ pub async fn delete_query_definition(client: &Client, id: &str) -> Result<(), Aw
 /// The 1-based numbers of the messages a pattern matches, as CloudWatch
 /// itself evaluates it (TestMetricFilter takes 1 to 50 messages).
 pub async fn test_metric_filter(
-    client: &Client,
+    clients: &super::Clients,
     pattern: &str,
     messages: &[String],
 ) -> Result<Vec<usize>, AwsError> {
+    let client = &clients.logs;
     let out = client
         .test_metric_filter()
         .filter_pattern(pattern)

@@ -38,8 +38,9 @@ pub struct Settings {
 /// The clients of one run, sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    pub logs: aws_sdk_cloudwatchlogs::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    // The SDK clients stay inside this module: commands call its functions.
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
 }
 

@@ -180,10 +180,9 @@ pub struct TargetState {
 
 pub async fn read_state(clients: &Clients, target: &Target) -> Result<TargetState, AwsError> {
     let filters =
-        aws::logs::metric_filters(&clients.logs, &target.log_group, Some(&target.prefix())).await?;
-    let AlarmScan { managed, foreign } =
-        aws::cloudwatch::alarms(&clients.cloudwatch, target).await?;
-    let queries = aws::logs::query_definitions(&clients.logs, &target.query_prefix()).await?;
+        aws::logs::metric_filters(clients, &target.log_group, Some(&target.prefix())).await?;
+    let AlarmScan { managed, foreign } = aws::cloudwatch::alarms(clients, target).await?;
+    let queries = aws::logs::query_definitions(clients, &target.query_prefix()).await?;
     Ok(TargetState {
         target: target.clone(),
         existing: Existing {
@@ -306,31 +305,24 @@ pub async fn apply(
         for c in plan.iter().filter(|c| c.action.writes()) {
             let result = match &c.op {
                 Op::None => Ok(()),
-                Op::PutFilter(f) => aws::logs::put_metric_filter(&clients.logs, f).await,
+                Op::PutFilter(f) => aws::logs::put_metric_filter(clients, f).await,
                 Op::DeleteFilter { log_group, name } => {
-                    aws::logs::delete_metric_filter(&clients.logs, log_group, name).await
+                    aws::logs::delete_metric_filter(clients, log_group, name).await
                 }
                 Op::PutAlarm { spec, retag } => {
-                    match aws::cloudwatch::put_alarm(&clients.cloudwatch, spec).await {
+                    match aws::cloudwatch::put_alarm(clients, spec).await {
                         Ok(()) => match retag {
-                            Some(arn) => {
-                                aws::cloudwatch::tag_alarm(&clients.cloudwatch, arn, &spec.tags)
-                                    .await
-                            }
+                            Some(arn) => aws::cloudwatch::tag_alarm(clients, arn, &spec.tags).await,
                             None => Ok(()),
                         },
                         Err(e) => Err(e),
                     }
                 }
-                Op::DeleteAlarm { name } => {
-                    aws::cloudwatch::delete_alarm(&clients.cloudwatch, name).await
-                }
+                Op::DeleteAlarm { name } => aws::cloudwatch::delete_alarm(clients, name).await,
                 Op::PutQuery { spec, id } => {
-                    aws::logs::put_query_definition(&clients.logs, spec, id.as_deref()).await
+                    aws::logs::put_query_definition(clients, spec, id.as_deref()).await
                 }
-                Op::DeleteQuery { id } => {
-                    aws::logs::delete_query_definition(&clients.logs, id).await
-                }
+                Op::DeleteQuery { id } => aws::logs::delete_query_definition(clients, id).await,
             };
             if let Err(e) = result {
                 return Err(aws_error(e)).with_context(|| {
@@ -354,7 +346,7 @@ pub async fn audit_streams(
     clients: &Clients,
     target: &Target,
 ) -> Result<Option<AuditStreams>, AwsError> {
-    aws::logs::audit_streams(&clients.logs, &target.log_group).await
+    aws::logs::audit_streams(clients, &target.log_group).await
 }
 
 /// "4m", "3h", "2d": a short age for humans.

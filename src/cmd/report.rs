@@ -211,9 +211,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     let tasks = tasks(&queries, &groups, start, end);
     let outcome = prov::runtime()?.block_on(async {
         let clients = prov::connect(&args.aws).await?;
-        let api = crate::aws::insights::Insights {
-            client: clients.logs.clone(),
-        };
+        let api = crate::aws::insights::Insights::new(&clients);
         let mut cfg = runner::Config::new(tokio::time::Instant::now() + args.timeout);
         cfg.max_concurrent = args.max_concurrent_queries as usize;
         cfg.max_rows = args.max_rows as usize;

@@ -95,7 +95,7 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
             if added == 0 {
                 continue;
             }
-            let all = crate::aws::logs::metric_filters(&clients.logs, &t.log_group, None).await.map_err(prov::aws_error)?;
+            let all = crate::aws::logs::metric_filters(&clients, &t.log_group, None).await.map_err(prov::aws_error)?;
             let mut names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
             names.sort_unstable();
             names.dedup();
@@ -135,7 +135,7 @@ async fn check_patterns_server_side(
 ) -> anyhow::Result<()> {
     let events = samples::events();
     for f in &desired.filters {
-        match crate::aws::logs::test_metric_filter(&clients.logs, &f.pattern, &events).await {
+        match crate::aws::logs::test_metric_filter(clients, &f.pattern, &events).await {
             Ok(got) => samples::agree(f, &got).map_err(AppError::Pattern)?,
             Err(e) if e.is(ErrorKind::NotImplemented) => {
                 say.line(format_args!(
