@@ -29,15 +29,22 @@ impl GlobalArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Csv,
-    Markdown,
-}
+pub use crate::output::{ColorChoice, OutputFormat};
 
-pub use crate::output::ColorChoice;
+impl ValueEnum for OutputFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            OutputFormat::Table,
+            OutputFormat::Json,
+            OutputFormat::Csv,
+            OutputFormat::Markdown,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
 
 impl ValueEnum for ColorChoice {
     fn value_variants<'a>() -> &'a [Self] {

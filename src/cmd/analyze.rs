@@ -6,21 +6,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{json, Value};
 
 use crate::audit::group::Grouping;
-use crate::audit::rollup::{self, Key, RequestRow, Row, Totals, DEFAULT_KEYS};
-use crate::audit::shard::{Settings, Shard, MALFORMED_SHOWN};
-use crate::cli::{GlobalArgs, OutputFormat};
+use crate::audit::rollup::{self, Key, DEFAULT_KEYS};
+use crate::audit::shard::Settings;
+use crate::cli::GlobalArgs;
 use crate::error::{exit, AppError};
-use crate::input::{self, Format, InputReport, ReadOptions};
-use crate::output::diag::Reporter;
-use crate::output::{json as jsonout, rfc3339, table::Table};
+use crate::input::{self, Format, ReadOptions};
+use crate::output::analysis::{self, Analysis};
 use crate::timearg::parse_window;
-
-/// The version of the JSON document `analyze --output json` writes.
-pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -140,7 +134,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
 
-    warn(global.reporter(), &shard, &reports);
+    analysis::warn(global.reporter(), &shard, &reports);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let rows = if args.requests {
@@ -148,46 +142,15 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     } else {
         rollup::rollup(&shard, args.top, threads)
     };
-    let totals = rollup::totals(&shard);
-    let summary = summary(&shard, &reports, &totals);
-    match global.output {
-        OutputFormat::Json => {
-            let head = Head {
-                schema_version: SCHEMA_VERSION,
-                summary,
-            };
-            if args.requests {
-                let reqs = rollup::requests(&shard);
-                let items: Vec<_> = reqs.iter().map(RequestJson).collect();
-                jsonout::write_with_array(&mut out, &head, "requests", &items, threads > 1)?;
-            } else {
-                let items: Vec<_> = rows.iter().map(RowJson).collect();
-                jsonout::write_with_array(&mut out, &head, "rollup", &items, threads > 1)?;
-            }
-        }
-        fmt => {
-            let table = if args.requests {
-                requests_table(&rollup::requests(&shard), fmt == OutputFormat::Csv)
-            } else {
-                rollup_table(&rows, &by, fmt == OutputFormat::Csv)
-            };
-            match fmt {
-                OutputFormat::Csv => table.write_csv(&mut out)?,
-                OutputFormat::Markdown => {
-                    writeln!(out, "{}\n", headline(&totals, reports.len()))?;
-                    table.write_markdown(&mut out)?;
-                    writeln!(out, "\n{}", accounting(&shard, &totals))?;
-                }
-                _ => {
-                    writeln!(out, "{}", headline(&totals, reports.len()))?;
-                    if !table.rows.is_empty() {
-                        table.without_empty_columns().write_table(&mut out)?;
-                    }
-                    writeln!(out, "{}", accounting(&shard, &totals))?;
-                }
-            }
-        }
-    }
+    let doc = Analysis {
+        shard: &shard,
+        reports: &reports,
+        rows: &rows,
+        by: &by,
+        requests: args.requests,
+        threads,
+    };
+    analysis::write(global.output, &doc, &mut out)?;
     out.flush().context("writing the report")?;
     let malformed = shard.counts.malformed;
     // The process ends next: the operating system takes back the rows and
@@ -211,258 +174,6 @@ fn total_bytes(inputs: &[input::Input]) -> u64 {
         .filter_map(|i| std::fs::metadata(&i.path).ok())
         .map(|m| m.len())
         .sum()
-}
-
-/// Malformed records, unreadable inputs and secret payloads, on stderr.
-fn warn(say: Reporter, shard: &Shard, reports: &[InputReport]) {
-    let verbose = say.is_verbose();
-    let name = |i: u32| reports.get(i as usize).map_or("?", |r| r.path.as_str());
-    if shard.counts.malformed > 0 {
-        let shown = if verbose {
-            shard.malformed.len()
-        } else {
-            MALFORMED_SHOWN.min(shard.malformed.len())
-        };
-        say.line(format_args!(
-            "warning: {} malformed record(s) not counted:",
-            shard.counts.malformed
-        ));
-        for m in &shard.malformed[..shown] {
-            let place = match &m.at.label {
-                Some(l) => format!("{}: {l}", name(m.at.input)),
-                None => format!("{}:{}", name(m.at.input), m.at.line),
-            };
-            say.line(format_args!(
-                "  {}: {}",
-                crate::output::sanitize::sanitize(&place),
-                m.reason
-            ));
-        }
-        if (shown as u64) < shard.counts.malformed {
-            say.line(format_args!(
-                "  ... and {} more (-v lists them all)",
-                shard.counts.malformed - shown as u64
-            ));
-        }
-    }
-    if shard.counts.payload_records > 0 {
-        say.line(format_args!(
-            "warning: this audit log contains secret payloads: {} secret event(s) carry request or response bodies \
-             (secret-audit never prints them; consider the Metadata audit level for secrets)",
-            shard.counts.payload_records
-        ));
-    }
-}
-
-fn time_json(t: Option<i64>) -> Option<String> {
-    t.map(|t| rfc3339(t, true))
-}
-
-fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
-    let c = &shard.counts;
-    let inputs: Vec<Value> = reports
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let (records, malformed) = shard
-                .per_input
-                .get(&(i as u32))
-                .copied()
-                .unwrap_or_default();
-            json!({
-                "path": r.path,
-                "format": r.format.map(|f| f.name()),
-                "gzip": r.gzip,
-                "records": records,
-                "malformed": malformed,
-                "problem": r.problem,
-            })
-        })
-        .collect();
-    json!({
-        "records": c.records,
-        "malformed": c.malformed,
-        "skipped": c.skipped,
-        "filtered": c.filtered,
-        "secret_records": c.secret_records,
-        "secret_requests": totals.requests,
-        "denied": totals.denied,
-        "payload_records": c.payload_records,
-        "first_seen": time_json(totals.first_seen),
-        "last_seen": time_json(totals.last_seen),
-        "inputs": inputs,
-    })
-}
-
-/// A rollup row as JSON, written straight to the output.
-struct RowJson<'r, 'a>(&'r Row<'a>);
-
-impl Serialize for RowJson<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
-        let mut m = s.serialize_map(None)?;
-        for (k, v) in &r.keys {
-            m.serialize_entry(k.name(), v)?;
-        }
-        if let Some(scope) = r.scope {
-            m.serialize_entry("scope", &scope)?;
-        }
-        m.serialize_entry("verbs", &r.verbs)?;
-        m.serialize_entry("requests", &r.requests)?;
-        m.serialize_entry("denied", &r.denied)?;
-        m.serialize_entry("first_seen", &time_json(r.first_seen))?;
-        m.serialize_entry("last_seen", &time_json(r.last_seen))?;
-        m.serialize_entry("source_ips", &r.source_ips)?;
-        m.serialize_entry("source_ip_count", &r.source_ip_count)?;
-        m.serialize_entry("user_agents", &r.user_agents)?;
-        m.serialize_entry("user_agent_count", &r.user_agent_count)?;
-        m.serialize_entry("impersonated_by", &r.impersonated_by)?;
-        m.end()
-    }
-}
-
-/// A request as JSON, written straight to the output.
-struct RequestJson<'r, 'a>(&'r RequestRow<'a>);
-
-impl Serialize for RequestJson<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("time", &time_json(r.time))?;
-        m.serialize_entry("verb", r.verb)?;
-        m.serialize_entry("namespace", r.namespace)?;
-        m.serialize_entry("secret", r.secret)?;
-        m.serialize_entry("subresource", &r.subresource)?;
-        m.serialize_entry("scope", &r.scope)?;
-        m.serialize_entry("user", r.user)?;
-        m.serialize_entry("impersonated_by", &r.impersonated_by)?;
-        m.serialize_entry("code", &r.code)?;
-        m.serialize_entry("source_ip", r.source_ip)?;
-        m.serialize_entry("user_agent", r.user_agent)?;
-        m.serialize_entry("audit_id", &r.audit_id)?;
-        m.end()
-    }
-}
-
-/// The `--output json` document before its last field, `rollup` (or
-/// `requests` with `--requests`).
-#[derive(serde::Serialize)]
-struct Head {
-    schema_version: u32,
-    summary: Value,
-}
-
-fn headline(t: &Totals, inputs: usize) -> String {
-    if t.requests == 0 {
-        return format!("No secret access found in {inputs} input(s)");
-    }
-    let span = match (t.first_seen, t.last_seen) {
-        (Some(a), Some(b)) => format!("from {} to {}", rfc3339(a, false), rfc3339(b, false)),
-        _ => "at unknown times".into(),
-    };
-    format!(
-        "Secret access {span}: {} request(s), {} denied, in {} row(s) from {inputs} input(s)",
-        t.requests, t.denied, t.rows
-    )
-}
-
-fn accounting(shard: &Shard, t: &Totals) -> String {
-    let c = &shard.counts;
-    format!(
-        "records {}: secret records {} ({} requests), skipped {}, filtered {}, malformed {}",
-        c.records, c.secret_records, t.requests, c.skipped, c.filtered, c.malformed
-    )
-}
-
-fn list(items: &[&str], total: u64, shown: usize, full: bool) -> String {
-    let take = if full {
-        items.len()
-    } else {
-        shown.min(items.len())
-    };
-    let mut s = items[..take].join(if full { " " } else { ", " });
-    if !full && total > take as u64 {
-        s.push_str(&format!(" (+{})", total - take as u64));
-    }
-    s
-}
-
-fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
-    let with_scope = by.iter().any(|k| matches!(k, Key::Namespace | Key::Secret));
-    let mut headers: Vec<(String, bool)> = by
-        .iter()
-        .map(|k| (k.name().to_uppercase().replace('_', " "), false))
-        .collect();
-    if with_scope {
-        headers.push(("SCOPE".into(), false));
-    }
-    for (h, n) in [
-        ("REQUESTS", true),
-        ("VERBS", false),
-        ("DENIED", true),
-        ("FIRST SEEN", false),
-        ("LAST SEEN", false),
-        ("SOURCE IPS", false),
-        ("USER AGENTS", false),
-        ("IMPERSONATED BY", false),
-    ] {
-        headers.push((h.into(), n));
-    }
-    let hdr: Vec<(&str, bool)> = headers.iter().map(|(h, n)| (h.as_str(), *n)).collect();
-    let mut t = Table::new(&hdr);
-    for r in rows {
-        let mut cells: Vec<String> = r.keys.iter().map(|(_, v)| v.to_string()).collect();
-        if with_scope {
-            cells.push(r.scope.map_or("", |s| s.name()).into());
-        }
-        let verbs: Vec<String> = r.verbs.iter().map(|(v, n)| format!("{v}={n}")).collect();
-        cells.extend([
-            r.requests.to_string(),
-            verbs.join(" "),
-            r.denied.to_string(),
-            r.first_seen.map(|t| rfc3339(t, full)).unwrap_or_default(),
-            r.last_seen.map(|t| rfc3339(t, full)).unwrap_or_default(),
-            list(&r.source_ips, r.source_ip_count, 2, full),
-            list(&r.user_agents, r.user_agent_count, 2, full),
-            r.impersonated_by.join(if full { " " } else { ", " }),
-        ]);
-        t.push(cells);
-    }
-    t
-}
-
-fn requests_table(reqs: &[RequestRow], full: bool) -> Table {
-    let mut t = Table::new(&[
-        ("TIME", false),
-        ("VERB", false),
-        ("NAMESPACE", false),
-        ("SECRET", false),
-        ("USER", false),
-        ("IMPERSONATED BY", false),
-        ("CODE", true),
-        ("SOURCE IP", false),
-        ("USER AGENT", false),
-        ("AUDIT ID", false),
-    ]);
-    for r in reqs {
-        let secret = match r.subresource {
-            Some(sub) => format!("{}/{sub}", r.secret),
-            None => r.secret.to_string(),
-        };
-        t.push(vec![
-            r.time.map(|t| rfc3339(t, full)).unwrap_or_default(),
-            r.verb.to_string(),
-            r.namespace.to_string(),
-            secret,
-            r.user.to_string(),
-            r.impersonated_by.unwrap_or_default().to_string(),
-            r.code.map(|c| c.to_string()).unwrap_or_default(),
-            r.source_ip.to_string(),
-            r.user_agent.to_string(),
-            r.audit_id.clone(),
-        ]);
-    }
-    t
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! table, CSV or markdown, and JSON documents with hostile characters escaped.
 //! Every event-derived string passes through `sanitize` on the way out.
 
+pub mod analysis;
 pub mod diag;
 pub mod json;
 pub mod progress;
@@ -9,6 +10,26 @@ pub mod sanitize;
 pub mod table;
 
 use std::io::IsTerminal;
+
+/// The format of the data on stdout (`--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Markdown => "markdown",
+        }
+    }
+}
 
 /// When to colour terminal output (`--color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
