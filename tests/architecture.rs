@@ -95,23 +95,18 @@ fn the_core_knows_no_terminal() {
     assert!(found.is_empty(), "terminal code in the core: {found:#?}");
 }
 
-#[test]
-fn no_import_circle_between_top_level_modules() {
-    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (rel, code) in sources() {
-        let from = module(&rel).to_string();
-        let entry = deps.entry(from.clone()).or_default();
-        for (i, _) in code.match_indices("crate::") {
-            let to: String = code[i + 7..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !to.is_empty() && to != from {
-                entry.insert(to);
-            }
-        }
-    }
-    // A circle exists when some module reaches itself.
+/// The names that follow `prefix` in `code` (`crate::audit` gives `audit`).
+fn names_after<'a>(code: &'a str, prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    code.match_indices(prefix).map(move |(i, _)| {
+        code[i + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    })
+}
+
+/// Panics naming the circle if some module of `deps` reaches itself.
+fn assert_no_circle(deps: &BTreeMap<String, BTreeSet<String>>) {
     for start in deps.keys() {
         let mut stack: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
         let mut seen = BTreeSet::new();
@@ -126,7 +121,61 @@ fn no_import_circle_between_top_level_modules() {
             }
         }
     }
+}
+
+#[test]
+fn no_import_circle_between_top_level_modules() {
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, code) in sources() {
+        let from = module(&rel).to_string();
+        let entry = deps.entry(from.clone()).or_default();
+        entry.extend(names_after(&code, "crate::").filter(|to| !to.is_empty() && *to != from));
+    }
     assert!(deps.len() > 8, "modules found: {:?}", deps.keys());
+    assert_no_circle(&deps);
+}
+
+#[test]
+fn no_import_circle_inside_a_module() {
+    let files = sources();
+    let mut checked = 0;
+    for dir in files
+        .iter()
+        .filter_map(|(rel, _)| rel.split_once('/').map(|(d, _)| d.to_string()))
+        .collect::<BTreeSet<_>>()
+    {
+        let stem = |rel: &str| {
+            rel.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".rs")
+                .to_string()
+        };
+        let siblings: BTreeSet<String> = files
+            .iter()
+            .filter(|(rel, _)| rel.starts_with(&format!("{dir}/")) && !rel.ends_with("/mod.rs"))
+            .map(|(rel, _)| stem(rel))
+            .collect();
+        let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (rel, code) in files
+            .iter()
+            .filter(|(rel, _)| rel.starts_with(&format!("{dir}/")))
+        {
+            let from = stem(rel);
+            if !siblings.contains(&from) {
+                continue;
+            }
+            let inside = format!("crate::{dir}::");
+            let to: BTreeSet<String> = names_after(code, "super::")
+                .chain(names_after(code, &inside))
+                .filter(|to| siblings.contains(to) && *to != from)
+                .collect();
+            deps.insert(from, to);
+        }
+        checked += deps.len();
+        assert_no_circle(&deps);
+    }
+    assert!(checked > 20, "submodules checked: {checked}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use rustc_hash::FxBuildHasher;
 
 use super::event::is_denied;
 use super::event::{SecretAccess, Stage};
-use super::rollup::{Key, Scope};
+use super::key::{Key, Scope};
 
 /// An interned string; 0 stands for "absent".
 pub type Sym = u32;

@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod group;
+pub mod key;
 pub mod rollup;
 pub mod scan;
 pub mod shard;

@@ -125,7 +125,7 @@ impl Default for Settings {
             keep_all_malformed: false,
             full_parse: false,
             probe: None,
-            grouping: Grouping::By(super::rollup::DEFAULT_KEYS.to_vec()),
+            grouping: Grouping::By(super::key::DEFAULT_KEYS.to_vec()),
             requests: Arc::default(),
         }
     }
