@@ -212,7 +212,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     let outcome = prov::runtime()?.block_on(async {
         let clients = prov::connect(&args.aws).await?;
         let api = crate::aws::insights::Insights::new(&clients);
-        let mut cfg = runner::Config::new(tokio::time::Instant::now() + args.timeout);
+        let mut cfg = runner::Config::new(args.timeout);
         cfg.max_concurrent = args.max_concurrent_queries as usize;
         cfg.max_rows = args.max_rows as usize;
         cfg.max_split_depth = args.max_split_depth;

@@ -148,11 +148,12 @@ pub struct Config {
     pub limit_backoff_initial: Duration,
     pub limit_backoff_max: Duration,
     pub stop_timeout: Duration,
-    pub deadline: Instant,
+    /// How long the whole run may take (`--timeout`), counted from its start.
+    pub timeout: Duration,
 }
 
 impl Config {
-    pub fn new(deadline: Instant) -> Config {
+    pub fn new(timeout: Duration) -> Config {
         Config {
             max_concurrent: 10,
             max_rows: 10_000,
@@ -162,7 +163,7 @@ impl Config {
             limit_backoff_initial: Duration::from_secs(1),
             limit_backoff_max: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(5),
-            deadline,
+            timeout,
         }
     }
 }
@@ -291,6 +292,7 @@ pub async fn run<A: InsightsApi, I: Future<Output = ()>>(
     interrupt: I,
 ) -> Result<(Vec<TaskResult>, StopNotes), (RunError, StopNotes)> {
     let mut interrupt = std::pin::pin!(interrupt);
+    let deadline = Instant::now() + cfg.timeout;
     let mut pending: VecDeque<Job> = tasks
         .iter()
         .enumerate()
@@ -317,7 +319,7 @@ pub async fn run<A: InsightsApi, I: Future<Output = ()>>(
     }
     macro_rules! guarded {
         ($fut:expr) => {
-            match guard($fut, cfg.deadline, &mut interrupt).await {
+            match guard($fut, deadline, &mut interrupt).await {
                 Ok(v) => v,
                 Err(Stop::Deadline) => bail!(RunError::Deadline {
                     running: flights.len()
@@ -840,7 +842,7 @@ mod tests {
             limit_backoff_initial: Duration::from_millis(2),
             limit_backoff_max: Duration::from_millis(8),
             stop_timeout: Duration::from_millis(50),
-            deadline: Instant::now() + Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
         }
     }
 
@@ -1174,7 +1176,7 @@ mod tests {
     async fn the_deadline_stops_every_started_query() {
         let fake = Fake::new(|_| vec![poll(Status::Running, vec![])]);
         let mut c = cfg();
-        c.deadline = Instant::now() + Duration::from_millis(30);
+        c.timeout = Duration::from_millis(30);
         let tasks = [task("a", Merge::Rows), task("b", Merge::Rows)];
         let (err, notes) = run(&fake, &tasks, &c, never()).await.unwrap_err();
         assert_eq!(err, RunError::Deadline { running: 2 });
@@ -1215,7 +1217,7 @@ mod tests {
         }
         let api = Hangs(Fake::new(|_| vec![poll(Status::Running, vec![])]));
         let mut c = cfg();
-        c.deadline = Instant::now() + Duration::from_millis(10);
+        c.timeout = Duration::from_millis(10);
         c.stop_timeout = Duration::from_millis(20);
         let t0 = Instant::now();
         let (err, notes) = run(&api, &[task("a", Merge::Rows)], &c, never())
