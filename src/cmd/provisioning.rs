@@ -144,14 +144,28 @@ pub fn targets(args: &AwsArgs) -> Result<Vec<Target>, AppError> {
 }
 
 /// A current-thread runtime: only AWS commands start one.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
 }
 
-pub async fn connect(args: &AwsArgs) -> Result<Clients, AppError> {
+/// The one way an AWS command reaches AWS: a current-thread runtime, the
+/// clients built from the AWS options (failing early, exit 253, without a
+/// region or credentials), then `f`. AWS errors become exit codes through
+/// `AppError` (`aws_error`).
+pub fn with_aws<T>(
+    args: &AwsArgs,
+    f: impl AsyncFnOnce(&Clients) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    runtime()?.block_on(async {
+        let clients = connect(args).await?;
+        f(&clients).await
+    })
+}
+
+async fn connect(args: &AwsArgs) -> Result<Clients, AppError> {
     aws::connect(&aws::Settings {
         profile: args.profile.clone(),
         region: args.region.clone(),

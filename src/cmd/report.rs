@@ -85,7 +85,7 @@ pub fn log_groups(aws: &AwsArgs) -> Result<Vec<String>, AppError> {
     for g in aws
         .clusters
         .iter()
-        .map(|c| format!("/aws/eks/{c}/cluster"))
+        .map(|c| crate::provision::Target::cluster(c).log_group)
         .chain(aws.log_group_names.iter().cloned())
     {
         if !out.contains(&g) {
@@ -209,9 +209,8 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     let queries = selected(&args, say)?;
     let (start, end) = window(&args.since, args.until.as_deref(), Utc::now())?;
     let tasks = tasks(&queries, &groups, start, end);
-    let outcome = prov::runtime()?.block_on(async {
-        let clients = prov::connect(&args.aws).await?;
-        let api = crate::aws::insights::Insights::new(&clients);
+    let outcome = prov::with_aws(&args.aws, async |clients| {
+        let api = crate::aws::insights::Insights::new(clients);
         let mut cfg = runner::Config::new(args.timeout);
         cfg.max_concurrent = args.max_concurrent_queries as usize;
         cfg.max_rows = args.max_rows as usize;

@@ -64,23 +64,28 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         std::io::Write::flush(&mut out)?;
         return Ok(exit::OK);
     }
-    prov::runtime()?.block_on(async {
-        let clients = prov::connect(&args.aws).await?;
+    prov::with_aws(&args.aws, async |clients| {
         // Every target gets the same patterns: checking one target's suffices.
         let first = targets.first().map(|t| prov::desired(t, &settings));
         if let Some(desired) = &first {
-            check_patterns_server_side(&clients, desired, say).await?;
+            check_patterns_server_side(clients, desired, say).await?;
         }
         if !args.skip_preflight {
             for t in &targets {
-                preflight(&clients, t, args.preflight_max_age).await?;
+                preflight(clients, t, args.preflight_max_age).await?;
             }
         }
         let mut plans: Vec<(Target, Vec<Change>)> = Vec::new();
         for t in &targets {
-            let state = prov::read_state(&clients, t).await.map_err(prov::aws_error)?;
+            let state = prov::read_state(clients, t)
+                .await
+                .map_err(prov::aws_error)?;
             let desired = prov::desired(t, &settings);
-            if let Some(name) = state.foreign_alarms.iter().find(|n| desired.alarms.iter().any(|a| &a.name == *n)) {
+            if let Some(name) = state
+                .foreign_alarms
+                .iter()
+                .find(|n| desired.alarms.iter().any(|a| &a.name == *n))
+            {
                 return Err(AppError::Service(format!(
                     "alarm {name} exists but is not managed by secret-audit (no tag managed-by=secret-audit); \
                      rename or delete it, then run setup again"
@@ -95,7 +100,9 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
             if added == 0 {
                 continue;
             }
-            let all = crate::aws::logs::metric_filters(&clients, &t.log_group, None).await.map_err(prov::aws_error)?;
+            let all = crate::aws::logs::metric_filters(clients, &t.log_group, None)
+                .await
+                .map_err(prov::aws_error)?;
             let mut names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
             names.sort_unstable();
             names.dedup();
@@ -112,14 +119,19 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         prov::print_plan(global.output, &plans, args.dry_run)?;
         let summary = prov::summary(&plans);
         if args.dry_run {
-            say.line(format_args!("setup: dry run, nothing changed (plan: {summary})"));
+            say.line(format_args!(
+                "setup: dry run, nothing changed (plan: {summary})"
+            ));
             return Ok(exit::OK);
         }
-        let done = prov::apply(&clients, &plans, "setup").await?;
+        let done = prov::apply(clients, &plans, "setup").await?;
         if done == 0 {
             say.line(format_args!("setup: nothing to change ({summary})"));
         } else {
-            say.line(format_args!("setup: applied {done} change{} ({summary})", if done == 1 { "" } else { "s" }));
+            say.line(format_args!(
+                "setup: applied {done} change{} ({summary})",
+                if done == 1 { "" } else { "s" }
+            ));
         }
         Ok(exit::OK)
     })

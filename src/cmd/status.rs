@@ -41,15 +41,19 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
     let targets = prov::targets(&args.aws)?;
     let settings = args.provision.settings();
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let (rows, groups) = prov::runtime()?.block_on(async {
-        let clients = prov::connect(&args.aws).await?;
+    let (rows, groups) = prov::with_aws(&args.aws, async |clients| {
         let mut rows = Vec::new();
         let mut groups = Vec::new();
         for t in &targets {
-            let streams = prov::audit_streams(&clients, t).await.map_err(prov::aws_error)?;
+            let streams = prov::audit_streams(clients, t)
+                .await
+                .map_err(prov::aws_error)?;
             let (state, detail) = match &streams {
                 None => ("missing", "log group does not exist".to_owned()),
-                Some(s) if s.count == 0 => ("present", "no audit streams: audit log not enabled".to_owned()),
+                Some(s) if s.count == 0 => (
+                    "present",
+                    "no audit streams: audit log not enabled".to_owned(),
+                ),
                 Some(s) => match s.newest_event_ms {
                     Some(ms) => (
                         "present",
@@ -80,18 +84,27 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
                 detail,
                 alarm_state: None,
             });
-            let st = prov::read_state(&clients, t).await.map_err(prov::aws_error)?;
+            let st = prov::read_state(clients, t)
+                .await
+                .map_err(prov::aws_error)?;
             let plan = plan_setup(&prov::desired(t, &settings), &st.existing);
             for c in plan {
                 let (state, detail) = match c.action {
                     Action::Unchanged => ("present", String::new()),
                     Action::Update => ("drifted", format!("differs: {}", c.fields.join(", "))),
                     Action::Create => ("missing", String::new()),
-                    Action::Delete => ("extra", "managed by secret-audit but no longer desired".to_owned()),
+                    Action::Delete => (
+                        "extra",
+                        "managed by secret-audit but no longer desired".to_owned(),
+                    ),
                     Action::Unsupported => ("unsupported by endpoint", String::new()),
                 };
                 let alarm_state = if c.kind == Kind::Alarm {
-                    st.existing.alarms.iter().find(|a| a.spec.name == c.name).and_then(|a| a.state.clone())
+                    st.existing
+                        .alarms
+                        .iter()
+                        .find(|a| a.spec.name == c.name)
+                        .and_then(|a| a.state.clone())
                 } else {
                     None
                 };

@@ -21,11 +21,10 @@ pub struct TeardownArgs {
 pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
     let say = global.reporter();
     let targets = prov::targets(&args.aws)?;
-    prov::runtime()?.block_on(async {
-        let clients = prov::connect(&args.aws).await?;
+    prov::with_aws(&args.aws, async |clients| {
         let mut plans = Vec::new();
         for t in &targets {
-            let state = prov::read_state(&clients, t)
+            let state = prov::read_state(clients, t)
                 .await
                 .map_err(prov::aws_error)?;
             plans.push((
@@ -41,7 +40,7 @@ pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
             ));
             return Ok(exit::OK);
         }
-        let done = prov::apply(&clients, &plans, "teardown").await?;
+        let done = prov::apply(clients, &plans, "teardown").await?;
         if done == 0 {
             say.line(format_args!("teardown: nothing to remove"));
         } else {
