@@ -378,6 +378,63 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
     }))
 }
 
+/// What a person needs to recognise any audit event, secret or not (the
+/// examples `test-pattern` shows), read by the same parser as [`classify`].
+/// Strings are as the event has them; the caller sanitizes them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EventView<'a> {
+    /// The first of requestReceivedTimestamp, stageTimestamp and the v1beta1
+    /// timestamp, as written.
+    pub time: Option<Cow<'a, str>>,
+    pub stage: Option<Cow<'a, str>>,
+    pub verb: Option<Cow<'a, str>>,
+    pub resource: Option<Cow<'a, str>>,
+    pub namespace: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+    /// The effective user: the impersonated one when present.
+    pub user: Option<Cow<'a, str>>,
+    pub code: Option<i64>,
+}
+
+/// The view of one record, or `None` when it is not an audit event.
+pub fn describe(record: &[u8]) -> Option<EventView<'_>> {
+    let text = std::str::from_utf8(record).ok()?;
+    let ev: RawEvent<'_> = serde_json::from_str(text).ok()?;
+    let time = [ev.request_received, ev.stage_timestamp]
+        .into_iter()
+        .flatten()
+        .map(|t| t.0)
+        .find(|t| !t.is_empty())
+        .or_else(|| match ev.timestamp? {
+            TimestampField::Text(t) => Some(t).filter(|t| !t.is_empty()),
+            TimestampField::Millis(ms) => Some(Cow::Owned(ms.to_string())),
+        });
+    fn username(u: Option<RawUser<'_>>) -> Option<Cow<'_, str>> {
+        u.and_then(|u| u.username)
+            .map(|t| t.0)
+            .filter(|n| !n.is_empty())
+    }
+    let obj = ev.object_ref;
+    let (resource, namespace, name) = match obj {
+        Some(o) => (
+            o.resource.map(|t| t.0),
+            o.namespace.map(|t| t.0),
+            o.name.map(|t| t.0),
+        ),
+        None => (None, None, None),
+    };
+    Some(EventView {
+        time,
+        stage: ev.stage.map(|t| t.0),
+        verb: ev.verb.map(|t| t.0),
+        resource,
+        namespace,
+        name,
+        user: username(ev.impersonated_user).or_else(|| username(ev.user)),
+        code: ev.response_status.and_then(|s| s.code),
+    })
+}
+
 fn non_empty(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
     t.map(|t| t.0).filter(|s| !s.is_empty())
 }
@@ -391,6 +448,38 @@ pub fn parse_rfc3339_micros(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn any_event_is_described_by_the_classifier_s_parser() {
+        let v = describe(
+            br#"{"verb":"get","stage":"ResponseComplete","user":{"username":"admin"},"impersonatedUser":{"username":"system:serviceaccount:a:b"},
+                "objectRef":{"resource":"configmaps","namespace":"a","name":"c"},"responseStatus":{"code":404},"timestamp":1561532751495}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                v.verb.as_deref(),
+                v.resource.as_deref(),
+                v.user.as_deref(),
+                v.code,
+                v.time.as_deref()
+            ),
+            (
+                Some("get"),
+                Some("configmaps"),
+                Some("system:serviceaccount:a:b"),
+                Some(404),
+                Some("1561532751495")
+            )
+        );
+        let v = describe(br#"{"requestReceivedTimestamp":"","stageTimestamp":"2026-11-01T00:00:00Z","user":{"username":"bob"}}"#).unwrap();
+        assert_eq!(
+            (v.time.as_deref(), v.user.as_deref(), v.resource),
+            (Some("2026-11-01T00:00:00Z"), Some("bob"), None)
+        );
+        assert_eq!(describe(b"[1]"), None);
+    }
+
     use super::*;
 
     fn secret(rec: &str) -> SecretAccess<'_> {

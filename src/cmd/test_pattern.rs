@@ -165,34 +165,22 @@ impl Example {
             Some(l) => format!("{path}: {l}"),
             None => format!("{path}:{}", at.line),
         };
-        let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
-        let s = |ptr: &str| -> String {
-            match v.pointer(ptr) {
-                Some(Value::String(s)) => sanitize(s).into_owned(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
-            }
-        };
-        let time = ["/requestReceivedTimestamp", "/stageTimestamp", "/timestamp"]
-            .iter()
-            .map(|p| s(p))
-            .find(|t| !t.is_empty())
-            .unwrap_or_default();
-        let user = match s("/impersonatedUser/username") {
-            u if u.is_empty() => s("/user/username"),
-            u => u,
+        let v = crate::audit::event::describe(raw).unwrap_or_default();
+        let s = |t: &Option<std::borrow::Cow<str>>| {
+            t.as_deref()
+                .map_or(String::new(), |t| sanitize(t).into_owned())
         };
         Example {
             at: sanitize(&at).into_owned(),
             fields: [
-                ("time", time),
-                ("stage", s("/stage")),
-                ("verb", s("/verb")),
-                ("resource", s("/objectRef/resource")),
-                ("namespace", s("/objectRef/namespace")),
-                ("name", s("/objectRef/name")),
-                ("user", user),
-                ("code", s("/responseStatus/code")),
+                ("time", s(&v.time)),
+                ("stage", s(&v.stage)),
+                ("verb", s(&v.verb)),
+                ("resource", s(&v.resource)),
+                ("namespace", s(&v.namespace)),
+                ("name", s(&v.name)),
+                ("user", s(&v.user)),
+                ("code", v.code.map_or(String::new(), |c| c.to_string())),
             ],
         }
     }
