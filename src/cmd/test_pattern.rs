@@ -11,14 +11,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::{json, Value};
 
-use crate::audit::shard::{Position, Settings};
-use crate::cli::{GlobalArgs, OutputFormat};
+use crate::audit::shard::Settings;
+use crate::cli::GlobalArgs;
 use crate::error::{exit, AppError};
-use crate::input::{self, Format, InputReport, ReadOptions};
+use crate::input::{self, Format, ReadOptions};
+use crate::output::pattern_test::{self, Example, PatternTest};
 use crate::output::sanitize::sanitize;
-use crate::output::{json as jsonout, table::Table};
 use crate::pattern::Pattern;
 
 #[derive(Debug, Args)]
@@ -89,119 +88,18 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
         .collect();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    if global.output == OutputFormat::Json {
-        jsonout::write(
-            &mut out,
-            &json!({
-                "pattern": pattern.as_str(),
-                "matched": shard.probe_matched,
-                "records": c.records,
-                "malformed": c.malformed,
-                "inputs": reports.iter().map(|r| json!({
-                    "path": r.path,
-                    "format": r.format.map(|f| f.name()),
-                })).collect::<Vec<_>>(),
-                "examples": examples.iter().map(Example::json).collect::<Vec<_>>(),
-            }),
-        )?;
-    } else {
-        let mut table = Table::new(&[
-            ("AT", false),
-            ("TIME", false),
-            ("STAGE", false),
-            ("VERB", false),
-            ("RESOURCE", false),
-            ("NAMESPACE", false),
-            ("NAME", false),
-            ("USER", false),
-            ("CODE", true),
-        ]);
-        for e in &examples {
-            table.push(e.row());
-        }
-        let headline = format!(
-            "{} of {} log events match{} (malformed: {})",
-            shard.probe_matched,
-            c.records,
-            if shard.probe_matched == 1 { "es" } else { "" },
-            c.malformed
-        );
-        match global.output {
-            OutputFormat::Csv => table.write_csv(&mut out)?,
-            OutputFormat::Markdown => {
-                writeln!(out, "{headline}\n")?;
-                if !table.rows.is_empty() {
-                    table.write_markdown(&mut out)?;
-                }
-            }
-            _ => {
-                writeln!(out, "{headline}")?;
-                if !table.rows.is_empty() {
-                    writeln!(out, "first matches:")?;
-                    table.without_empty_columns().write_table(&mut out)?;
-                }
-            }
-        }
-    }
+    let doc = PatternTest {
+        pattern: pattern.as_str(),
+        matched: shard.probe_matched,
+        records: c.records,
+        malformed: c.malformed,
+        reports: &reports,
+        examples: &examples,
+    };
+    pattern_test::write(global.output, &doc, &mut out)?;
     out.flush().context("writing the result")?;
     if args.strict && c.malformed > 0 {
         return Ok(exit::CHECK_FAILED);
     }
     Ok(exit::OK)
-}
-
-/// A matched event as a few sanitized fields; never its body.
-struct Example {
-    at: String,
-    fields: [(&'static str, String); 8],
-}
-
-impl Example {
-    fn of(at: &Position, raw: &[u8], reports: &[InputReport]) -> Example {
-        let path = reports
-            .get(at.input as usize)
-            .map_or("?", |r| r.path.as_str());
-        let at = match &at.label {
-            Some(l) => format!("{path}: {l}"),
-            None => format!("{path}:{}", at.line),
-        };
-        let v = crate::audit::event::describe(raw).unwrap_or_default();
-        let s = |t: &Option<std::borrow::Cow<str>>| {
-            t.as_deref()
-                .map_or(String::new(), |t| sanitize(t).into_owned())
-        };
-        Example {
-            at: sanitize(&at).into_owned(),
-            fields: [
-                ("time", s(&v.time)),
-                ("stage", s(&v.stage)),
-                ("verb", s(&v.verb)),
-                ("resource", s(&v.resource)),
-                ("namespace", s(&v.namespace)),
-                ("name", s(&v.name)),
-                ("user", s(&v.user)),
-                ("code", v.code.map_or(String::new(), |c| c.to_string())),
-            ],
-        }
-    }
-
-    fn row(&self) -> Vec<String> {
-        std::iter::once(self.at.clone())
-            .chain(self.fields.iter().map(|(_, v)| v.clone()))
-            .collect()
-    }
-
-    fn json(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        m.insert("at".into(), json!(self.at));
-        for (k, v) in &self.fields {
-            let value = match *k {
-                "code" => v.parse::<i64>().map_or(Value::Null, |n| json!(n)),
-                _ if v.is_empty() => Value::Null,
-                _ => json!(v),
-            };
-            m.insert((*k).into(), value);
-        }
-        Value::Object(m)
-    }
 }

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod diag;
 pub mod json;
+pub mod pattern_test;
 pub mod progress;
 pub mod sanitize;
 pub mod table;
