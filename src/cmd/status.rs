@@ -7,12 +7,14 @@ use std::io::{self, Write};
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::aws::logs::AuditStreams;
 use crate::cli::{AwsArgs, GlobalArgs, OutputFormat};
 use crate::cmd::provisioning::{self as prov, ProvisionArgs};
 use crate::error::exit;
 use crate::output::{json as jsonout, rfc3339, table::Table};
 use crate::provision::plan::plan_setup;
 use crate::provision::{Action, Kind};
+use crate::provision::{Settings, Target};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -48,76 +50,13 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
             let streams = prov::audit_streams(clients, t)
                 .await
                 .map_err(prov::aws_error)?;
-            let (state, detail) = match &streams {
-                None => ("missing", "log group does not exist".to_owned()),
-                Some(s) if s.count == 0 => (
-                    "present",
-                    "no audit streams: audit log not enabled".to_owned(),
-                ),
-                Some(s) => match s.newest_event_ms {
-                    Some(ms) => (
-                        "present",
-                        format!(
-                            "{} audit streams; newest event {} ({} ago)",
-                            s.count,
-                            rfc3339(ms * 1000, false),
-                            prov::age((now_ms - ms) / 1000)
-                        ),
-                    ),
-                    None => ("present", format!("{} audit streams, no events", s.count)),
-                },
-            };
-            groups.push(json!({
-                "target": t.name,
-                "log_group": t.log_group,
-                "exists": streams.is_some(),
-                "audit_streams": streams.map(|s| s.count),
-                "newest_event": streams.and_then(|s| s.newest_event_ms).map(|ms| rfc3339(ms * 1000, false)),
-                "newest_event_age_seconds": streams.and_then(|s| s.newest_event_ms).map(|ms| (now_ms - ms) / 1000),
-            }));
-            rows.push(Row {
-                target: t.name.clone(),
-                resource: "log-group",
-                name: t.log_group.clone(),
-                state,
-                fields: vec![],
-                detail,
-                alarm_state: None,
-            });
+            let (row, group) = log_group_status(t, streams, now_ms);
+            rows.push(row);
+            groups.push(group);
             let st = prov::read_state(clients, t)
                 .await
                 .map_err(prov::aws_error)?;
-            let plan = plan_setup(&prov::desired(t, &settings), &st.existing);
-            for c in plan {
-                let (state, detail) = match c.action {
-                    Action::Unchanged => ("present", String::new()),
-                    Action::Update => ("drifted", format!("differs: {}", c.fields.join(", "))),
-                    Action::Create => ("missing", String::new()),
-                    Action::Delete => (
-                        "extra",
-                        "managed by secret-audit but no longer desired".to_owned(),
-                    ),
-                    Action::Unsupported => ("unsupported by endpoint", String::new()),
-                };
-                let alarm_state = if c.kind == Kind::Alarm {
-                    st.existing
-                        .alarms
-                        .iter()
-                        .find(|a| a.spec.name == c.name)
-                        .and_then(|a| a.state.clone())
-                } else {
-                    None
-                };
-                rows.push(Row {
-                    target: t.name.clone(),
-                    resource: c.kind.as_str(),
-                    name: c.name,
-                    state,
-                    fields: c.fields,
-                    detail,
-                    alarm_state,
-                });
-            }
+            rows.extend(resource_status(t, &st, &settings));
         }
         anyhow::Ok((rows, groups))
     })?;
@@ -128,42 +67,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
         .iter()
         .filter(|r| matches!(r.state, "drifted" | "missing" | "extra"))
         .collect();
-    if global.output == OutputFormat::Json {
-        let resources: Vec<Value> = rows
-            .iter()
-            .filter(|r| r.resource != "log-group")
-            .map(|r| {
-                json!({
-                    "target": r.target, "resource": r.resource, "name": r.name, "state": r.state,
-                    "fields": r.fields, "alarm_state": r.alarm_state,
-                })
-            })
-            .collect();
-        jsonout::write(
-            &mut out,
-            &json!({"ok": bad.is_empty(), "log_groups": groups, "resources": resources}),
-        )?;
-    } else {
-        let mut table = Table::new(&[
-            ("TARGET", false),
-            ("RESOURCE", false),
-            ("NAME", false),
-            ("STATE", false),
-            ("ALARM", false),
-            ("DETAIL", false),
-        ]);
-        for r in &rows {
-            table.push(vec![
-                r.target.clone(),
-                r.resource.into(),
-                r.name.clone(),
-                r.state.into(),
-                r.alarm_state.clone().unwrap_or_default(),
-                r.detail.clone(),
-            ]);
-        }
-        prov::write_table(&table, global.output, &mut out)?;
-    }
+    write_status(global.output, &rows, groups, bad.is_empty(), &mut out)?;
     out.flush()?;
     if !bad.is_empty() {
         for r in &bad {
@@ -189,4 +93,129 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// The state of a target's log group, as a row and as JSON.
+fn log_group_status(t: &Target, streams: Option<AuditStreams>, now_ms: i64) -> (Row, Value) {
+    let (state, detail) = match &streams {
+        None => ("missing", "log group does not exist".to_owned()),
+        Some(s) if s.count == 0 => (
+            "present",
+            "no audit streams: audit log not enabled".to_owned(),
+        ),
+        Some(s) => match s.newest_event_ms {
+            Some(ms) => (
+                "present",
+                format!(
+                    "{} audit streams; newest event {} ({} ago)",
+                    s.count,
+                    rfc3339(ms * 1000, false),
+                    prov::age((now_ms - ms) / 1000)
+                ),
+            ),
+            None => ("present", format!("{} audit streams, no events", s.count)),
+        },
+    };
+    let group = json!({
+        "target": t.name,
+        "log_group": t.log_group,
+        "exists": streams.is_some(),
+        "audit_streams": streams.map(|s| s.count),
+        "newest_event": streams.and_then(|s| s.newest_event_ms).map(|ms| rfc3339(ms * 1000, false)),
+        "newest_event_age_seconds": streams.and_then(|s| s.newest_event_ms).map(|ms| (now_ms - ms) / 1000),
+    });
+    let row = Row {
+        target: t.name.clone(),
+        resource: "log-group",
+        name: t.log_group.clone(),
+        state,
+        fields: vec![],
+        detail,
+        alarm_state: None,
+    };
+    (row, group)
+}
+
+/// What setup manages for a target, each resource against what exists.
+fn resource_status(t: &Target, st: &prov::TargetState, settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let plan = plan_setup(&prov::desired(t, settings), &st.existing);
+    for c in plan {
+        let (state, detail) = match c.action {
+            Action::Unchanged => ("present", String::new()),
+            Action::Update => ("drifted", format!("differs: {}", c.fields.join(", "))),
+            Action::Create => ("missing", String::new()),
+            Action::Delete => (
+                "extra",
+                "managed by secret-audit but no longer desired".to_owned(),
+            ),
+            Action::Unsupported => ("unsupported by endpoint", String::new()),
+        };
+        let alarm_state = if c.kind == Kind::Alarm {
+            st.existing
+                .alarms
+                .iter()
+                .find(|a| a.spec.name == c.name)
+                .and_then(|a| a.state.clone())
+        } else {
+            None
+        };
+        rows.push(Row {
+            target: t.name.clone(),
+            resource: c.kind.as_str(),
+            name: c.name,
+            state,
+            fields: c.fields,
+            detail,
+            alarm_state,
+        });
+    }
+    rows
+}
+
+/// The status document in `format`.
+fn write_status(
+    format: OutputFormat,
+    rows: &[Row],
+    groups: Vec<Value>,
+    ok: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if format == OutputFormat::Json {
+        let resources: Vec<Value> = rows
+            .iter()
+            .filter(|r| r.resource != "log-group")
+            .map(|r| {
+                json!({
+                    "target": r.target, "resource": r.resource, "name": r.name, "state": r.state,
+                    "fields": r.fields, "alarm_state": r.alarm_state,
+                })
+            })
+            .collect();
+        jsonout::write(
+            out,
+            &json!({"ok": ok, "log_groups": groups, "resources": resources}),
+        )?;
+    } else {
+        let mut table = Table::new(&[
+            ("TARGET", false),
+            ("RESOURCE", false),
+            ("NAME", false),
+            ("STATE", false),
+            ("ALARM", false),
+            ("DETAIL", false),
+        ]);
+        for r in rows {
+            table.push(vec![
+                r.target.clone(),
+                r.resource.into(),
+                r.name.clone(),
+                r.state.into(),
+                r.alarm_state.clone().unwrap_or_default(),
+                r.detail.clone(),
+            ]);
+        }
+        prov::write_table(&table, format, out)?;
+    }
+    Ok(())
 }
