@@ -770,6 +770,19 @@ impl Cluster {
     /// Secrets: 3 % of the requests begun here, and with the bursts some of
     /// them start, about 4.5 % of all records. Returns the first request of what
     /// the actor does; the rest of a burst follows in the next records.
+    /// A request on secrets (the core API group).
+    fn secret(
+        &mut self,
+        verb: &'static str,
+        who: (User, String),
+        ua: &str,
+        ns: Option<&str>,
+        name: Option<&str>,
+        code: u16,
+    ) -> Event {
+        self.request(verb, who, ua, Some("secrets"), ns, name, "", code)
+    }
+
     fn secret_request(&mut self) -> Event {
         let ns = self.pick(NAMESPACES);
         let x = self.r.f64();
@@ -780,23 +793,14 @@ impl Cluster {
             let who = self.sa(ns, app);
             let name = self.secret_of(ns);
             let ua = format!("{app}/1.0 (linux/amd64) kubernetes/$Format");
-            burst.push(self.request(
-                "get",
-                who,
-                &ua,
-                Some("secrets"),
-                Some(ns),
-                Some(&name),
-                "",
-                200,
-            ));
+            burst.push(self.secret("get", who, &ua, Some(ns), Some(&name), 200));
         } else if x < 0.52 {
             // Operators list and watch secrets, cluster-wide or in a namespace.
             let i = self.pick(SECRET_OPERATORS);
             let (user, ip, ua) = self.operator(i);
             let verb = self.pick(&["list", "watch"]);
             let scope = (!self.chance(0.4)).then_some(ns);
-            burst.push(self.request(verb, (user, ip), ua, Some("secrets"), scope, None, "", 200));
+            burst.push(self.secret(verb, (user, ip), ua, scope, None, 200));
         } else if x < 0.57 {
             // external-secrets refreshes: reads across namespaces, then
             // updates the secrets it owns.
@@ -805,14 +809,12 @@ impl Cluster {
                 let ns = self.pick(NAMESPACES);
                 let name = self.secret_of(ns);
                 let verb = if self.chance(0.2) { "update" } else { "get" };
-                burst.push(self.request(
+                burst.push(self.secret(
                     verb,
                     (user.clone(), ip.clone()),
                     ua,
-                    Some("secrets"),
                     Some(ns),
                     Some(&name),
-                    "",
                     200,
                 ));
             }
@@ -821,14 +823,12 @@ impl Cluster {
             let (user, ip, ua) = self.operator(CERT_MANAGER);
             let name = format!("{}-tls", self.pick(&APPS[..3]));
             for verb in ["get", "update"] {
-                burst.push(self.request(
+                burst.push(self.secret(
                     verb,
                     (user.clone(), ip.clone()),
                     ua,
-                    Some("secrets"),
                     Some(ns),
                     Some(&name),
-                    "",
                     200,
                 ));
             }
@@ -840,36 +840,16 @@ impl Cluster {
             let v = 1 + self.r.u8(0..3);
             let last = format!("sh.helm.release.v1.{app}.v{v}");
             let next = format!("sh.helm.release.v1.{app}.v{}", v + 1);
-            burst.push(self.request(
-                "list",
-                who.clone(),
-                "Helm/3.14.3",
-                Some("secrets"),
-                Some(ns),
-                None,
-                "",
-                200,
-            ));
-            burst.push(self.request(
+            burst.push(self.secret("list", who.clone(), "Helm/3.14.3", Some(ns), None, 200));
+            burst.push(self.secret(
                 "get",
                 who.clone(),
                 "Helm/3.14.3",
-                Some("secrets"),
                 Some(ns),
                 Some(&last),
-                "",
                 200,
             ));
-            burst.push(self.request(
-                "create",
-                who,
-                "Helm/3.14.3",
-                Some("secrets"),
-                Some(ns),
-                Some(&next),
-                "",
-                201,
-            ));
+            burst.push(self.secret("create", who, "Helm/3.14.3", Some(ns), Some(&next), 201));
         } else if x < 0.76 {
             // People with kubectl, k9s or Helm.
             let verb = self.pick(&["get", "get", "list"]);
@@ -877,16 +857,7 @@ impl Cluster {
             let human = self.human(who);
             let ua = self.pick(KUBECTL_UA);
             let name = (verb == "get").then(|| self.secret_of(ns));
-            burst.push(self.request(
-                verb,
-                human,
-                ua,
-                Some("secrets"),
-                Some(ns),
-                name.as_deref(),
-                "",
-                200,
-            ));
+            burst.push(self.secret(verb, human, ua, Some(ns), name.as_deref(), 200));
         } else if x < 0.80 {
             // A service account reaching into another namespace, refused.
             let app = self.pick(APPS);
@@ -899,16 +870,7 @@ impl Cluster {
             let who = self.sa(other, app);
             let verb = self.pick(&["get", "list"]);
             let name = self.secret_of(ns);
-            burst.push(self.request(
-                verb,
-                who,
-                "curl/8.5.0",
-                Some("secrets"),
-                Some(ns),
-                Some(&name),
-                "",
-                403,
-            ));
+            burst.push(self.secret(verb, who, "curl/8.5.0", Some(ns), Some(&name), 403));
         } else if x < 0.84 {
             // An app missing an RBAC rule retries in its own namespace.
             let app = self.pick(APPS);
@@ -916,55 +878,40 @@ impl Cluster {
             let name = self.secret_of(ns);
             let ua = format!("{app}/1.0 (linux/amd64) kubernetes/$Format");
             for _ in 0..1 + self.r.usize(..3) {
-                burst.push(self.request(
-                    "get",
-                    who.clone(),
-                    &ua,
-                    Some("secrets"),
-                    Some(ns),
-                    Some(&name),
-                    "",
-                    403,
-                ));
+                burst.push(self.secret("get", who.clone(), &ua, Some(ns), Some(&name), 403));
             }
         } else if x < 0.86 {
             // Scanners probe a public endpoint anonymously and are refused.
             let ip = self.scanner_ip();
             let anonymous = Self::plain("system:anonymous", &["system:unauthenticated"]);
-            burst.push(self.request(
+            burst.push(self.secret(
                 "list",
                 (anonymous, ip),
                 "python-requests/2.31.0",
-                Some("secrets"),
                 None,
                 None,
-                "",
                 403,
             ));
         } else if x < 0.87 {
             // The nightly backup lists every secret of the cluster.
             let who = self.sa("velero", "velero");
-            burst.push(self.request(
+            burst.push(self.secret(
                 "list",
                 who,
                 "velero-server/v1.13.0 (linux/amd64) kubernetes/$Format",
-                Some("secrets"),
                 None,
                 None,
-                "",
                 200,
             ));
         } else if x < 0.90 {
             // A dashboard sidecar watches its own namespace.
             let who = self.sa("monitoring", "grafana");
-            burst.push(self.request(
+            burst.push(self.secret(
                 "watch",
                 who,
                 "grafana-sidecar/1.26.1",
-                Some("secrets"),
                 Some("monitoring"),
                 None,
-                "",
                 200,
             ));
         } else {
@@ -979,16 +926,7 @@ impl Cluster {
             };
             let name = (verb != "deletecollection").then(|| self.secret_of(ns));
             let code = if verb == "create" { 201 } else { 200 };
-            burst.push(self.request(
-                verb,
-                who,
-                "Helm/3.14.3",
-                Some("secrets"),
-                Some(ns),
-                name.as_deref(),
-                "",
-                code,
-            ));
+            burst.push(self.secret(verb, who, "Helm/3.14.3", Some(ns), name.as_deref(), code));
         }
         if self.exotic {
             for ev in &mut burst {
