@@ -13,7 +13,7 @@
 //!
 //! What the handler does is what a signal handler may do: lock-free atomic
 //! loads and stores, `sigaction` (async-signal-safe in POSIX), and `mmap`
-//! made as the raw system call. POSIX does not list `mmap` among the
+//! made as the raw system call; it keeps the interrupted code's `errno`. POSIX does not list `mmap` among the
 //! async-signal-safe functions because a C library may keep state around
 //! it; the raw system call keeps none, and Linux's `mmap` takes no lock a
 //! signal could interrupt holding (the fault came from a read of user
@@ -138,7 +138,26 @@ impl Drop for Window {
     }
 }
 
+/// Puts back the interrupted code's `errno` when the handler returns: the
+/// system calls below may set it.
+struct KeepErrno(libc::c_int);
+
+impl KeepErrno {
+    fn save() -> KeepErrno {
+        // SAFETY: the calling thread's errno, always valid.
+        KeepErrno(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for KeepErrno {
+    fn drop(&mut self) {
+        // SAFETY: as in `save`.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
 extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let _errno = KeepErrno::save();
     // SAFETY: the kernel passes a valid siginfo; SIGBUS carries an address.
     let addr = unsafe { (*info).si_addr() } as usize;
     let page = PAGE.load(Ordering::Acquire);
