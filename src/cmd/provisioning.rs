@@ -1,17 +1,13 @@
 //! Glue shared by `setup`, `status` and `teardown`: targets from the
-//! command line, the runtime and clients, reading what exists, rendering a
-//! plan and applying it through `aws/`.
-
-use std::io::{self, Write};
+//! command line, the runtime and clients, reading what exists, and applying
+//! a plan through `aws/` (`output::plan` renders it).
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::json;
 
 use crate::aws::{self, cloudwatch::AlarmScan, logs::AuditStreams, AwsError, Clients};
-use crate::cli::{parse_duration, AwsArgs, OutputFormat};
+use crate::cli::{parse_duration, AwsArgs};
 use crate::error::AppError;
-use crate::output::{json as jsonout, table::Table};
 use crate::provision::spec::{self, Desired};
 use crate::provision::{Action, Change, Existing, Op, Settings, Target};
 
@@ -218,63 +214,6 @@ pub fn query_names(target: &Target) -> Vec<String> {
 
 pub fn desired(target: &Target, settings: &Settings) -> Desired {
     spec::desired(target, settings)
-}
-
-/// Writes a plan: a table (or CSV, markdown) or one JSON document.
-pub fn print_plan(
-    format: OutputFormat,
-    plans: &[(Target, Vec<Change>)],
-    dry_run: bool,
-) -> io::Result<()> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    if format == OutputFormat::Json {
-        let changes: Vec<_> = plans
-            .iter()
-            .flat_map(|(t, plan)| {
-                plan.iter().map(move |c| {
-                    json!({
-                        "target": t.name,
-                        "log_group": t.log_group,
-                        "resource": c.kind.as_str(),
-                        "name": c.name,
-                        "action": c.action.as_str(),
-                        "fields": c.fields,
-                    })
-                })
-            })
-            .collect();
-        jsonout::write(&mut out, &json!({"dry_run": dry_run, "changes": changes}))?;
-    } else {
-        let mut table = Table::new(&[
-            ("TARGET", false),
-            ("RESOURCE", false),
-            ("NAME", false),
-            ("ACTION", false),
-            ("CHANGES", false),
-        ]);
-        for (t, plan) in plans {
-            for c in plan {
-                table.push(vec![
-                    t.name.clone(),
-                    c.kind.as_str().into(),
-                    c.name.clone(),
-                    c.action.as_str().into(),
-                    c.fields.join(", "),
-                ]);
-            }
-        }
-        write_table(&table, format, &mut out)?;
-    }
-    out.flush()
-}
-
-pub fn write_table(table: &Table, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
-    match format {
-        OutputFormat::Csv => table.write_csv(out),
-        OutputFormat::Markdown => table.write_markdown(out),
-        _ => table.write_table(out),
-    }
 }
 
 /// Counts of a plan's actions, for the closing line on stderr.

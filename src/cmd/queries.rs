@@ -9,7 +9,6 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, OutputFormat};
-use crate::cmd::provisioning::write_table;
 use crate::error::{exit, AppError};
 use crate::insights::{self, lint};
 use crate::output::json as jsonout;
@@ -102,7 +101,7 @@ fn list(format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<u8> {
             q.description.clone(),
         ]);
     }
-    write_table(&t, format, out)?;
+    t.write(format, out)?;
     Ok(exit::OK)
 }
 

@@ -215,7 +215,7 @@ fn write_status(
                 r.detail.clone(),
             ]);
         }
-        prov::write_table(&table, format, out)?;
+        table.write(format, out)?;
     }
     Ok(())
 }

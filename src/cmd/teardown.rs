@@ -32,7 +32,12 @@ pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
                 plan_teardown(&state.existing, &prov::query_names(t)),
             ));
         }
-        prov::print_plan(global.output, &plans, args.dry_run)?;
+        {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            crate::output::plan::write(global.output, &plans, args.dry_run, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+        }
         let summary = prov::summary(&plans);
         if args.dry_run {
             say.line(format_args!(

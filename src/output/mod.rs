@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod diag;
 pub mod json;
 pub mod pattern_test;
+pub mod plan;
 pub mod progress;
 pub mod sanitize;
 pub mod table;

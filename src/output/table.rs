@@ -55,6 +55,16 @@ impl Table {
         }
     }
 
+    /// The table as `format` asks: a terminal table, CSV or markdown (JSON
+    /// documents are the caller's).
+    pub fn write(&self, format: super::OutputFormat, w: &mut dyn Write) -> io::Result<()> {
+        match format {
+            super::OutputFormat::Csv => self.write_csv(w),
+            super::OutputFormat::Markdown => self.write_markdown(w),
+            _ => self.write_table(w),
+        }
+    }
+
     pub fn write_table(&self, w: &mut dyn Write) -> io::Result<()> {
         let mut t = comfy_table::Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED);
