@@ -8,6 +8,7 @@ pub mod json;
 pub mod pattern_test;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod sanitize;
 pub mod table;
 
