@@ -88,6 +88,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
+    let say = global.reporter();
     let (since, until) = parse_window(
         args.since.as_deref(),
         args.until.as_deref(),
@@ -108,7 +109,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
             users: args.user.clone(),
         },
         max_record_size: args.max_record_size,
-        keep_all_malformed: global.verbose > 0,
+        keep_all_malformed: say.is_verbose(),
         full_parse: args.full_parse,
         probe: None,
         grouping: if args.requests {
@@ -123,7 +124,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     // that shrinks under them a read error instead of the end of the process.
     input::install_fault_handler();
     let threads = input::threads(args.threads);
-    let progress = crate::output::progress::bytes_bar(total_bytes(&inputs), global.quiet);
+    let progress = crate::output::progress::bytes_bar(total_bytes(&inputs), say.is_quiet());
     let opts = ReadOptions {
         threads,
         format: args.format,
@@ -134,7 +135,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
 
-    analysis::warn(global.reporter(), &shard, &reports);
+    analysis::warn(say, &shard, &reports);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let rows = if args.requests {
@@ -158,7 +159,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     std::mem::forget(rows);
     std::mem::forget(shard);
     if args.strict && malformed > 0 {
-        global.reporter().line(format_args!(
+        say.line(format_args!(
             "secret-audit: --strict: {malformed} malformed record(s), the answer is incomplete"
         ));
         return Ok(exit::CHECK_FAILED);

@@ -46,9 +46,10 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     let pattern = Pattern::parse(&args.pattern).map_err(|e| AppError::Usage(e.to_string()))?;
     let pattern = Arc::new(pattern);
     let probe = Arc::clone(&pattern);
+    let say = global.reporter();
     let settings = Arc::new(Settings {
         max_record_size: args.max_record_size,
-        keep_all_malformed: global.verbose > 0,
+        keep_all_malformed: say.is_verbose(),
         probe: Some(Arc::new(move |rec: &[u8]| probe.matches(rec))),
         ..Default::default()
     });
@@ -65,7 +66,6 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     };
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     let c = &shard.counts;
-    let say = global.reporter();
     for r in &reports {
         if let Some(p) = &r.problem {
             say.line(format_args!(
