@@ -954,3 +954,39 @@ fn colour_follows_the_color_option_and_never_reaches_data_formats() {
         assert!(!out.contains('\u{1b}'), "{output} carries colour");
     }
 }
+
+#[test]
+fn every_request_row_names_the_line_or_element_its_first_record_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    // About 12 MB of lines: several 4 MiB blocks, scanned on two threads.
+    let lines = dir.path().join("big.jsonl");
+    generate_events(&lines, "jsonl", 40_000, &[]);
+    let text = std::fs::read_to_string(&lines).unwrap();
+    let by_line: Vec<&str> = text.lines().collect();
+    let doc = analyze_json(&["--requests", "--threads", "2", lines.to_str().unwrap()]);
+    let reqs = doc["requests"].as_array().unwrap();
+    assert!(reqs.len() > 1000, "{} requests", reqs.len());
+    let prefix = format!("{}:", lines.display());
+    for r in reqs {
+        let source = r["source"].as_str().unwrap();
+        let n: usize = source
+            .strip_prefix(&prefix)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("source {source:?} is not {prefix}<line>"));
+        let id = r["audit_id"].as_str().unwrap();
+        assert!(
+            by_line[n - 1].contains(id),
+            "{source} does not hold request {id}"
+        );
+    }
+
+    // A container names the element.
+    let list = dir.path().join("list.json");
+    generate(&list, "eventlist", &[]);
+    let doc = analyze_json(&["--requests", list.to_str().unwrap()]);
+    let first = doc["requests"][0]["source"].as_str().unwrap();
+    assert!(
+        first.starts_with(&format!("{}: items[", list.display())),
+        "{first}"
+    );
+}

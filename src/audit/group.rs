@@ -1,22 +1,18 @@
 //! Aggregation state: the groups the rollup shows (one per `--by` key tuple,
-//! or one per request with `--requests`), and the request table that counts
-//! each request once.
-//!
-//! One [`Table`] serves every thread of a run, so the first record of a
-//! request seen anywhere adds it to a group and every later record of it
-//! only updates its outcome. A request costs about 24 bytes (a 128-bit id
-//! and its outcome); groups grow with distinct keys, strings with distinct
-//! values.
+//! or one per request with `--requests`), kept by [`Grouped`], the rollup's
+//! consumer of the ledger (which counts each request once). Groups grow with
+//! distinct keys, strings with distinct values.
 
 use std::hash::BuildHasher;
-use std::sync::{Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
-use super::event::is_denied;
-use super::event::{SecretAccess, Stage};
+use super::compact::{id_from_words, id_words, Id, SortedTail};
+use super::event::{is_denied, SecretAccess};
 use super::key::{Key, Scope};
+use super::ledger::{Consumer, Request};
+use super::origin::Origin;
 
 /// An interned string; 0 stands for "absent".
 pub type Sym = u32;
@@ -109,69 +105,6 @@ fn group_key(grouping: &Grouping, a: &SecretAccess<'_>, id: u128, scratch: &mut 
 /// id) already.
 fn key_hash(key: Id) -> u64 {
     key[0] ^ key[1]
-}
-
-/// A small map in little more than its entries' size: a vector whose head
-/// is sorted (binary search) and whose short tail is not (scanned), sorted
-/// in once it outgrows the square root of the head. It grows by an eighth
-/// at a time (at least four entries, so small ones are not reallocated at
-/// every other insert), where a hash map would use a third to twice as much
-/// again and double at every resize, so memory tracks the entries.
-#[derive(Debug, Clone)]
-struct SortedTail<K, V> {
-    entries: Vec<(K, V)>,
-    sorted: usize,
-}
-
-impl<K, V> Default for SortedTail<K, V> {
-    fn default() -> Self {
-        SortedTail {
-            entries: Vec::new(),
-            sorted: 0,
-        }
-    }
-}
-
-impl<K: Ord + Copy, V> SortedTail<K, V> {
-    fn position(&self, key: K) -> Option<usize> {
-        let (head, tail) = self.entries.split_at(self.sorted);
-        match head.binary_search_by(|e| e.0.cmp(&key)) {
-            Ok(i) => Some(i),
-            Err(_) => tail
-                .iter()
-                .position(|e| e.0 == key)
-                .map(|i| self.sorted + i),
-        }
-    }
-
-    fn get_mut(&mut self, key: K) -> Option<&mut V> {
-        let i = self.position(key)?;
-        Some(&mut self.entries[i].1)
-    }
-
-    /// Adds a key not in the map.
-    fn insert(&mut self, key: K, value: V) {
-        let len = self.entries.len();
-        if len == self.entries.capacity() {
-            self.entries.reserve_exact((len / 8).max(4));
-        }
-        self.entries.push((key, value));
-        if len + 1 - self.sorted > 8 + self.sorted.isqrt() {
-            // A stable sort merges the sorted head with the sorted tail.
-            self.entries.sort_by_key(|e| e.0);
-            self.sorted = self.entries.len();
-        }
-    }
-
-    fn remove(&mut self, key: K) -> Option<V> {
-        let i = self.position(key)?;
-        Some(if i < self.sorted {
-            self.sorted -= 1;
-            self.entries.remove(i).1
-        } else {
-            self.entries.swap_remove(i).1
-        })
-    }
 }
 
 /// Counts per symbol, in about 9 bytes each.
@@ -280,7 +213,7 @@ impl Group {
 
 /// Strings interned once per run, end to end in one buffer: a symbol is a
 /// string's position (from 1; 0 stands for "absent").
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Interner {
     ids: HashTable<Sym>,
     text: String,
@@ -328,91 +261,16 @@ fn string_at<'a>(text: &'a str, ends: &[u32], id: Sym) -> &'a str {
     &text[start..ends[i] as usize]
 }
 
-/// A request's outcome as the request table keeps it.
-#[derive(Debug, Clone, Copy)]
-struct Outcome {
-    /// The group the request was counted in.
-    group: u32,
-    /// Response code of the latest stage that had one; 0 when none had.
-    code: u16,
-    code_stage: Stage,
-}
-
-/// A 128-bit request id as two words: 8-byte alignment keeps a table entry
-/// at 24 bytes (a `u128` key would pad it to 32).
-pub type Id = [u64; 2];
-
-pub fn id_words(id: u128) -> Id {
-    [id as u64, (id >> 64) as u64]
-}
-
-pub fn id_from_words(w: Id) -> u128 {
-    (w[1] as u128) << 64 | w[0] as u128
-}
-
-/// Values by request id, in 4096 [`SortedTail`] buckets.
-struct IdMap<V> {
-    buckets: Box<[SortedTail<Id, V>]>,
-}
-
-const ID_BUCKETS: usize = 1 << 12;
-
-impl<V> Default for IdMap<V> {
-    fn default() -> IdMap<V> {
-        IdMap {
-            buckets: (0..ID_BUCKETS).map(|_| SortedTail::default()).collect(),
-        }
-    }
-}
-
-impl<V> IdMap<V> {
-    fn bucket(&mut self, id: Id) -> &mut SortedTail<Id, V> {
-        // Ids are UUIDs or hashes, but mix them anyway.
-        let h = (id[0] ^ id[1].rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        &mut self.buckets[(h >> (64 - ID_BUCKETS.trailing_zeros())) as usize]
-    }
-
-    fn get_mut(&mut self, id: Id) -> Option<&mut V> {
-        self.bucket(id).get_mut(id)
-    }
-
-    /// Adds an id not in the map.
-    fn insert(&mut self, id: Id, value: V) {
-        self.bucket(id).insert(id, value)
-    }
-
-    fn remove(&mut self, id: Id) -> Option<V> {
-        self.bucket(id).remove(id)
-    }
-
-    fn values(&self) -> impl Iterator<Item = &V> {
-        self.buckets.iter().flat_map(|b| &b.entries).map(|e| &e.1)
-    }
-}
-
-/// Every secret request of a run and the groups they fall in, shared by all
-/// threads. A thread takes the lock only for a record about a secret (a few
-/// in a hundred), so threads seldom wait, and nothing is merged at the end.
-#[derive(Default)]
-pub struct Requests(Mutex<Table>);
-
-impl std::fmt::Debug for Requests {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Requests")
-    }
-}
-
-impl Requests {
-    pub fn lock(&self) -> MutexGuard<'_, Table> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The groups, their strings, and every request's outcome.
-#[derive(Default)]
-pub struct Table {
+/// The rollup's consumer of the ledger: the groups, their strings, and with
+/// `--requests` where each request's first record came from.
+#[derive(Clone)]
+pub struct Grouped {
+    pub grouping: Grouping,
     pub strings: Interner,
     pub groups: Vec<Group>,
+    /// With `--requests`: the origin of each group's (request's) first
+    /// record, by group.
+    pub origins: Vec<Origin>,
     /// Groups by key ([`group_key`]).
     index: HashTable<(Id, u32)>,
     /// Where a key is assembled to be hashed.
@@ -420,41 +278,42 @@ pub struct Table {
     /// The few verbs there are, interned, so a record's verb is found without
     /// a lookup in `strings`.
     verbs: Vec<(Box<str>, Sym)>,
-    /// Requests whose outcome may still change (no final stage yet).
-    open: IdMap<Outcome>,
-    /// Requests seen at a final stage, their outcome already counted: only
-    /// the id is kept, 16 bytes.
-    closed: IdMap<()>,
 }
 
-impl Table {
-    /// Counts one record of request `id`: the first record of a request adds
-    /// it to its group, later ones only move its outcome, until a final
-    /// stage (`ResponseComplete` or `Panic`) with a response code settles it.
-    pub fn add(
-        &mut self,
-        grouping: &Grouping,
-        id: u128,
-        a: &SecretAccess<'_>,
-        audit_id_text: Option<&str>,
-    ) {
-        let words = id_words(id);
-        if self.closed.get_mut(words).is_some() {
-            return;
+impl Grouped {
+    pub fn new(grouping: Grouping) -> Grouped {
+        Grouped {
+            grouping,
+            strings: Interner::default(),
+            groups: Vec::new(),
+            origins: Vec::new(),
+            index: HashTable::default(),
+            scratch: Vec::new(),
+            verbs: Vec::new(),
         }
-        let settles = a.code.is_some() && a.stage >= Stage::ResponseComplete;
-        if let Some(o) = self.open.get_mut(words) {
-            if a.code.is_some() && a.stage >= o.code_stage {
-                o.code = a.code.unwrap_or(0);
-                o.code_stage = a.stage;
-            }
-            if settles {
-                let o = self.open.remove(words).expect("just found");
-                self.settle(o);
-                self.closed.insert(words, ());
-            }
-            return;
+    }
+
+    /// A verb's symbol. There are about ten verbs, looked up here in a short
+    /// list; past 32 distinct ones the interner answers.
+    fn verb(&mut self, verb: &str) -> Sym {
+        if let Some(&(_, sym)) = self.verbs.iter().find(|v| *v.0 == *verb) {
+            return sym;
         }
+        let sym = self.strings.intern(verb);
+        if self.verbs.len() < 32 {
+            self.verbs.push((verb.into(), sym));
+        }
+        sym
+    }
+}
+
+impl Consumer for Grouped {
+    /// The group the request was counted in.
+    type Token = u32;
+
+    /// Adds a request to the group of its key values, made on first sight.
+    fn begin(&mut self, r: &Request<'_>) -> u32 {
+        let a = r.access;
         let seen = Seen {
             verb: self.verb(&a.verb),
             scope: scope(a.name.is_some(), a.namespace.is_some()),
@@ -462,7 +321,7 @@ impl Table {
             user_agent: self.strings.intern_opt(a.user_agent.as_deref()),
             impersonated_by: self.strings.intern_opt(a.impersonated_by.as_deref()),
         };
-        let key = id_words(group_key(grouping, a, id, &mut self.scratch));
+        let key = id_words(group_key(&self.grouping, a, r.id, &mut self.scratch));
         let group = match self.index.find(key_hash(key), |e| e.0 == key) {
             Some(&(_, g)) => g,
             None => {
@@ -481,69 +340,34 @@ impl Table {
                     verb: seen.verb,
                     source_ip: seen.source_ip,
                     user_agent: seen.user_agent,
-                    audit_id_text: s.intern_opt(audit_id_text),
+                    audit_id_text: s.intern_opt(r.audit_id_text),
                 };
                 self.groups
-                    .push(Group::new(first, id, a.audit_id.is_some()));
+                    .push(Group::new(first, r.id, a.audit_id.is_some()));
+                if self.grouping == Grouping::Requests {
+                    self.origins.push(r.origin.clone());
+                }
                 self.index
                     .insert_unique(key_hash(key), (key, g), |e| key_hash(e.0));
                 g
             }
         };
         self.groups[group as usize].add(&seen, a.time);
-        let outcome = match a.code {
-            Some(code) => Outcome {
-                group,
-                code,
-                code_stage: a.stage,
-            },
-            None => Outcome {
-                group,
-                code: 0,
-                code_stage: Stage::Unknown,
-            },
-        };
-        if settles {
-            self.settle(outcome);
-            self.closed.insert(words, ());
-        } else {
-            self.open.insert(words, outcome);
-        }
-    }
-
-    /// A verb's symbol. There are about ten verbs, looked up here in a short
-    /// list; past 32 distinct ones the interner answers.
-    fn verb(&mut self, verb: &str) -> Sym {
-        if let Some(&(_, sym)) = self.verbs.iter().find(|v| *v.0 == *verb) {
-            return sym;
-        }
-        let sym = self.strings.intern(verb);
-        if self.verbs.len() < 32 {
-            self.verbs.push((verb.into(), sym));
-        }
-        sym
+        group
     }
 
     /// Counts a request's final outcome in its group.
-    fn settle(&mut self, o: Outcome) {
-        let group = &mut self.groups[o.group as usize];
-        group.denied += is_denied(o.code) as u64;
-        group.code = o.code;
-    }
-
-    /// Counts the outcome of every request still open: the groups and their
-    /// strings, complete. Call after the last record.
-    pub fn finish(mut self) -> (Interner, Vec<Group>) {
-        for o in std::mem::take(&mut self.open).values() {
-            self.settle(*o);
-        }
-        (self.strings, self.groups)
+    fn settle(&mut self, group: u32, code: u16) {
+        let group = &mut self.groups[group as usize];
+        group.denied += is_denied(code) as u64;
+        group.code = code;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::event::Stage;
 
     #[test]
     fn a_tally_counts_each_symbol_once_small_or_large() {
@@ -576,41 +400,6 @@ mod tests {
         assert_eq!(i.get(0), None);
     }
 
-    #[test]
-    fn request_entries_are_24_bytes_open_and_16_closed() {
-        assert_eq!(std::mem::size_of::<(Id, Outcome)>(), 24);
-        assert_eq!(std::mem::size_of::<(Id, ())>(), 16);
-        assert_eq!(id_from_words(id_words(u128::MAX - 5)), u128::MAX - 5);
-    }
-
-    #[test]
-    fn the_id_map_finds_what_it_holds_and_stays_compact() {
-        let id = |i: u64| [i.wrapping_mul(0x2545_f491_4f6c_dd1d), i];
-        let mut map: IdMap<u64> = IdMap::default();
-        let n = 200_000u64;
-        for i in (0..n).step_by(2) {
-            assert!(map.get_mut(id(i)).is_none());
-            map.insert(id(i), i);
-        }
-        for i in 0..n {
-            match map.get_mut(id(i)) {
-                Some(v) => assert_eq!((i % 2, *v), (0, i)),
-                None => assert_eq!(i % 2, 1, "id {i} lost"),
-            }
-        }
-        // Removing from sorted heads and unsorted tails keeps the rest.
-        for i in (0..n).step_by(6) {
-            assert_eq!(map.remove(id(i)), Some(i));
-            assert_eq!(map.remove(id(i)), None);
-        }
-        for i in (0..n).step_by(2) {
-            assert_eq!(map.get_mut(id(i)).is_some(), i % 6 != 0, "id {i}");
-        }
-        assert_eq!(map.values().count() as u64, n / 2 - n.div_ceil(6));
-        let capacity: usize = map.buckets.iter().map(|b| b.entries.capacity()).sum();
-        assert!(capacity as u64 <= n / 2 * 9 / 8 + 4 * ID_BUCKETS as u64);
-    }
-
     fn access<'a>(
         namespace: Option<&'a str>,
         name: Option<&'a str>,
@@ -635,7 +424,7 @@ mod tests {
 
     #[test]
     fn group_keys_tell_values_apart_and_requests_key_on_the_id() {
-        let by = Grouping::By(crate::audit::rollup::DEFAULT_KEYS.to_vec());
+        let by = Grouping::By(crate::audit::key::DEFAULT_KEYS.to_vec());
         let mut scratch = Vec::new();
         let mut key = |a: &SecretAccess<'_>| group_key(&by, a, 1, &mut scratch);
         let same = key(&access(Some("ns"), Some("db"), "alice"));
@@ -660,30 +449,37 @@ mod tests {
     }
 
     #[test]
-    fn a_table_counts_requests_once_in_the_group_of_their_first_record() {
-        let by = Grouping::By(crate::audit::rollup::DEFAULT_KEYS.to_vec());
-        let mut t = Table::default();
-        let mut open = access(Some("ns"), Some("db"), "alice");
-        open.stage = Stage::ResponseStarted;
-        open.code = None;
-        t.add(&by, 1, &open, None);
-        let mut denied = access(Some("ns"), Some("db"), "alice");
-        denied.code = Some(403);
-        t.add(&by, 1, &denied, None);
-        t.add(&by, 2, &access(Some("ns"), Some("db"), "alice"), None);
-        t.add(&by, 2, &access(Some("ns"), Some("db"), "alice"), None);
-        t.add(&by, 3, &access(Some("ns"), Some("db"), "bob"), None);
-        let (strings, groups) = t.finish();
-        assert_eq!(groups.len(), 2);
-        let (alice, bob) = (&groups[0], &groups[1]);
+    fn a_request_adds_to_the_group_of_its_key_and_its_outcome_settles_there() {
+        let mut t = Grouped::new(Grouping::By(crate::audit::key::DEFAULT_KEYS.to_vec()));
+        let origin = Origin::default();
+        let mut begin = |id: u128, a: &SecretAccess<'_>| {
+            t.begin(&Request {
+                id,
+                audit_id_text: None,
+                access: a,
+                origin: &origin,
+            })
+        };
+        let first = begin(1, &access(Some("ns"), Some("db"), "alice"));
+        let second = begin(2, &access(Some("ns"), Some("db"), "alice"));
+        let bob = begin(3, &access(Some("ns"), Some("db"), "bob"));
+        assert_eq!((first, second, bob), (0, 0, 1));
+        t.settle(first, 403);
+        t.settle(second, 200);
+        assert_eq!(t.groups.len(), 2);
+        let (alice, bob) = (&t.groups[0], &t.groups[1]);
         assert_eq!((alice.requests, alice.denied, bob.requests), (2, 1, 1));
-        assert_eq!(strings.get(alice.first.user), Some("alice"));
-        assert_eq!(strings.get(bob.first.user), Some("bob"));
+        assert_eq!(t.strings.get(alice.first.user), Some("alice"));
+        assert_eq!(t.strings.get(bob.first.user), Some("bob"));
         let verbs: Vec<_> = alice
             .verbs
             .iter()
-            .map(|(v, n)| (strings.get(v), n))
+            .map(|(v, n)| (t.strings.get(v), n))
             .collect();
         assert_eq!(verbs, [(Some("get"), 2)]);
+        assert!(
+            t.origins.is_empty(),
+            "origins are kept with --requests only"
+        );
     }
 }

@@ -1,10 +1,15 @@
-//! The audit core: the event model and its classification (`event`), the
-//! accumulator that counts records and deduplicates secret requests
-//! (`shard`), and the rollup built from it (`rollup`).
+//! The audit core, in pipeline order: records and where they came from
+//! (`origin`); the front that frames, classifies (`event`), filters and
+//! counts them (`shard`); the ledger that counts each secret request once
+//! and feeds consumers (`ledger`); the rollup's consumer (`group`) and the
+//! rows built from it (`rollup`).
 
+pub mod compact;
 pub mod event;
 pub mod group;
 pub mod key;
+pub mod ledger;
+pub mod origin;
 pub mod rollup;
 pub mod scan;
 pub mod shard;

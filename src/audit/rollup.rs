@@ -1,18 +1,19 @@
 //! The rollup: secret requests grouped by the keys the user asks for
 //! (`--by`), with per-verb counts, denials, time span, and the most frequent
-//! source IPs and user agents. Built once from a finished [`Shard`].
+//! source IPs and user agents. Built from the rollup's consumer of the
+//! ledger ([`Grouped`]), finished or a snapshot.
 
 use std::collections::BTreeMap;
 
-use super::group::{Group, Grouping, Tally};
-use super::shard::Shard;
+use super::group::{Group, Grouped, Grouping, Tally};
+use super::origin::Origin;
 
 pub use super::key::{Key, Scope, DEFAULT_KEYS};
 
 /// How many source IPs and user agents a row lists.
 pub const TOP_VALUES: usize = 10;
 
-/// One row of the rollup; strings borrow from the shard.
+/// One row of the rollup; strings borrow from the groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row<'a> {
     /// The `--by` keys and their values, in the order asked.
@@ -42,13 +43,13 @@ pub struct Totals {
     pub rows: u64,
 }
 
-/// Totals over every group of a finished shard.
-pub fn totals(shard: &Shard) -> Totals {
+/// Totals over every group.
+pub fn totals(grouped: &Grouped) -> Totals {
     let mut t = Totals {
-        rows: shard.groups.len() as u64,
+        rows: grouped.groups.len() as u64,
         ..Default::default()
     };
-    for g in &shard.groups {
+    for g in &grouped.groups {
         t.requests += g.requests;
         t.denied += g.denied;
         t.first_seen = match (t.first_seen, g.first_seen) {
@@ -60,18 +61,18 @@ pub fn totals(shard: &Shard) -> Totals {
     t
 }
 
-/// The rows of a finished shard grouped `By` keys, ranked by requests, then
+/// The rows of groups made `By` keys, ranked by requests, then
 /// by key values; `top` keeps the first N. With `threads` above 1 the rows
 /// are built on two threads.
-pub fn rollup(shard: &Shard, top: Option<usize>, threads: usize) -> Vec<Row<'_>> {
-    let keys: &[Key] = match &shard.settings.grouping {
+pub fn rollup(grouped: &Grouped, top: Option<usize>, threads: usize) -> Vec<Row<'_>> {
+    let keys: &[Key] = match &grouped.grouping {
         Grouping::By(keys) => keys,
         Grouping::Requests => &[],
     };
     let with_scope = keys
         .iter()
         .any(|k| matches!(k, Key::Namespace | Key::Secret));
-    let s = |id| shard.strings.get(id).unwrap_or("");
+    let s = |id| grouped.strings.get(id).unwrap_or("");
     let top_of = |t: &Tally| {
         let mut v: Vec<(&str, u32)> = t.iter().map(|(k, n)| (s(k), n)).collect();
         let order = |a: &(&str, u32), b: &(&str, u32)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
@@ -92,7 +93,7 @@ pub fn rollup(shard: &Shard, top: Option<usize>, threads: usize) -> Vec<Row<'_>>
         Row {
             keys: keys
                 .iter()
-                .map(|&k| (k, shard.strings.get(g.first.key(k)).unwrap_or(k.absent())))
+                .map(|&k| (k, grouped.strings.get(g.first.key(k)).unwrap_or(k.absent())))
                 .collect(),
             scope: if with_scope { g.scope } else { None },
             verbs: g.verbs.iter().map(|(v, n)| (s(v), n as u64)).collect(),
@@ -110,16 +111,16 @@ pub fn rollup(shard: &Shard, top: Option<usize>, threads: usize) -> Vec<Row<'_>>
     // Rows are built on two threads: the run is otherwise over, and a large
     // rollup takes milliseconds that would show in every run's time.
     let mut rows: Vec<Row> = if threads > 1 {
-        let (a, b) = shard.groups.split_at(shard.groups.len() / 2);
+        let (a, b) = grouped.groups.split_at(grouped.groups.len() / 2);
         std::thread::scope(|scope| {
             let other = scope.spawn(|| b.iter().map(row).collect::<Vec<_>>());
-            let mut rows: Vec<Row> = Vec::with_capacity(shard.groups.len());
+            let mut rows: Vec<Row> = Vec::with_capacity(grouped.groups.len());
             rows.extend(a.iter().map(row));
             rows.extend(other.join().expect("rollup thread"));
             rows
         })
     } else {
-        shard.groups.iter().map(row).collect()
+        grouped.groups.iter().map(row).collect()
     };
     rows.sort_unstable_by(|a, b| {
         b.requests
@@ -132,7 +133,7 @@ pub fn rollup(shard: &Shard, top: Option<usize>, threads: usize) -> Vec<Row<'_>>
     rows
 }
 
-/// One secret request, for `--requests`; strings borrow from the shard.
+/// One secret request, for `--requests`; strings borrow from the groups.
 #[derive(Debug, Clone)]
 pub struct RequestRow<'a> {
     pub time: Option<i64>,
@@ -147,37 +148,41 @@ pub struct RequestRow<'a> {
     pub source_ip: &'a str,
     pub user_agent: &'a str,
     pub audit_id: String,
+    /// Where its first record came from.
+    pub origin: Option<&'a Origin>,
 }
 
-/// Every request of a finished shard grouped by `Requests`, oldest first
+/// Every request of groups made by `Requests`, oldest first
 /// (ties by auditID).
-pub fn requests(shard: &Shard) -> Vec<RequestRow<'_>> {
-    debug_assert_eq!(shard.settings.grouping, Grouping::Requests);
-    let s = |id, absent: &'static str| shard.strings.get(id).unwrap_or(absent);
-    let mut out: Vec<RequestRow> = shard
+pub fn requests(grouped: &Grouped) -> Vec<RequestRow<'_>> {
+    debug_assert_eq!(grouped.grouping, Grouping::Requests);
+    let s = |id, absent: &'static str| grouped.strings.get(id).unwrap_or(absent);
+    let mut out: Vec<RequestRow> = grouped
         .groups
         .iter()
-        .map(|g| {
+        .enumerate()
+        .map(|(i, g)| {
             let f = &g.first;
             RequestRow {
                 time: g.first_seen,
                 verb: s(f.verb, ""),
                 namespace: s(f.namespace, "*"),
                 secret: s(f.name, "*"),
-                subresource: shard.strings.get(f.subresource),
+                subresource: grouped.strings.get(f.subresource),
                 scope: f.scope(),
                 user: s(f.user, ""),
-                impersonated_by: shard.strings.get(f.impersonated_by),
+                impersonated_by: grouped.strings.get(f.impersonated_by),
                 code: (g.code != 0).then_some(g.code),
                 source_ip: s(f.source_ip, ""),
                 user_agent: s(f.user_agent, ""),
-                audit_id: match shard.strings.get(f.audit_id_text) {
+                audit_id: match grouped.strings.get(f.audit_id_text) {
                     Some(text) => text.to_string(),
                     None if g.has_audit_id => {
                         uuid::Uuid::from_u128(g.id()).hyphenated().to_string()
                     }
                     None => String::new(),
                 },
+                origin: grouped.origins.get(i),
             }
         })
         .collect();
@@ -192,12 +197,12 @@ pub fn requests(shard: &Shard) -> Vec<RequestRow<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::shard::{Position, Settings};
+    use crate::audit::shard::{ledger, Position, Settings, Shard};
     use std::sync::Arc;
 
-    fn shard(lines: &[String], grouping: Grouping) -> Shard {
+    fn grouped(lines: &[String], grouping: Grouping) -> Grouped {
         let mut s = Shard::new(Arc::new(Settings {
-            grouping,
+            ledger: ledger(grouping),
             ..Default::default()
         }));
         for (i, l) in lines.iter().enumerate() {
@@ -213,7 +218,7 @@ mod tests {
             );
         }
         s.finish();
-        s
+        s.grouped
     }
 
     fn ev(
@@ -242,7 +247,7 @@ mod tests {
 
     #[test]
     fn list_without_name_counts_as_whole_namespace_and_cluster() {
-        let s = shard(
+        let s = grouped(
             &[
                 ev(1, "list", Some("prod"), None, "ctl", 200),
                 ev(2, "watch", None, None, "ctl", 200),
@@ -267,7 +272,7 @@ mod tests {
 
     #[test]
     fn top_keeps_the_busiest_rows_and_totals_cover_all() {
-        let s = shard(
+        let s = grouped(
             &[
                 ev(1, "get", Some("a"), Some("x"), "u1", 200),
                 ev(2, "get", Some("a"), Some("x"), "u1", 200),

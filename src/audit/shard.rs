@@ -1,19 +1,19 @@
-//! The accumulator every reader feeds: record accounting, the groups of
-//! secret requests (see `group`), and the interned strings they refer to.
-//!
-//! One `Shard` per thread counts records; every shard adds secret requests
-//! to the one request table of the run (`group::Table`), so splitting the
-//! input across threads or files never changes a count. Memory grows with
-//! distinct secret requests (about 24 bytes each), distinct keys and
-//! distinct strings.
+//! The front of the pipeline, one per thread: every reader hands it records
+//! with their origin; it frames, classifies and filters them, counts them
+//! (record accounting) and adds the secret requests to the run's one
+//! [`Ledger`](super::ledger::Ledger), which counts each request once and
+//! feeds the rollup ([`Grouped`]). Splitting the input across threads or
+//! files never changes a count.
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use super::event::{classify, Classified, SecretAccess};
-use super::group::{Group, Grouping, Requests};
+use super::group::{Grouped, Grouping};
 pub use super::group::{Interner, Sym};
+use super::ledger::{Ledger, Request, Retention, Shared};
+pub use super::origin::{Origin, Position};
 use super::scan;
 
 pub use super::scan::NEEDLE;
@@ -41,20 +41,9 @@ impl Counts {
     }
 }
 
-/// Where a malformed record was: a line of a file (the line number counted
-/// within a block until blocks are stitched together) or a labelled item of a
-/// container document.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    pub input: u32,
-    pub block: u64,
-    pub line: u64,
-    pub label: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Malformed {
-    pub at: Position,
+    pub at: Origin,
     pub reason: String,
 }
 
@@ -112,9 +101,17 @@ pub struct Settings {
     pub full_parse: bool,
     /// When set, every well-framed record is also put to the probe.
     pub probe: Option<Probe>,
-    pub grouping: Grouping,
-    /// The requests and groups every shard of the run adds to.
-    pub requests: Arc<Requests>,
+    /// The ledger every shard of the run adds secret requests to.
+    pub ledger: Arc<Shared<Grouped>>,
+}
+
+/// A ledger for a run over files: the rollup grouped so, every request id
+/// kept to the end.
+pub fn ledger(grouping: Grouping) -> Arc<Shared<Grouped>> {
+    Arc::new(Shared::new(Ledger::new(
+        Grouped::new(grouping),
+        Retention::Whole,
+    )))
 }
 
 impl Default for Settings {
@@ -125,8 +122,7 @@ impl Default for Settings {
             keep_all_malformed: false,
             full_parse: false,
             probe: None,
-            grouping: Grouping::By(super::key::DEFAULT_KEYS.to_vec()),
-            requests: Arc::default(),
+            ledger: ledger(Grouping::By(super::key::DEFAULT_KEYS.to_vec())),
         }
     }
 }
@@ -139,7 +135,6 @@ impl std::fmt::Debug for Settings {
             .field("keep_all_malformed", &self.keep_all_malformed)
             .field("full_parse", &self.full_parse)
             .field("probe", &self.probe.is_some())
-            .field("grouping", &self.grouping)
             .finish()
     }
 }
@@ -150,10 +145,9 @@ pub const MALFORMED_SHOWN: usize = 5;
 /// The per-thread accumulator.
 pub struct Shard {
     pub settings: Arc<Settings>,
-    /// The run's strings and groups, moved here from the shared table by
-    /// [`Shard::finish`].
-    pub strings: Interner,
-    pub groups: Vec<Group>,
+    /// The run's groups and their strings, moved here from the ledger by
+    /// [`Shard::finish`] (empty before).
+    pub grouped: Grouped,
     pub counts: Counts,
     /// Per input: (records, malformed).
     pub per_input: FxHashMap<u32, (u64, u64)>,
@@ -164,7 +158,7 @@ pub struct Shard {
     /// Records the probe matched, and the first few of them (held, never
     /// printed as they are: they may carry secret payloads).
     pub probe_matched: u64,
-    pub probe_examples: Vec<(Position, Vec<u8>)>,
+    pub probe_examples: Vec<(Origin, Vec<u8>)>,
 }
 
 /// A secret record about to be added to the request table. A thread adds
@@ -175,6 +169,7 @@ struct Pending<'r> {
     /// The auditID is a UUID (and `id` is that UUID).
     uuid: bool,
     access: SecretAccess<'r>,
+    origin: Origin,
 }
 
 /// Secret records per batch.
@@ -193,8 +188,7 @@ impl Shard {
     pub fn new(settings: Arc<Settings>) -> Shard {
         Shard {
             settings,
-            strings: Interner::default(),
-            groups: Vec::new(),
+            grouped: Grouped::new(Grouping::Requests),
             counts: Counts::default(),
             per_input: FxHashMap::default(),
             malformed: Vec::new(),
@@ -205,16 +199,17 @@ impl Shard {
     }
 
     /// Counts a malformed record at `at`.
-    pub fn malformed(&mut self, at: Position, reason: impl Into<String>) {
+    pub fn malformed(&mut self, at: impl Into<Origin>, reason: impl Into<String>) {
+        let at = at.into();
         self.counts.records += 1;
         self.counts.malformed += 1;
-        let e = self.per_input.entry(at.input).or_default();
+        let e = self.per_input.entry(input_of(&at)).or_default();
         e.0 += 1;
         e.1 += 1;
         self.note_malformed(at, reason.into());
     }
 
-    fn note_malformed(&mut self, at: Position, reason: String) {
+    fn note_malformed(&mut self, at: Origin, reason: String) {
         self.malformed.push(Malformed { at, reason });
         if !self.settings.keep_all_malformed && self.malformed.len() >= 4 * MALFORMED_SHOWN {
             self.trim_malformed();
@@ -231,13 +226,14 @@ impl Shard {
     /// One record (a JSON object, possibly with surrounding whitespace) found
     /// in a container or a stream. `container_time` is the timestamp the
     /// container gave it, in microseconds.
-    pub fn record(&mut self, raw: &[u8], at: Position, container_time: Option<i64>) {
+    pub fn record(&mut self, raw: &[u8], at: impl Into<Origin>, container_time: Option<i64>) {
+        let at = at.into();
         let rec = raw.trim_ascii();
         if let Err(reason) = check_frame(rec, self.settings.max_record_size) {
             return self.malformed(at, reason);
         }
         self.counts.records += 1;
-        self.per_input.entry(at.input).or_default().0 += 1;
+        self.per_input.entry(input_of(&at)).or_default().0 += 1;
         self.probe(rec, &at);
         if !self.settings.full_parse && !scan::has_needle(rec) {
             self.counts.skipped += 1;
@@ -261,11 +257,13 @@ impl Shard {
             if line.is_empty() {
                 return;
             }
-            let at = || Position {
-                input,
-                block: seq,
-                line: line_no,
-                label: None,
+            let at = || {
+                Origin::File(Position {
+                    input,
+                    block: seq,
+                    line: line_no,
+                    label: None,
+                })
             };
             let (rec, container_time) = match prefix {
                 LinePrefix::None => (line, None),
@@ -303,7 +301,7 @@ impl Shard {
         self.block_lines.push((input, seq, line_no));
     }
 
-    fn probe(&mut self, rec: &[u8], at: &Position) {
+    fn probe(&mut self, rec: &[u8], at: &Origin) {
         let Some(probe) = &self.settings.probe else {
             return;
         };
@@ -320,7 +318,7 @@ impl Shard {
     fn candidate<'r>(
         &mut self,
         rec: &'r [u8],
-        at: Position,
+        at: Origin,
         container_time: Option<i64>,
     ) -> Option<Pending<'r>> {
         let mut access = match classify(rec) {
@@ -331,7 +329,7 @@ impl Shard {
             }
             Err(e) => {
                 self.counts.malformed += 1;
-                self.per_input.entry(at.input).or_default().1 += 1;
+                self.per_input.entry(input_of(&at)).or_default().1 += 1;
                 self.note_malformed(at, e.0);
                 return None;
             }
@@ -359,20 +357,28 @@ impl Shard {
             // stages; identical records still count once.
             None => (xxhash_rust::xxh3::xxh3_128_with_seed(rec, 2), false),
         };
-        Some(Pending { id, uuid, access })
+        Some(Pending {
+            id,
+            uuid,
+            access,
+            origin: at,
+        })
     }
 
-    /// Adds secret requests to the run's request table, under one lock.
+    /// Adds secret requests to the run's ledger, under one lock.
     fn add<'r>(&self, pending: impl IntoIterator<Item = Pending<'r>>) {
-        let grouping = &self.settings.grouping;
-        let mut table = self.settings.requests.lock();
+        let mut ledger = self.settings.ledger.lock();
         for p in pending {
-            let text = if p.uuid {
-                None
-            } else {
-                p.access.audit_id.as_deref()
-            };
-            table.add(grouping, p.id, &p.access, text);
+            ledger.add(&Request {
+                id: p.id,
+                audit_id_text: if p.uuid {
+                    None
+                } else {
+                    p.access.audit_id.as_deref()
+                },
+                access: &p.access,
+                origin: &p.origin,
+            });
         }
     }
 
@@ -393,13 +399,11 @@ impl Shard {
         self.probe_examples.extend(other.probe_examples);
     }
 
-    /// Applies every request's final outcome to its group and takes the
-    /// groups and strings from the shared table, turns block-relative line
-    /// numbers into file line numbers and orders the malformed list by
-    /// position. Call once, after the last merge.
+    /// Settles every open request and takes the groups from the ledger,
+    /// turns block-relative line numbers into file line numbers and orders
+    /// the malformed list by position. Call once, after the last merge.
     pub fn finish(&mut self) {
-        let table = std::mem::take(&mut *self.settings.requests.lock());
-        (self.strings, self.groups) = table.finish();
+        self.grouped = self.settings.ledger.take().finish();
         self.block_lines.sort_unstable();
         let mut base: FxHashMap<(u32, u64), u64> = FxHashMap::default();
         let mut current: Option<u32> = None;
@@ -412,21 +416,31 @@ impl Shard {
             base.insert((input, seq), sum);
             sum += lines;
         }
-        for m in &mut self.malformed {
-            if m.at.label.is_none() {
-                m.at.line += base.get(&(m.at.input, m.at.block)).copied().unwrap_or(0);
-                m.at.block = 0;
+        let to_file_line = |at: &mut Origin| {
+            if let Some(p) = at.position_mut().filter(|p| p.label.is_none()) {
+                p.line += base.get(&(p.input, p.block)).copied().unwrap_or(0);
+                p.block = 0;
             }
-        }
+        };
+        self.malformed
+            .iter_mut()
+            .for_each(|m| to_file_line(&mut m.at));
         self.trim_malformed();
-        for (at, _) in &mut self.probe_examples {
-            if at.label.is_none() {
-                at.line += base.get(&(at.input, at.block)).copied().unwrap_or(0);
-                at.block = 0;
-            }
-        }
+        self.probe_examples
+            .iter_mut()
+            .for_each(|(at, _)| to_file_line(at));
+        self.grouped.origins.iter_mut().for_each(to_file_line);
         self.probe_examples.sort_by(|a, b| a.0.cmp(&b.0));
         self.probe_examples.truncate(PROBE_EXAMPLES);
+    }
+}
+
+/// The input a record came from, for per-input accounting; CloudWatch
+/// events count under input 0 (a stream is one input).
+fn input_of(at: &Origin) -> u32 {
+    match at {
+        Origin::File(p) => p.input,
+        Origin::Event(_) => 0,
     }
 }
 
@@ -458,12 +472,16 @@ mod tests {
     fn settings() -> Arc<Settings> {
         Arc::new(Settings {
             max_record_size: 1 << 20,
-            grouping: Grouping::Requests,
+            ledger: ledger(Grouping::Requests),
             ..Default::default()
         })
     }
 
     const GET: &str = r#"{"auditID":"6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"secrets","namespace":"prod","name":"db"},"responseStatus":{"code":200}}"#;
+
+    fn line(o: &Origin) -> u64 {
+        o.position().expect("a file origin").line
+    }
 
     fn at(line: u64) -> Position {
         Position {
@@ -483,9 +501,13 @@ mod tests {
         s.record(complete.as_bytes(), at(2), None);
         assert_eq!(s.counts.secret_records, 2);
         s.finish();
-        assert_eq!(s.groups.len(), 1);
+        assert_eq!(s.grouped.groups.len(), 1);
         assert_eq!(
-            (s.groups[0].requests, s.groups[0].code, s.groups[0].denied),
+            (
+                s.grouped.groups[0].requests,
+                s.grouped.groups[0].code,
+                s.grouped.groups[0].denied
+            ),
             (1, 403, 1)
         );
     }
@@ -506,11 +528,11 @@ mod tests {
         a.merge(b);
         assert_eq!(a.counts.secret_records, 3);
         a.finish();
-        assert_eq!(a.groups.len(), 2);
+        assert_eq!(a.grouped.groups.len(), 2);
         let key = uuid::Uuid::parse_str("6f1c0c0e-7d4a-4e8e-9b0c-1d2e3f405162")
             .unwrap()
             .as_u128();
-        let g = a.groups.iter().find(|g| g.id() == key).unwrap();
+        let g = a.grouped.groups.iter().find(|g| g.id() == key).unwrap();
         assert_eq!((g.requests, g.code), (1, 401));
     }
 
@@ -532,7 +554,7 @@ mod tests {
             c.malformed + c.skipped + c.filtered + c.secret_records
         );
         s.finish();
-        let lines: Vec<u64> = s.malformed.iter().map(|m| m.at.line).collect();
+        let lines: Vec<u64> = s.malformed.iter().map(|m| line(&m.at)).collect();
         assert_eq!(lines, vec![3, 4, 7]);
     }
 
@@ -542,7 +564,7 @@ mod tests {
         s.lines(b"{}\n{}\n", 0, 0, LinePrefix::None);
         s.lines(b"{}\nbad\n", 0, 1, LinePrefix::None);
         s.finish();
-        assert_eq!(s.malformed[0].at.line, 4);
+        assert_eq!(line(&s.malformed[0].at), 4);
     }
 
     #[test]
@@ -556,7 +578,7 @@ mod tests {
             LinePrefix::Timestamp,
         );
         s.finish();
-        assert_eq!(s.groups[0].first_seen, Some(1_793_491_200_000_000));
+        assert_eq!(s.grouped.groups[0].first_seen, Some(1_793_491_200_000_000));
     }
 
     #[test]
@@ -593,7 +615,7 @@ mod tests {
         s.record(GET.as_bytes(), at(9), None);
         assert_eq!(s.probe_matched, 3);
         s.finish();
-        let lines: Vec<u64> = s.probe_examples.iter().map(|(p, _)| p.line).collect();
+        let lines: Vec<u64> = s.probe_examples.iter().map(|(p, _)| line(p)).collect();
         assert_eq!(lines, vec![1, 3, 9]);
     }
 }

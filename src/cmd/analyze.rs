@@ -112,12 +112,11 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         keep_all_malformed: say.is_verbose(),
         full_parse: args.full_parse,
         probe: None,
-        grouping: if args.requests {
+        ledger: crate::audit::shard::ledger(if args.requests {
             Grouping::Requests
         } else {
             Grouping::By(by.clone())
-        },
-        requests: Arc::default(),
+        }),
     });
     let inputs = input::collect_inputs(&args.paths)?;
     // Large files are scanned through mapped windows; this makes a file
@@ -141,7 +140,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     let rows = if args.requests {
         Vec::new()
     } else {
-        rollup::rollup(&shard, args.top, threads)
+        rollup::rollup(&shard.grouped, args.top, threads)
     };
     let doc = Analysis {
         shard: &shard,

@@ -953,7 +953,10 @@ mod tests {
             assert_eq!(shard.counts.records, 1000 + 1, "window {window}");
             assert_eq!(shard.counts.malformed, 1);
             let at = &shard.malformed[0].at;
-            assert_eq!(at.label.as_deref(), Some("bytes 0-6000"));
+            assert_eq!(
+                at.position().and_then(|p| p.label.as_deref()),
+                Some("bytes 0-6000")
+            );
         }
     }
 }

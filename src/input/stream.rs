@@ -131,7 +131,11 @@ mod tests {
     fn junk_and_a_cut_off_object_are_malformed_with_their_lines() {
         let s = run("{\"a\":1}\ngarbage\n{\"b\":\n", 1 << 20);
         assert_eq!((s.counts.records, s.counts.malformed), (3, 2));
-        let lines: Vec<u64> = s.malformed.iter().map(|m| m.at.line).collect();
+        let lines: Vec<u64> = s
+            .malformed
+            .iter()
+            .map(|m| m.at.position().expect("a file").line)
+            .collect();
         assert_eq!(lines, vec![2, 3]);
     }
 

@@ -9,7 +9,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
 use super::diag::Reporter;
+use super::sanitize::sanitize;
 use super::{json as jsonout, rfc3339, table::Table, OutputFormat};
+use crate::audit::origin::Origin;
 use crate::audit::rollup::{self, Key, RequestRow, Row, Totals};
 use crate::audit::shard::{Shard, MALFORMED_SHOWN};
 use crate::input::InputReport;
@@ -33,7 +35,7 @@ pub struct Analysis<'a> {
 /// Writes the analysis in `format`.
 pub fn write(format: OutputFormat, a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     let shard = a.shard;
-    let totals = rollup::totals(shard);
+    let totals = rollup::totals(&shard.grouped);
     let summary = summary(shard, a.reports, &totals);
     match format {
         OutputFormat::Json => {
@@ -42,8 +44,11 @@ pub fn write(format: OutputFormat, a: &Analysis, out: &mut dyn Write) -> io::Res
                 summary,
             };
             if a.requests {
-                let reqs = rollup::requests(shard);
-                let items: Vec<_> = reqs.iter().map(RequestJson).collect();
+                let reqs = rollup::requests(&shard.grouped);
+                let items: Vec<_> = reqs
+                    .iter()
+                    .map(|r| RequestJson(r, source(r, a.reports)))
+                    .collect();
                 jsonout::write_with_array(out, &head, "requests", &items, a.threads > 1)?;
             } else {
                 let items: Vec<_> = a.rows.iter().map(RowJson).collect();
@@ -52,7 +57,11 @@ pub fn write(format: OutputFormat, a: &Analysis, out: &mut dyn Write) -> io::Res
         }
         fmt => {
             let table = if a.requests {
-                requests_table(&rollup::requests(shard), fmt == OutputFormat::Csv)
+                requests_table(
+                    &rollup::requests(&shard.grouped),
+                    a.reports,
+                    fmt == OutputFormat::Csv,
+                )
             } else {
                 rollup_table(a.rows, a.by, fmt == OutputFormat::Csv)
             };
@@ -79,7 +88,6 @@ pub fn write(format: OutputFormat, a: &Analysis, out: &mut dyn Write) -> io::Res
 /// Malformed records, unreadable inputs and secret payloads, on stderr.
 pub fn warn(say: Reporter, shard: &Shard, reports: &[InputReport]) {
     let verbose = say.is_verbose();
-    let name = |i: u32| reports.get(i as usize).map_or("?", |r| r.path.as_str());
     if shard.counts.malformed > 0 {
         let shown = if verbose {
             shard.malformed.len()
@@ -91,15 +99,7 @@ pub fn warn(say: Reporter, shard: &Shard, reports: &[InputReport]) {
             shard.counts.malformed
         ));
         for m in &shard.malformed[..shown] {
-            let place = match &m.at.label {
-                Some(l) => format!("{}: {l}", name(m.at.input)),
-                None => format!("{}:{}", name(m.at.input), m.at.line),
-            };
-            say.line(format_args!(
-                "  {}: {}",
-                crate::output::sanitize::sanitize(&place),
-                m.reason
-            ));
+            say.line(format_args!("  {}: {}", place(&m.at, reports), m.reason));
         }
         if (shown as u64) < shard.counts.malformed {
             say.line(format_args!(
@@ -184,8 +184,25 @@ impl Serialize for RowJson<'_, '_> {
     }
 }
 
-/// A request as JSON, written straight to the output.
-struct RequestJson<'r, 'a>(&'r RequestRow<'a>);
+/// Where a record came from, named with the paths of the inputs and
+/// sanitized.
+pub fn place(at: &Origin, reports: &[InputReport]) -> String {
+    let name = |i: u32| {
+        reports
+            .get(i as usize)
+            .map_or("?", |r| r.path.as_str())
+            .to_string()
+    };
+    sanitize(&at.describe(name)).into_owned()
+}
+
+/// Where a request's first record came from.
+fn source(r: &RequestRow, reports: &[InputReport]) -> String {
+    r.origin.map(|o| place(o, reports)).unwrap_or_default()
+}
+
+/// A request as JSON, written straight to the output, with its source.
+struct RequestJson<'r, 'a>(&'r RequestRow<'a>, String);
 
 impl Serialize for RequestJson<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -203,6 +220,7 @@ impl Serialize for RequestJson<'_, '_> {
         m.serialize_entry("source_ip", r.source_ip)?;
         m.serialize_entry("user_agent", r.user_agent)?;
         m.serialize_entry("audit_id", &r.audit_id)?;
+        m.serialize_entry("source", &self.1)?;
         m.end()
     }
 }
@@ -294,7 +312,7 @@ fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
     t
 }
 
-fn requests_table(reqs: &[RequestRow], full: bool) -> Table {
+fn requests_table(reqs: &[RequestRow], reports: &[InputReport], full: bool) -> Table {
     let mut t = Table::new(&[
         ("TIME", false),
         ("VERB", false),
@@ -306,6 +324,7 @@ fn requests_table(reqs: &[RequestRow], full: bool) -> Table {
         ("SOURCE IP", false),
         ("USER AGENT", false),
         ("AUDIT ID", false),
+        ("SOURCE", false),
     ]);
     for r in reqs {
         let secret = match r.subresource {
@@ -323,6 +342,7 @@ fn requests_table(reqs: &[RequestRow], full: bool) -> Table {
             r.source_ip.to_string(),
             r.user_agent.to_string(),
             r.audit_id.clone(),
+            source(r, reports),
         ]);
     }
     t

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::sanitize::sanitize;
 use super::{json as jsonout, table::Table, OutputFormat};
-use crate::audit::shard::Position;
+use crate::audit::origin::Origin;
 use crate::input::InputReport;
 
 /// One run of a pattern over the inputs.
@@ -87,21 +87,14 @@ pub struct Example {
 }
 
 impl Example {
-    pub fn of(at: &Position, raw: &[u8], reports: &[InputReport]) -> Example {
-        let path = reports
-            .get(at.input as usize)
-            .map_or("?", |r| r.path.as_str());
-        let at = match &at.label {
-            Some(l) => format!("{path}: {l}"),
-            None => format!("{path}:{}", at.line),
-        };
+    pub fn of(at: &Origin, raw: &[u8], reports: &[InputReport]) -> Example {
         let v = crate::audit::event::describe(raw).unwrap_or_default();
         let s = |t: &Option<std::borrow::Cow<str>>| {
             t.as_deref()
                 .map_or(String::new(), |t| sanitize(t).into_owned())
         };
         Example {
-            at: sanitize(&at).into_owned(),
+            at: super::analysis::place(at, reports),
             fields: [
                 ("time", s(&v.time)),
                 ("stage", s(&v.stage)),
