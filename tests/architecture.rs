@@ -190,3 +190,63 @@ fn diagnostics_go_through_the_one_reporter() {
         "stderr written past the reporter: {found:#?}"
     );
 }
+
+/// Functions of more than 80 lines, by file and name, that do not say why
+/// in their comment (a paragraph starting `Long:`).
+fn long_functions_without_a_reason(sources: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (rel, code) in sources {
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            let signature = [
+                "fn ",
+                "pub fn ",
+                "async fn ",
+                "pub async fn ",
+                "pub(crate) fn ",
+            ]
+            .iter()
+            .any(|p| trimmed.starts_with(p));
+            if !signature || trimmed.ends_with(';') {
+                continue;
+            }
+            let close = format!("{indent}}}");
+            let Some(len) = lines[i + 1..].iter().position(|l| *l == close) else {
+                continue;
+            };
+            let comment = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    let t = l.trim_start();
+                    t.starts_with("///") || t.starts_with("#[")
+                })
+                .any(|l| l.trim_start().starts_with("/// Long:"));
+            if len + 2 > 80 && !comment {
+                let name = trimmed.split('(').next().unwrap_or(trimmed);
+                found.push(format!("src/{rel}: {name} ({} lines)", len + 2));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_over_80_lines_without_a_reason_in_its_comment() {
+    let found = long_functions_without_a_reason(&sources());
+    assert!(
+        found.is_empty(),
+        "split these or say why in a `/// Long:` paragraph: {found:#?}"
+    );
+    // The check itself finds a long function.
+    let body = "    x();\n".repeat(90);
+    let long = format!("/// Does much.\nfn big() {{\n{body}}}\n");
+    assert_eq!(
+        long_functions_without_a_reason(&[("x.rs".into(), long.clone())]),
+        ["src/x.rs: fn big (92 lines)"]
+    );
+    let said = long.replace("/// Does much.", "/// Does much.\n///\n/// Long: a reason.");
+    assert!(long_functions_without_a_reason(&[("x.rs".into(), said)]).is_empty());
+}

@@ -87,6 +87,22 @@ fn test_pattern() {
 #[test]
 fn queries() {
     each_format("queries-list", &["queries", "list"]);
+    for format in ["table", "json"] {
+        insta::assert_snapshot!(
+            format!("queries-show-{format}"),
+            run(&["queries", "show", "reads-by-secret", "--output", format])
+        );
+    }
+    insta::assert_snapshot!(
+        "queries-lint-guide-json",
+        run(&[
+            "queries",
+            "lint",
+            "--output",
+            "json",
+            "fixtures/insights/guide-secret-access.insights"
+        ])
+    );
     insta::assert_snapshot!(
         "queries-lint-guide",
         run(&[

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use crate::aws::Clients;
 use crate::aws::ErrorKind;
 use crate::cli::{parse_duration, AwsArgs, GlobalArgs};
 use crate::cmd::provisioning::{self as prov, ProvisionArgs};
@@ -75,47 +76,8 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
                 preflight(clients, t, args.preflight_max_age).await?;
             }
         }
-        let mut plans: Vec<(Target, Vec<Change>)> = Vec::new();
-        for t in &targets {
-            let state = prov::read_state(clients, t)
-                .await
-                .map_err(prov::aws_error)?;
-            let desired = prov::desired(t, &settings);
-            if let Some(name) = state
-                .foreign_alarms
-                .iter()
-                .find(|n| desired.alarms.iter().any(|a| &a.name == *n))
-            {
-                return Err(AppError::Service(format!(
-                    "alarm {name} exists but is not managed by secret-audit (no tag managed-by=secret-audit); \
-                     rename or delete it, then run setup again"
-                ))
-                .into());
-            }
-            plans.push((t.clone(), plan_setup(&desired, &state.existing)));
-        }
-        // Quota check before any write: nothing half-created.
-        for (t, plan) in &plans {
-            let added = filters_added(plan);
-            if added == 0 {
-                continue;
-            }
-            let all = crate::aws::logs::metric_filters(clients, &t.log_group, None)
-                .await
-                .map_err(prov::aws_error)?;
-            let mut names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
-            names.sort_unstable();
-            names.dedup();
-            if names.len() + added > MAX_FILTERS_PER_GROUP {
-                return Err(AppError::Service(format!(
-                    "log group {} has {} metric filters and setup needs {added} more, but CloudWatch allows \
-                     {MAX_FILTERS_PER_GROUP} per log group; delete unused filters first (nothing was changed)",
-                    t.log_group,
-                    names.len()
-                ))
-                .into());
-            }
-        }
+        let plans = plan(clients, &targets, &settings).await?;
+        check_filter_quota(clients, &plans).await?;
         {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -216,6 +178,65 @@ async fn preflight(
             t.log_group, streams.count
         ))
         .into());
+    }
+    Ok(())
+}
+
+/// Each target's plan: its desired resources against what exists. An
+/// alarm of the same name that secret-audit does not manage stops setup.
+async fn plan(
+    clients: &Clients,
+    targets: &[Target],
+    settings: &crate::provision::spec::Settings,
+) -> anyhow::Result<Vec<(Target, Vec<Change>)>> {
+    let mut plans: Vec<(Target, Vec<Change>)> = Vec::new();
+    for t in targets {
+        let state = prov::read_state(clients, t)
+            .await
+            .map_err(prov::aws_error)?;
+        let desired = prov::desired(t, settings);
+        if let Some(name) = state
+            .foreign_alarms
+            .iter()
+            .find(|n| desired.alarms.iter().any(|a| &a.name == *n))
+        {
+            return Err(AppError::Service(format!(
+                "alarm {name} exists but is not managed by secret-audit (no tag managed-by=secret-audit); \
+                 rename or delete it, then run setup again"
+            ))
+            .into());
+        }
+        plans.push((t.clone(), plan_setup(&desired, &state.existing)));
+    }
+    Ok(plans)
+}
+
+/// Checks, before any write, that the new metric filters fit CloudWatch's
+/// quota per log group: nothing is half-created.
+async fn check_filter_quota(
+    clients: &Clients,
+    plans: &[(Target, Vec<Change>)],
+) -> anyhow::Result<()> {
+    for (t, plan) in plans {
+        let added = filters_added(plan);
+        if added == 0 {
+            continue;
+        }
+        let all = crate::aws::logs::metric_filters(clients, &t.log_group, None)
+            .await
+            .map_err(prov::aws_error)?;
+        let mut names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() + added > MAX_FILTERS_PER_GROUP {
+            return Err(AppError::Service(format!(
+                "log group {} has {} metric filters and setup needs {added} more, but CloudWatch allows \
+                 {MAX_FILTERS_PER_GROUP} per log group; delete unused filters first (nothing was changed)",
+                t.log_group,
+                names.len()
+            ))
+            .into());
+        }
     }
     Ok(())
 }

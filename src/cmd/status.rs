@@ -5,13 +5,13 @@
 use std::io::{self, Write};
 
 use clap::Args;
-use serde_json::{json, Value};
 
 use crate::aws::logs::AuditStreams;
-use crate::cli::{AwsArgs, GlobalArgs, OutputFormat};
+use crate::cli::{AwsArgs, GlobalArgs};
 use crate::cmd::provisioning::{self as prov, ProvisionArgs};
 use crate::error::exit;
-use crate::output::{json as jsonout, rfc3339, table::Table};
+use crate::output::rfc3339;
+use crate::output::status::{write_status, LogGroupState, Row};
 use crate::provision::plan::plan_setup;
 use crate::provision::{Action, Kind};
 use crate::provision::{Settings, Target};
@@ -26,16 +26,6 @@ pub struct StatusArgs {
     /// Exit 1 when anything is missing or drifted (for CI).
     #[arg(long)]
     pub check: bool,
-}
-
-struct Row {
-    target: String,
-    resource: &'static str,
-    name: String,
-    state: &'static str,
-    fields: Vec<&'static str>,
-    detail: String,
-    alarm_state: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
@@ -95,8 +85,12 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// The state of a target's log group, as a row and as JSON.
-fn log_group_status(t: &Target, streams: Option<AuditStreams>, now_ms: i64) -> (Row, Value) {
+/// The state of a target's log group, as a row and as a document.
+fn log_group_status(
+    t: &Target,
+    streams: Option<AuditStreams>,
+    now_ms: i64,
+) -> (Row, LogGroupState) {
     let (state, detail) = match &streams {
         None => ("missing", "log group does not exist".to_owned()),
         Some(s) if s.count == 0 => (
@@ -116,14 +110,15 @@ fn log_group_status(t: &Target, streams: Option<AuditStreams>, now_ms: i64) -> (
             None => ("present", format!("{} audit streams, no events", s.count)),
         },
     };
-    let group = json!({
-        "target": t.name,
-        "log_group": t.log_group,
-        "exists": streams.is_some(),
-        "audit_streams": streams.map(|s| s.count),
-        "newest_event": streams.and_then(|s| s.newest_event_ms).map(|ms| rfc3339(ms * 1000, false)),
-        "newest_event_age_seconds": streams.and_then(|s| s.newest_event_ms).map(|ms| (now_ms - ms) / 1000),
-    });
+    let newest = streams.and_then(|s| s.newest_event_ms);
+    let group = LogGroupState {
+        target: t.name.clone(),
+        log_group: t.log_group.clone(),
+        exists: streams.is_some(),
+        audit_streams: streams.map(|s| s.count),
+        newest_event: newest.map(|ms| rfc3339(ms * 1000, false)),
+        newest_event_age_seconds: newest.map(|ms| (now_ms - ms) / 1000),
+    };
     let row = Row {
         target: t.name.clone(),
         resource: "log-group",
@@ -171,51 +166,4 @@ fn resource_status(t: &Target, st: &prov::TargetState, settings: &Settings) -> V
         });
     }
     rows
-}
-
-/// The status document in `format`.
-fn write_status(
-    format: OutputFormat,
-    rows: &[Row],
-    groups: Vec<Value>,
-    ok: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    if format == OutputFormat::Json {
-        let resources: Vec<Value> = rows
-            .iter()
-            .filter(|r| r.resource != "log-group")
-            .map(|r| {
-                json!({
-                    "target": r.target, "resource": r.resource, "name": r.name, "state": r.state,
-                    "fields": r.fields, "alarm_state": r.alarm_state,
-                })
-            })
-            .collect();
-        jsonout::write(
-            out,
-            &json!({"ok": ok, "log_groups": groups, "resources": resources}),
-        )?;
-    } else {
-        let mut table = Table::new(&[
-            ("TARGET", false),
-            ("RESOURCE", false),
-            ("NAME", false),
-            ("STATE", false),
-            ("ALARM", false),
-            ("DETAIL", false),
-        ]);
-        for r in rows {
-            table.push(vec![
-                r.target.clone(),
-                r.resource.into(),
-                r.name.clone(),
-                r.state.into(),
-                r.alarm_state.clone().unwrap_or_default(),
-                r.detail.clone(),
-            ]);
-        }
-        table.write(format, out)?;
-    }
-    Ok(())
 }

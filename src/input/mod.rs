@@ -264,6 +264,10 @@ struct ByteRange {
 pub const RANGE_SIZE: u64 = 64 << 20;
 
 /// Reads every input into one merged shard.
+///
+/// Long: the whole of the run's threading (a reader per input or range, the
+/// scanners, the merge) in one scope, so what runs where is read in one
+/// place.
 pub fn read_all(
     inputs: &[Input],
     settings: Arc<Settings>,
@@ -376,6 +380,9 @@ pub fn read_all(
 /// Splits a large plain file of a line format into ranges for the threads to
 /// take in turn, each starting at a line start. `None` when the input is
 /// read whole.
+///
+/// Long: the conditions for splitting (plain, seekable, a line format, large
+/// enough) and the search for line starts are one decision.
 fn plan_ranges(
     input: &Input,
     threads: usize,
@@ -493,17 +500,12 @@ fn read_range(
         end: range.end,
         bar: Arc::clone(&opts.progress),
     };
-    read_lines(
-        Vec::new(),
-        None,
-        &mut reader,
-        id,
-        seq,
-        range.prefix,
-        shard,
-        sink,
-    )
-    .map_err(|e| fail(shard, e))
+    let lines = Lines {
+        input: id,
+        first_seq: seq,
+        prefix: range.prefix,
+    };
+    read_lines(Vec::new(), None, &mut reader, lines, shard, sink).map_err(|e| fail(shard, e))
 }
 
 /// Bytes of a file mapped at a time. A window's pages are the page cache's
@@ -596,6 +598,9 @@ impl Read for RangeReader {
 }
 
 /// Reads one whole input. Container formats and inline scanning go into `shard`.
+///
+/// Long: opening, sniffing and dispatching on the format, each of which
+/// reports a problem of the input's own in the same way.
 fn read_one(
     input: &Input,
     id: u32,
@@ -652,7 +657,12 @@ fn read_one(
             } else {
                 LinePrefix::None
             };
-            read_lines(head, read_err, &mut reader, id, 0, prefix, shard, sink)
+            let lines = Lines {
+                input: id,
+                first_seq: 0,
+                prefix,
+            };
+            read_lines(head, read_err, &mut reader, lines, shard, sink)
         }
         other => {
             let chained = io::Cursor::new(head).chain(ErrAfter {
@@ -757,21 +767,36 @@ fn fill_to(r: &mut dyn Read, buf: &mut [u8], filled: &mut usize) -> io::Result<(
     Ok(())
 }
 
-/// Cuts a line format into blocks that end at a line end and sends them on.
+/// Which lines a reader cuts: of which input, numbered from which block,
+/// with which prefix.
+#[derive(Debug, Clone, Copy)]
+struct Lines {
+    input: u32,
+    first_seq: u64,
+    prefix: LinePrefix,
+}
+
+/// Cuts a line format into blocks that end at a line end and sends them on,
+/// after `head` (bytes already read, and the error that stopped that read).
 /// A line longer than the record limit is skipped without being held.
-#[allow(clippy::too_many_arguments)]
+///
+/// Long: one loop that owns the buffer as it fills, is scanned in cache,
+/// sent, or grown for a long line; the benchmark's hot path, kept whole so
+/// the buffer's hand-offs are read in one place.
 fn read_lines(
     head: Vec<u8>,
     head_err: Option<io::Error>,
     reader: &mut dyn Read,
-    id: u32,
-    first_seq: u64,
-    prefix: LinePrefix,
+    lines: Lines,
     shard: &mut Shard,
     sink: Sink<'_>,
 ) -> io::Result<()> {
+    let Lines {
+        input: id,
+        first_seq: mut seq,
+        prefix,
+    } = lines;
     let max = shard.settings.max_record_size;
-    let mut seq = first_seq;
     let mut buf = sink.buffer();
     if buf.len() < head.len() {
         buf.resize(head.len(), 0);

@@ -8,6 +8,9 @@ use crate::audit::shard::{Position, Shard};
 
 /// Feeds every top-level object of `r` to `shard` as a record; anything else
 /// between objects is one malformed record per run.
+///
+/// Long: one byte-level state machine (in a string, escaped, depth), which
+/// reads best whole.
 pub fn read(r: &mut dyn BufRead, input: u32, shard: &mut Shard) -> io::Result<()> {
     let max = shard.settings.max_record_size;
     let at = |line: u64| Position {

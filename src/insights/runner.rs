@@ -292,53 +292,94 @@ pub async fn run<A: InsightsApi, I: Future<Output = ()>>(
     interrupt: I,
 ) -> Result<(Vec<TaskResult>, StopNotes), (RunError, StopNotes)> {
     let mut interrupt = std::pin::pin!(interrupt);
-    let deadline = Instant::now() + cfg.timeout;
-    let mut pending: VecDeque<Job> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Job {
-            task: i,
-            start: t.start,
-            end: t.end,
-            depth: 0,
-        })
-        .collect();
-    let mut flights: Vec<Flight> = Vec::new();
-    let mut leaves: Vec<Vec<Leaf>> = tasks.iter().map(|_| Vec::new()).collect();
-    let mut stats: Vec<Statistics> = vec![Statistics::default(); tasks.len()];
-    let mut chunks: Vec<usize> = vec![0; tasks.len()];
-    let mut limit_until: Option<Instant> = None;
-    let mut limit_backoff = cfg.limit_backoff_initial;
-    let mut salt = 0u64;
-
-    macro_rules! bail {
-        ($err:expr) => {{
-            let notes = stop_all(api, &flights, cfg.stop_timeout).await;
-            return Err(($err, notes));
-        }};
-    }
-    macro_rules! guarded {
-        ($fut:expr) => {
-            match guard($fut, deadline, &mut interrupt).await {
-                Ok(v) => v,
-                Err(Stop::Deadline) => bail!(RunError::Deadline {
-                    running: flights.len()
-                }),
-                Err(Stop::Interrupted) => bail!(RunError::Interrupted {
-                    running: flights.len()
-                }),
-            }
+    let mut run = Run::new(api, tasks, cfg);
+    while !run.pending.is_empty() || !run.flights.is_empty() {
+        let step = async {
+            run.start_allowed(&mut interrupt).await?;
+            run.sleep_until_due(&mut interrupt).await?;
+            run.poll_due(&mut interrupt).await
         };
+        if let Err(e) = step.await {
+            let notes = stop_all(api, &run.flights, cfg.stop_timeout).await;
+            return Err((e, notes));
+        }
+    }
+    Ok((run.results(), Vec::new()))
+}
+
+/// The state of a run: queries waiting to start, queries in flight, and what
+/// each task has gathered.
+struct Run<'a, A> {
+    api: &'a A,
+    tasks: &'a [Task],
+    cfg: &'a Config,
+    deadline: Instant,
+    pending: VecDeque<Job>,
+    flights: Vec<Flight>,
+    leaves: Vec<Vec<Leaf>>,
+    stats: Vec<Statistics>,
+    chunks: Vec<usize>,
+    /// No query starts before this (the concurrency limit was hit).
+    limit_until: Option<Instant>,
+    limit_backoff: Duration,
+    salt: u64,
+}
+
+impl<'a, A: InsightsApi> Run<'a, A> {
+    fn new(api: &'a A, tasks: &'a [Task], cfg: &'a Config) -> Self {
+        let pending = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Job {
+                task: i,
+                start: t.start,
+                end: t.end,
+                depth: 0,
+            })
+            .collect();
+        Run {
+            api,
+            tasks,
+            cfg,
+            deadline: Instant::now() + cfg.timeout,
+            pending,
+            flights: Vec::new(),
+            leaves: tasks.iter().map(|_| Vec::new()).collect(),
+            stats: vec![Statistics::default(); tasks.len()],
+            chunks: vec![0; tasks.len()],
+            limit_until: None,
+            limit_backoff: cfg.limit_backoff_initial,
+            salt: 0,
+        }
     }
 
-    while !pending.is_empty() || !flights.is_empty() {
-        // Start what the limit allows.
-        while flights.len() < cfg.max_concurrent.max(1)
-            && !pending.is_empty()
-            && limit_until.is_none_or(|t| Instant::now() >= t)
+    /// Runs `fut` unless the deadline passes or `interrupt` fires first.
+    async fn guarded<F: Future, I: Future<Output = ()>>(
+        &self,
+        fut: F,
+        interrupt: &mut Pin<&mut I>,
+    ) -> Result<F::Output, RunError> {
+        let running = self.flights.len();
+        guard(fut, self.deadline, interrupt)
+            .await
+            .map_err(|stop| match stop {
+                Stop::Deadline => RunError::Deadline { running },
+                Stop::Interrupted => RunError::Interrupted { running },
+            })
+    }
+
+    /// Starts what the concurrency limit allows.
+    async fn start_allowed<I: Future<Output = ()>>(
+        &mut self,
+        interrupt: &mut Pin<&mut I>,
+    ) -> Result<(), RunError> {
+        let cfg = self.cfg;
+        while self.flights.len() < cfg.max_concurrent.max(1)
+            && !self.pending.is_empty()
+            && self.limit_until.is_none_or(|t| Instant::now() >= t)
         {
-            let job = pending.pop_front().expect("pending is not empty");
-            let task = &tasks[job.task];
+            let job = self.pending.pop_front().expect("pending is not empty");
+            let task = &self.tasks[job.task];
             let req = StartRequest {
                 log_groups: task.log_groups.clone(),
                 start: job.start,
@@ -346,12 +387,12 @@ pub async fn run<A: InsightsApi, I: Future<Output = ()>>(
                 query: task.query.clone(),
                 limit: cfg.max_rows,
             };
-            match guarded!(api.start_query(&req)) {
+            match self.guarded(self.api.start_query(&req), interrupt).await? {
                 Ok(id) => {
-                    limit_until = None;
-                    limit_backoff = cfg.limit_backoff_initial;
-                    chunks[job.task] += 1;
-                    flights.push(Flight {
+                    self.limit_until = None;
+                    self.limit_backoff = cfg.limit_backoff_initial;
+                    self.chunks[job.task] += 1;
+                    self.flights.push(Flight {
                         job,
                         id,
                         next_poll: Instant::now() + cfg.poll_initial,
@@ -359,133 +400,155 @@ pub async fn run<A: InsightsApi, I: Future<Output = ()>>(
                     });
                 }
                 Err(e) if e.kind == ApiErrorKind::LimitExceeded => {
-                    pending.push_front(job);
-                    salt += 1;
-                    limit_until = Some(Instant::now() + jitter(limit_backoff, salt));
-                    limit_backoff = (limit_backoff * 2).min(cfg.limit_backoff_max);
+                    self.pending.push_front(job);
+                    self.salt += 1;
+                    self.limit_until = Some(Instant::now() + jitter(self.limit_backoff, self.salt));
+                    self.limit_backoff = (self.limit_backoff * 2).min(cfg.limit_backoff_max);
                     break;
                 }
                 Err(e) if e.kind == ApiErrorKind::LogGroupNotFound => {
                     let missing = if e.missing.is_empty() {
                         task.log_groups.clone()
                     } else {
-                        e.missing.clone()
+                        e.missing
                     };
-                    bail!(RunError::LogGroupNotFound { missing })
+                    return Err(RunError::LogGroupNotFound { missing });
                 }
-                Err(e) => bail!(RunError::Api {
-                    name: task.name.clone(),
-                    kind: e.kind,
-                    message: e.message
-                }),
+                Err(e) => {
+                    return Err(RunError::Api {
+                        name: task.name.clone(),
+                        kind: e.kind,
+                        message: e.message,
+                    })
+                }
             }
         }
+        Ok(())
+    }
 
-        // Sleep until the next poll is due, or the start limit lifts.
-        let mut wake = flights.iter().map(|f| f.next_poll).min();
-        if let (Some(t), false) = (limit_until, pending.is_empty()) {
+    /// Sleeps until the next poll is due, or the start limit lifts.
+    async fn sleep_until_due<I: Future<Output = ()>>(
+        &self,
+        interrupt: &mut Pin<&mut I>,
+    ) -> Result<(), RunError> {
+        let mut wake = self.flights.iter().map(|f| f.next_poll).min();
+        if let (Some(t), false) = (self.limit_until, self.pending.is_empty()) {
             wake = Some(wake.map_or(t, |w| w.min(t)));
         }
         if let Some(w) = wake {
-            guarded!(tokio::time::sleep_until(w));
+            self.guarded(tokio::time::sleep_until(w), interrupt).await?;
         }
+        Ok(())
+    }
 
-        // Poll every query that is due.
+    /// Polls every query that is due.
+    async fn poll_due<I: Future<Output = ()>>(
+        &mut self,
+        interrupt: &mut Pin<&mut I>,
+    ) -> Result<(), RunError> {
         let now = Instant::now();
         let mut k = 0;
-        while k < flights.len() {
-            if flights[k].next_poll > now {
+        while k < self.flights.len() {
+            if self.flights[k].next_poll > now {
                 k += 1;
                 continue;
             }
-            let poll = guarded!(api.query_results(&flights[k].id));
+            let poll = self
+                .guarded(self.api.query_results(&self.flights[k].id), interrupt)
+                .await?;
             let poll = match poll {
                 Ok(p) => p,
                 // Throttled polling (after the SDK's own retries): poll later.
                 Err(e) if e.kind == ApiErrorKind::LimitExceeded => {
-                    let f = &mut flights[k];
-                    f.interval = (f.interval * 2).min(cfg.poll_max);
-                    f.next_poll = Instant::now() + f.interval;
+                    self.poll_later(k);
                     k += 1;
                     continue;
                 }
                 Err(e) => {
-                    let t = &tasks[flights[k].job.task];
-                    bail!(RunError::Api {
-                        name: t.name.clone(),
+                    return Err(RunError::Api {
+                        name: self.tasks[self.flights[k].job.task].name.clone(),
                         kind: e.kind,
-                        message: e.message
+                        message: e.message,
                     })
                 }
             };
             match poll.status {
                 // Partial rows of a running query are never the answer.
                 Status::Scheduled | Status::Running | Status::Unknown => {
-                    let f = &mut flights[k];
-                    f.interval = (f.interval * 2).min(cfg.poll_max);
-                    f.next_poll = Instant::now() + f.interval;
+                    self.poll_later(k);
                     k += 1;
                 }
                 Status::Complete => {
-                    let f = flights.remove(k);
-                    let job = f.job;
-                    let task = &tasks[job.task];
-                    stats[job.task].add(&poll.statistics);
-                    let full = poll.rows.len() >= cfg.max_rows;
-                    let can_deepen = job.depth < cfg.max_split_depth;
-                    match (&task.merge, full) {
-                        (Merge::Rows, true) if can_deepen && job.end - job.start >= 2 => {
-                            // Overlapping halves: the shared second is read
-                            // twice and deduplicated by @ptr.
-                            let mid = job.start + (job.end - job.start) / 2;
-                            for (s, e) in [(job.start, mid), (mid, job.end)] {
-                                pending.push_back(Job {
-                                    task: job.task,
-                                    start: s,
-                                    end: e,
-                                    depth: job.depth + 1,
-                                });
-                            }
-                        }
-                        (Merge::Sum { .. }, true) if can_deepen && job.end > job.start => {
-                            // Disjoint halves: a sum must not see an event twice.
-                            let mid = job.start + (job.end - job.start + 1) / 2;
-                            for (s, e) in [(job.start, mid - 1), (mid, job.end)] {
-                                pending.push_back(Job {
-                                    task: job.task,
-                                    start: s,
-                                    end: e,
-                                    depth: job.depth + 1,
-                                });
-                            }
-                        }
-                        _ => leaves[job.task].push(Leaf {
-                            rows: poll.rows,
-                            truncated: full,
-                        }),
-                    }
+                    let f = self.flights.remove(k);
+                    self.complete(f.job, poll);
                 }
                 Status::Failed | Status::Cancelled | Status::Timeout | Status::Other(_) => {
-                    let f = flights.remove(k);
-                    let t = &tasks[f.job.task];
-                    bail!(RunError::QueryFailed {
+                    let f = self.flights.remove(k);
+                    let t = &self.tasks[f.job.task];
+                    return Err(RunError::QueryFailed {
                         name: t.name.clone(),
                         groups: t.log_groups.join(", "),
                         status: poll.status.as_str().to_owned(),
-                    })
+                    });
                 }
             }
         }
+        Ok(())
     }
 
-    let results = tasks
-        .iter()
-        .zip(leaves)
-        .zip(stats)
-        .zip(chunks)
-        .map(|(((t, l), s), c)| finish(t, l, s, c))
-        .collect();
-    Ok((results, Vec::new()))
+    /// Backs off a flight's polling.
+    fn poll_later(&mut self, k: usize) {
+        let f = &mut self.flights[k];
+        f.interval = (f.interval * 2).min(self.cfg.poll_max);
+        f.next_poll = Instant::now() + f.interval;
+    }
+
+    /// A completed query: its rows are a leaf of the answer, unless it hit
+    /// the row limit and its window can be split (then its halves run).
+    fn complete(&mut self, job: Job, poll: Poll) {
+        let task = &self.tasks[job.task];
+        self.stats[job.task].add(&poll.statistics);
+        let full = poll.rows.len() >= self.cfg.max_rows;
+        let can_deepen = job.depth < self.cfg.max_split_depth;
+        let halves = match (&task.merge, full) {
+            // Overlapping halves: the shared second is read twice and
+            // deduplicated by @ptr.
+            (Merge::Rows, true) if can_deepen && job.end - job.start >= 2 => {
+                let mid = job.start + (job.end - job.start) / 2;
+                [(job.start, mid), (mid, job.end)]
+            }
+            // Disjoint halves: a sum must not see an event twice.
+            (Merge::Sum { .. }, true) if can_deepen && job.end > job.start => {
+                let mid = job.start + (job.end - job.start + 1) / 2;
+                [(job.start, mid - 1), (mid, job.end)]
+            }
+            _ => {
+                self.leaves[job.task].push(Leaf {
+                    rows: poll.rows,
+                    truncated: full,
+                });
+                return;
+            }
+        };
+        for (start, end) in halves {
+            self.pending.push_back(Job {
+                task: job.task,
+                start,
+                end,
+                depth: job.depth + 1,
+            });
+        }
+    }
+
+    fn results(self) -> Vec<TaskResult> {
+        self.tasks
+            .iter()
+            .zip(self.leaves)
+            .zip(self.stats)
+            .zip(self.chunks)
+            .map(|(((t, l), s), c)| finish(t, l, s, c))
+            .collect()
+    }
 }
 
 /// Merges a task's chunks and lays its rows out by column.

@@ -8,8 +8,10 @@ pub mod json;
 pub mod pattern_test;
 pub mod plan;
 pub mod progress;
+pub mod queries;
 pub mod report;
 pub mod sanitize;
+pub mod status;
 pub mod table;
 
 use std::io::IsTerminal;
@@ -24,6 +26,13 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Table,
+        OutputFormat::Json,
+        OutputFormat::Csv,
+        OutputFormat::Markdown,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             OutputFormat::Table => "table",

@@ -55,3 +55,36 @@ pub fn write(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::plan::plan_setup;
+    use crate::provision::spec::{desired, Settings};
+    use crate::provision::Existing;
+
+    #[test]
+    fn every_format_matches_its_golden_file() {
+        let t = Target::cluster("prod");
+        let before = desired(&t, &Settings::default());
+        // One filter exists with another pattern; nothing else does.
+        let mut filter = before.filters[0].clone();
+        filter.pattern = "{ $.verb = \"get\" }".into();
+        let existing = Existing {
+            filters: vec![filter],
+            alarms: vec![],
+            queries: Some(vec![]),
+        };
+        let plans = vec![(t, plan_setup(&before, &existing))];
+        for f in OutputFormat::ALL {
+            for dry_run in [true, false] {
+                let mut out = Vec::new();
+                write(f, &plans, dry_run, &mut out).unwrap();
+                insta::assert_snapshot!(
+                    format!("plan-{f:?}-dry-run-{dry_run}"),
+                    String::from_utf8(out).unwrap()
+                );
+            }
+        }
+    }
+}

@@ -75,46 +75,7 @@ pub fn write(
         jsonout::write(&mut buf, &document(results, price_per_gb))?;
         return out.write_all(&buf);
     }
-    let mut summary = Table::new(&[
-        ("QUERY", false),
-        ("LOG GROUPS", false),
-        ("ROWS", true),
-        ("QUERIES RUN", true),
-        ("RECORDS SCANNED", true),
-        ("BYTES SCANNED", true),
-        ("EST. COST USD", true),
-        ("TRUNCATED", false),
-    ]);
-    let mut total_bytes = 0.0;
-    let mut total_records = 0.0;
-    for r in results {
-        total_bytes += r.statistics.bytes_scanned;
-        total_records += r.statistics.records_scanned;
-        summary.push(vec![
-            r.name.clone(),
-            groups_label(&r.log_groups),
-            r.rows.len().to_string(),
-            r.chunks.to_string(),
-            format!("{}", r.statistics.records_scanned as u64),
-            format!("{}", r.statistics.bytes_scanned as u64),
-            format!("{:.6}", cost(r.statistics.bytes_scanned, price_per_gb)),
-            if r.truncated {
-                "possibly truncated".into()
-            } else {
-                "no".into()
-            },
-        ]);
-    }
-    let window = results
-        .first()
-        .map(|r| format!("{} to {}", time(r.start), time(r.end)))
-        .unwrap_or_default();
-    let heading = format!(
-        "Logs Insights, {window}: {} records and {} bytes scanned, estimated cost ${:.6} at ${price_per_gb}/GB",
-        total_records as u64,
-        total_bytes as u64,
-        cost(total_bytes, price_per_gb)
-    );
+    let (summary, heading) = statistics(results, price_per_gb);
     match format {
         OutputFormat::Csv => {
             // CSV carries only the query tables, each after a blank line;
@@ -185,6 +146,51 @@ fn table_of(r: &TaskResult) -> Table {
     }
 }
 
+/// The statistics table (a row per query) and the heading of a report.
+fn statistics(results: &[TaskResult], price_per_gb: f64) -> (Table, String) {
+    let mut summary = Table::new(&[
+        ("QUERY", false),
+        ("LOG GROUPS", false),
+        ("ROWS", true),
+        ("QUERIES RUN", true),
+        ("RECORDS SCANNED", true),
+        ("BYTES SCANNED", true),
+        ("EST. COST USD", true),
+        ("TRUNCATED", false),
+    ]);
+    let mut total_bytes = 0.0;
+    let mut total_records = 0.0;
+    for r in results {
+        total_bytes += r.statistics.bytes_scanned;
+        total_records += r.statistics.records_scanned;
+        summary.push(vec![
+            r.name.clone(),
+            groups_label(&r.log_groups),
+            r.rows.len().to_string(),
+            r.chunks.to_string(),
+            format!("{}", r.statistics.records_scanned as u64),
+            format!("{}", r.statistics.bytes_scanned as u64),
+            format!("{:.6}", cost(r.statistics.bytes_scanned, price_per_gb)),
+            if r.truncated {
+                "possibly truncated".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    let window = results
+        .first()
+        .map(|r| format!("{} to {}", time(r.start), time(r.end)))
+        .unwrap_or_default();
+    let heading = format!(
+        "Logs Insights, {window}: {} records and {} bytes scanned, estimated cost ${:.6} at ${price_per_gb}/GB",
+        total_records as u64,
+        total_bytes as u64,
+        cost(total_bytes, price_per_gb)
+    );
+    (summary, heading)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +254,27 @@ mod tests {
             assert!(!text.contains('\u{1b}'), "{f:?}: {text}");
             assert!(!text.contains('\u{9b}'), "{f:?}: {text}");
             assert!(text.contains("kube-system"), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn every_format_matches_its_golden_file() {
+        let mut second = result();
+        second.name = "denied".into();
+        second.truncated = true;
+        second.chunks = 4;
+        second.rows.push(vec!["payments".into(), "2".into()]);
+        for f in OutputFormat::ALL {
+            let mut out = Vec::new();
+            write(
+                f,
+                &[result(), second.clone()],
+                0.005,
+                Reporter::new(true, 0),
+                &mut out,
+            )
+            .unwrap();
+            insta::assert_snapshot!(format!("report-{f:?}"), String::from_utf8(out).unwrap());
         }
     }
 }

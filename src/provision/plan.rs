@@ -194,165 +194,115 @@ pub fn query_diff(want: &QuerySpec, have: &QuerySpec) -> Vec<&'static str> {
 pub fn plan_setup(desired: &Desired, existing: &Existing) -> Vec<Change> {
     let mut out = Vec::new();
     let filters = first_by_name(&existing.filters, |f| &f.name);
-    for want in &desired.filters {
-        out.push(match filters.get(want.name.as_str()) {
-            None => change(
-                Kind::MetricFilter,
-                &want.name,
-                Action::Create,
-                vec![],
-                Op::PutFilter(want.clone()),
-            ),
-            Some(have) => {
-                let diff = filter_diff(want, have);
-                if diff.is_empty() {
-                    change(
-                        Kind::MetricFilter,
-                        &want.name,
-                        Action::Unchanged,
-                        diff,
-                        Op::None,
-                    )
-                } else {
-                    change(
-                        Kind::MetricFilter,
-                        &want.name,
-                        Action::Update,
-                        diff,
-                        Op::PutFilter(want.clone()),
-                    )
-                }
-            }
-        });
-    }
-    for have in filters.values() {
-        if !desired.filters.iter().any(|w| w.name == have.name) {
-            let op = Op::DeleteFilter {
-                log_group: have.log_group.clone(),
-                name: have.name.clone(),
-            };
-            out.push(change(
-                Kind::MetricFilter,
-                &have.name,
-                Action::Delete,
-                vec![],
-                op,
-            ));
-        }
-    }
-
+    out.extend(reconcile(
+        Kind::MetricFilter,
+        &desired.filters,
+        &filters,
+        Named {
+            want: |w| &w.name,
+            have: |h| &h.name,
+        },
+        filter_diff,
+        |want, _, _| Op::PutFilter(want.clone()),
+        |have| Op::DeleteFilter {
+            log_group: have.log_group.clone(),
+            name: have.name.clone(),
+        },
+    ));
     let alarms = first_by_name(&existing.alarms, |a| &a.spec.name);
-    for want in &desired.alarms {
-        out.push(match alarms.get(want.name.as_str()) {
-            None => change(
-                Kind::Alarm,
-                &want.name,
-                Action::Create,
-                vec![],
-                Op::PutAlarm {
-                    spec: want.clone(),
-                    retag: None,
-                },
-            ),
-            Some(have) => {
-                let diff = alarm_diff(want, &have.spec);
-                if diff.is_empty() {
-                    change(Kind::Alarm, &want.name, Action::Unchanged, diff, Op::None)
-                } else {
-                    let retag = if diff.contains(&"tags") {
-                        have.arn.clone()
-                    } else {
-                        None
-                    };
-                    change(
-                        Kind::Alarm,
-                        &want.name,
-                        Action::Update,
-                        diff,
-                        Op::PutAlarm {
-                            spec: want.clone(),
-                            retag,
-                        },
-                    )
-                }
-            }
-        });
-    }
-    for have in alarms.values() {
-        if !desired.alarms.iter().any(|w| w.name == have.spec.name) {
-            let op = Op::DeleteAlarm {
-                name: have.spec.name.clone(),
-            };
-            out.push(change(
-                Kind::Alarm,
-                &have.spec.name,
-                Action::Delete,
-                vec![],
-                op,
-            ));
-        }
-    }
-
+    out.extend(reconcile(
+        Kind::Alarm,
+        &desired.alarms,
+        &alarms,
+        Named {
+            want: |w| &w.name,
+            have: |h| &h.spec.name,
+        },
+        |want, have| alarm_diff(want, &have.spec),
+        |want, have, diff| Op::PutAlarm {
+            spec: want.clone(),
+            // Tags of an existing alarm are set on its ARN.
+            retag: have
+                .filter(|_| diff.contains(&"tags"))
+                .and_then(|h| h.arn.clone()),
+        },
+        |have| Op::DeleteAlarm {
+            name: have.spec.name.clone(),
+        },
+    ));
     match &existing.queries {
-        None => {
-            for want in &desired.queries {
-                out.push(change(
-                    Kind::QueryDefinition,
-                    &want.name,
-                    Action::Unsupported,
-                    vec![],
-                    Op::None,
-                ));
-            }
-        }
+        None => out.extend(desired.queries.iter().map(|want| {
+            change(
+                Kind::QueryDefinition,
+                &want.name,
+                Action::Unsupported,
+                vec![],
+                Op::None,
+            )
+        })),
         Some(queries) => {
             let queries = first_by_name(queries, |q: &ExistingQuery| &q.spec.name);
-            for want in &desired.queries {
-                out.push(match queries.get(want.name.as_str()) {
-                    None => change(
-                        Kind::QueryDefinition,
-                        &want.name,
-                        Action::Create,
-                        vec![],
-                        Op::PutQuery {
-                            spec: want.clone(),
-                            id: None,
-                        },
-                    ),
-                    Some(have) => {
-                        let diff = query_diff(want, &have.spec);
-                        if diff.is_empty() {
-                            change(
-                                Kind::QueryDefinition,
-                                &want.name,
-                                Action::Unchanged,
-                                diff,
-                                Op::None,
-                            )
-                        } else {
-                            let op = Op::PutQuery {
-                                spec: want.clone(),
-                                id: Some(have.id.clone()),
-                            };
-                            change(Kind::QueryDefinition, &want.name, Action::Update, diff, op)
-                        }
-                    }
-                });
-            }
-            for have in queries.values() {
-                if !desired.queries.iter().any(|w| w.name == have.spec.name) {
-                    let op = Op::DeleteQuery {
-                        id: have.id.clone(),
-                    };
-                    out.push(change(
-                        Kind::QueryDefinition,
-                        &have.spec.name,
-                        Action::Delete,
-                        vec![],
-                        op,
-                    ));
+            out.extend(reconcile(
+                Kind::QueryDefinition,
+                &desired.queries,
+                &queries,
+                Named {
+                    want: |w| &w.name,
+                    have: |h| &h.spec.name,
+                },
+                |want, have| query_diff(want, &have.spec),
+                |want, have, _| Op::PutQuery {
+                    spec: want.clone(),
+                    id: have.map(|h| h.id.clone()),
+                },
+                |have| Op::DeleteQuery {
+                    id: have.id.clone(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// How the wanted and the existing resources of a kind are named.
+struct Named<W, H> {
+    want: fn(&W) -> &String,
+    have: fn(&H) -> &String,
+}
+
+/// One kind's changes: create what is missing, update what differs, keep
+/// what matches, delete what exists but is not wanted. `put` makes the
+/// operation that creates (no existing resource) or updates (the existing
+/// one and the fields that differ).
+fn reconcile<W, H>(
+    kind: Kind,
+    wants: &[W],
+    haves: &BTreeMap<&str, &H>,
+    named: Named<W, H>,
+    diff: impl Fn(&W, &H) -> Vec<&'static str>,
+    put: impl Fn(&W, Option<&H>, &[&'static str]) -> Op,
+    delete: impl Fn(&H) -> Op,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    for want in wants {
+        let name = (named.want)(want);
+        out.push(match haves.get(name.as_str()) {
+            None => change(kind, name, Action::Create, vec![], put(want, None, &[])),
+            Some(have) => {
+                let fields = diff(want, have);
+                if fields.is_empty() {
+                    change(kind, name, Action::Unchanged, fields, Op::None)
+                } else {
+                    let op = put(want, Some(have), &fields);
+                    change(kind, name, Action::Update, fields, op)
                 }
             }
+        });
+    }
+    for have in haves.values() {
+        let name = (named.have)(have);
+        if !wants.iter().any(|w| (named.want)(w) == name) {
+            out.push(change(kind, name, Action::Delete, vec![], delete(have)));
         }
     }
     out

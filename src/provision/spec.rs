@@ -254,80 +254,14 @@ pub fn desired(target: &Target, s: &Settings) -> Desired {
     let mut actions = s.sns_topic_arns.clone();
     actions.sort();
     actions.dedup();
-    let mut filters = Vec::new();
-    let mut alarms = Vec::new();
-    for sig in &signals {
-        let name = format!("{}{}", target.prefix(), sig.suffix);
-        let (dimensions, default_value) = if s.by_namespace {
-            (
-                BTreeMap::from([(
-                    NAMESPACE_DIMENSION.0.to_owned(),
-                    NAMESPACE_DIMENSION.1.to_owned(),
-                )]),
-                None,
-            )
-        } else {
-            (BTreeMap::new(), Some(0.0))
-        };
-        filters.push(MetricFilterSpec {
-            name: name.clone(),
-            log_group: target.log_group.clone(),
-            pattern: sig.pattern.to_owned(),
-            metric_namespace: namespace.clone(),
-            metric_name: sig.metric.to_owned(),
-            metric_value: "1".into(),
-            default_value,
-            dimensions,
-            unit: Some("Count".into()),
-        });
-        let metric = if s.by_namespace {
-            AlarmMetric::Query {
-                expression: format!(
-                    "SELECT SUM(\"{}\") FROM SCHEMA(\"{}\", {})",
-                    sig.metric, namespace, NAMESPACE_DIMENSION.0
-                ),
-            }
-        } else {
-            AlarmMetric::Metric {
-                namespace: namespace.clone(),
-                name: sig.metric.to_owned(),
-                statistic: "Sum".into(),
-            }
-        };
-        let window = s.period as i64 * s.evaluation_periods as i64;
-        let description = format!(
-            "secret-audit: at least {} {} in {}s in log group {} (metric {}/{}). \
-             Who and which secrets: secret-audit report --{} --since {}m, \
-             or export the window and run secret-audit analyze on it. \
-             Managed by secret-audit setup; change it there, not here.",
-            sig.threshold,
-            sig.what,
-            s.period,
-            target.log_group,
-            namespace,
-            sig.metric,
-            match &target.cluster {
-                Some(c) => format!("cluster {c}"),
-                None => format!("log-group-name {}", target.log_group),
-            },
-            (window / 60).max(1) * 2,
-        );
-        alarms.push(AlarmSpec {
-            name,
-            description,
-            metric,
-            period: s.period,
-            evaluation_periods: s.evaluation_periods,
-            datapoints_to_alarm: s.evaluation_periods,
-            threshold: sig.threshold,
-            comparison: "GreaterThanOrEqualToThreshold".into(),
-            treat_missing_data: "notBreaching".into(),
-            actions_enabled: true,
-            alarm_actions: actions.clone(),
-            ok_actions: actions.clone(),
-            tags: target.tags(),
-        });
-    }
+    let filters = signals
+        .iter()
+        .map(|sig| metric_filter(target, s, sig, &namespace))
+        .collect();
+    let alarms = signals
+        .iter()
+        .map(|sig| alarm(target, s, sig, &namespace, &actions))
+        .collect();
     let queries = queries()
         .into_iter()
         .map(|(name, text)| QuerySpec {
@@ -340,6 +274,90 @@ pub fn desired(target: &Target, s: &Settings) -> Desired {
         filters,
         alarms,
         queries,
+    }
+}
+
+/// The metric filter of one signal.
+fn metric_filter(target: &Target, s: &Settings, sig: &Signal, namespace: &str) -> MetricFilterSpec {
+    let (dimensions, default_value) = if s.by_namespace {
+        (
+            BTreeMap::from([(
+                NAMESPACE_DIMENSION.0.to_owned(),
+                NAMESPACE_DIMENSION.1.to_owned(),
+            )]),
+            None,
+        )
+    } else {
+        (BTreeMap::new(), Some(0.0))
+    };
+    MetricFilterSpec {
+        name: format!("{}{}", target.prefix(), sig.suffix),
+        log_group: target.log_group.clone(),
+        pattern: sig.pattern.to_owned(),
+        metric_namespace: namespace.to_owned(),
+        metric_name: sig.metric.to_owned(),
+        metric_value: "1".into(),
+        default_value,
+        dimensions,
+        unit: Some("Count".into()),
+    }
+}
+
+/// The alarm of one signal, on its metric (summed over namespaces with
+/// `--by-namespace`), with a description that says what to run next.
+fn alarm(
+    target: &Target,
+    s: &Settings,
+    sig: &Signal,
+    namespace: &str,
+    actions: &[String],
+) -> AlarmSpec {
+    let metric = if s.by_namespace {
+        AlarmMetric::Query {
+            expression: format!(
+                "SELECT SUM(\"{}\") FROM SCHEMA(\"{}\", {})",
+                sig.metric, namespace, NAMESPACE_DIMENSION.0
+            ),
+        }
+    } else {
+        AlarmMetric::Metric {
+            namespace: namespace.to_owned(),
+            name: sig.metric.to_owned(),
+            statistic: "Sum".into(),
+        }
+    };
+    let window = s.period as i64 * s.evaluation_periods as i64;
+    let description = format!(
+        "secret-audit: at least {} {} in {}s in log group {} (metric {}/{}). \
+         Who and which secrets: secret-audit report --{} --since {}m, \
+         or export the window and run secret-audit analyze on it. \
+         Managed by secret-audit setup; change it there, not here.",
+        sig.threshold,
+        sig.what,
+        s.period,
+        target.log_group,
+        namespace,
+        sig.metric,
+        match &target.cluster {
+            Some(c) => format!("cluster {c}"),
+            None => format!("log-group-name {}", target.log_group),
+        },
+        (window / 60).max(1) * 2,
+    );
+    AlarmSpec {
+        name: format!("{}{}", target.prefix(), sig.suffix),
+        description,
+        metric,
+        period: s.period,
+        evaluation_periods: s.evaluation_periods,
+        datapoints_to_alarm: s.evaluation_periods,
+        threshold: sig.threshold,
+        comparison: "GreaterThanOrEqualToThreshold".into(),
+        treat_missing_data: "notBreaching".into(),
+        actions_enabled: true,
+        alarm_actions: actions.to_vec(),
+        ok_actions: actions.to_vec(),
+        tags: target.tags(),
     }
 }
 
