@@ -77,6 +77,21 @@ pub fn id_from_words(w: Id) -> u128 {
     (w[1] as u128) << 64 | w[0] as u128
 }
 
+/// A hash of an id (a UUID from the input, or a hash of input) under a
+/// seed drawn once per process: ids crafted to share bits cannot pile into
+/// one bucket or one probe sequence and make a run quadratic.
+pub fn id_hash(id: Id) -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0u64)
+    });
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&id[0].to_le_bytes());
+    bytes[8..].copy_from_slice(&id[1].to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, seed)
+}
+
 /// Values by request id, in 4096 [`SortedTail`] buckets.
 pub struct IdMap<V> {
     buckets: Box<[SortedTail<Id, V>]>,
@@ -94,8 +109,7 @@ impl<V> Default for IdMap<V> {
 
 impl<V> IdMap<V> {
     fn bucket(&mut self, id: Id) -> &mut SortedTail<Id, V> {
-        // Ids are UUIDs or hashes, but mix them anyway.
-        let h = (id[0] ^ id[1].rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let h = id_hash(id);
         &mut self.buckets[(h >> (64 - ID_BUCKETS.trailing_zeros())) as usize]
     }
 

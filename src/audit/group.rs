@@ -101,10 +101,11 @@ fn group_key(grouping: &Grouping, a: &SecretAccess<'_>, id: u128, scratch: &mut 
     xxhash_rust::xxh3::xxh3_128(scratch)
 }
 
-/// Where the group index looks for a key: the key is a hash (or a request
-/// id) already.
+/// Where the group index looks for a key (a hash of key values, or a
+/// request id from the input): hashed again under a per-process seed, so
+/// crafted ids cannot share a probe sequence.
 fn key_hash(key: Id) -> u64 {
-    key[0] ^ key[1]
+    super::compact::id_hash(key)
 }
 
 /// Counts per symbol, in about 9 bytes each.

@@ -143,6 +143,19 @@ fn regex_allowed(before: &str) -> bool {
 }
 
 /// Index just past a quoted run starting at `i` (quote char at `i`).
+/// The text between the quote at `i` and the end `j` that [`skip_quoted`]
+/// found: without the closing quote when there is one (an unclosed quote
+/// runs to the end of the text).
+fn quoted_inner(s: &str, i: usize, j: usize) -> &str {
+    let b = s.as_bytes();
+    let end = if j > i + 1 && b[j - 1] == b[i] {
+        j - 1
+    } else {
+        j
+    };
+    &s[i + 1..end.max(i + 1)]
+}
+
 fn skip_quoted(bytes: &[u8], i: usize) -> usize {
     let q = bytes[i];
     let mut j = i + 1;
@@ -208,13 +221,13 @@ pub fn tokens(cmd: &Command) -> Vec<Token> {
         match c {
             b'"' | b'\'' => {
                 let j = skip_quoted(b, i);
-                let inner = &s[i + 1..j.saturating_sub(1).max(i + 1)];
+                let inner = quoted_inner(s, i, j);
                 out.push(Token::Str(inner.to_owned(), at));
                 i = j;
             }
             b'`' => {
                 let j = skip_quoted(b, i);
-                let inner = &s[i + 1..j.saturating_sub(1).max(i + 1)];
+                let inner = quoted_inner(s, i, j);
                 out.push(Token::Word(inner.to_owned(), at));
                 i = j;
             }
@@ -223,7 +236,7 @@ pub fn tokens(cmd: &Command) -> Vec<Token> {
                 || out.is_empty() =>
             {
                 let j = skip_quoted(b, i);
-                let inner = &s[i + 1..j.saturating_sub(1).max(i + 1)];
+                let inner = quoted_inner(s, i, j);
                 out.push(Token::Regex(inner.to_owned(), at));
                 i = j;
             }
@@ -362,8 +375,8 @@ fn find_word(s: &str, word: &str) -> Option<usize> {
             _ => {}
         }
         if depth == 0
-            && s[i..].len() >= word.len()
-            && s[i..i + word.len()].eq_ignore_ascii_case(word)
+            && b.len() - i >= word.len()
+            && b[i..i + word.len()].eq_ignore_ascii_case(word.as_bytes())
             && (i == 0 || !is_word_byte(b[i - 1]))
             && b.get(i + word.len()).is_none_or(|&c| !is_word_byte(c))
         {

@@ -519,7 +519,7 @@ impl<'a> JsonParser<'a> {
         self.ws();
         let end = self.i + word.len();
         if end <= self.b.len()
-            && self.text[self.i..end].eq_ignore_ascii_case(word)
+            && self.b[self.i..end].eq_ignore_ascii_case(word.as_bytes())
             && self
                 .b
                 .get(end)

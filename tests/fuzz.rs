@@ -1,0 +1,443 @@
+//! The project fuzzes itself: every parser gets mutated inputs, and each
+//! case must end (no panic, no hang), keep the record accounting, and keep
+//! control characters out of every output.
+//!
+//! A small mutator of our own (stable Rust, no fuzzing engine): seeds are
+//! real inputs (setup's patterns, the bundled queries, generated logs in
+//! every format), each case applies one to four mutations (flip, overwrite,
+//! insert bytes or tokens such as a BOM, NUL, non-ASCII or escape
+//! characters, delete, duplicate, truncate). `FUZZ_CASES` sets the cases per
+//! target (default 300, run by `scripts/test`); `scripts/fuzz` runs a long
+//! campaign. A failing case prints its seed and input.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secret_audit::audit::event;
+use secret_audit::audit::shard::Settings;
+use secret_audit::input::{self, Format, NoProgress, ReadOptions};
+use secret_audit::insights::{self, lint};
+use secret_audit::output::analysis::{self, Analysis};
+use secret_audit::output::OutputFormat;
+use secret_audit::pattern::Pattern;
+use secret_audit::timearg;
+
+/// A case taking this long is a hang (generous: debug builds, a busy CI).
+const CASE_DEADLINE: Duration = Duration::from_secs(5);
+
+fn cases() -> u64 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+/// xorshift64*: deterministic, seeded per target and case.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Tokens worth inserting: framing, escapes, multi-byte characters, and the
+/// bytes that broke readers before (BOM, NUL, ESC, CSI).
+const TOKENS: &[&[u8]] = &[
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b"\\",
+    b",",
+    b":",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b"\0",
+    b"\x1b[2J",
+    "\u{9b}".as_bytes(),
+    "\u{feff}".as_bytes(),
+    "é".as_bytes(),
+    "€".as_bytes(),
+    "ß".as_bytes(),
+    "😀".as_bytes(),
+    b"\xff",
+    b"\xc3",
+    b"\\u0000",
+    b"\\ud800",
+    b"secrets",
+    b"\"verb\":\"get\"",
+    b"ResponseComplete",
+    b"%",
+    b"$.",
+    b"=",
+    b"!=",
+    b"&&",
+    b"||",
+    b"(",
+    b")",
+    b"*",
+    b"IS",
+    b"NOT",
+    b"stats",
+    b"|",
+    b"filter",
+    b"count(*)",
+    b"as",
+    b"by",
+    b"1e999",
+    b"-",
+    b"9999999999999999999",
+];
+
+fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
+    for _ in 0..1 + rng.below(4) {
+        let len = data.len();
+        let at = rng.below(len + 1);
+        match rng.below(7) {
+            0 if len > 0 => data[at.min(len - 1)] ^= 1 << rng.below(8),
+            1 if len > 0 => data[at.min(len - 1)] = rng.next() as u8,
+            2 => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                data.splice(at..at, t.iter().copied());
+            }
+            3 if len > 0 => {
+                let end = (at + 1 + rng.below(16)).min(len);
+                data.drain(at.min(end)..end);
+            }
+            4 if len > 0 => {
+                let start = at.min(len - 1);
+                let end = (start + 1 + rng.below(64)).min(len);
+                let copy = data[start..end].to_vec();
+                let to = rng.below(data.len() + 1);
+                data.splice(to..to, copy);
+            }
+            5 => data.truncate(at),
+            _ => {
+                let byte = rng.next() as u8;
+                data.insert(at, byte);
+            }
+        }
+    }
+}
+
+/// Runs `check` on `cases()` mutations of the seeds; a panic or a slow case
+/// fails with the case's number and input.
+fn fuzz(target: &str, seeds: &[Vec<u8>], check: impl Fn(&[u8])) -> u64 {
+    assert!(!seeds.is_empty(), "{target}: no seeds");
+    let n = cases();
+    for case in 0..n {
+        let mut rng = Rng::new(case ^ (target.len() as u64) << 40);
+        let mut data = seeds[rng.below(seeds.len())].clone();
+        mutate(&mut rng, &mut data);
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data)));
+        let took = started.elapsed();
+        let shown = String::from_utf8_lossy(&data[..data.len().min(400)])
+            .escape_debug()
+            .to_string();
+        if let Err(panic) = outcome {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("{target} case {case} failed: {msg}\ninput: \"{shown}\"");
+        }
+        assert!(
+            took < CASE_DEADLINE,
+            "{target} case {case} took {took:?}\ninput: \"{shown}\""
+        );
+    }
+    eprintln!("fuzz {target}: {n} cases, no failure");
+    n
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Log lines to match patterns against and to mutate as events.
+fn sample_lines() -> Vec<Vec<u8>> {
+    let mut lines = Vec::new();
+    for f in [
+        "stages-and-scopes.jsonl",
+        "hostile-strings.jsonl",
+        "v1beta1.jsonl",
+        "wrong-types.jsonl",
+    ] {
+        let text = std::fs::read(root().join("fixtures/handmade").join(f)).unwrap();
+        lines.extend(
+            text.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| l.to_vec()),
+        );
+    }
+    let spec = gen_audit::Spec {
+        size: gen_audit::Size::Requests(40),
+        stages_all: true,
+        exotic: true,
+        ..gen_audit::Spec::new(gen_audit::Format::Jsonl)
+    };
+    let mut buf = Vec::new();
+    spec.write(&mut buf).unwrap();
+    lines.extend(
+        buf.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.to_vec()),
+    );
+    lines
+}
+
+/// No raw control character (C0 but newline and tab, DEL, C1) in `text`.
+fn assert_clean(what: &str, text: &str) {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| (c.is_control() && c != '\n' && c != '\t') || ('\u{80}'..='\u{9f}').contains(&c))
+    {
+        panic!("{what}: raw control character {c:?} in output");
+    }
+}
+
+#[test]
+fn filter_patterns_parse_and_evaluate_any_input() {
+    let events = sample_lines();
+    let mut seeds: Vec<Vec<u8>> = [
+        secret_audit::provision::spec::READS_PATTERN,
+        secret_audit::provision::spec::DENIED_PATTERN,
+        secret_audit::provision::spec::WRITES_PATTERN,
+        r#"{ ($.verb = "get" || $.verb = "list") && $.objectRef.resource = "secrets" }"#,
+        r#"{ $.responseStatus.code >= 400 && $.sourceIPs[0] != "10.*" }"#,
+        r#"{ $.user.username IS NULL || $.annotations NOT EXISTS || $.x IS TRUE }"#,
+        r#"{ $.requestURI = %^/api/v1/namespaces/[a-z]+/secrets% }"#,
+        "%secrets/[a-z-]+%",
+        "secrets ?get ?list -watch",
+        "\"ResponseComplete\" secrets",
+        "",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    seeds.push(b"{$.verb=\"\xc3\xa9\"}".to_vec());
+    fuzz("pattern", &seeds, |data| {
+        let text = String::from_utf8_lossy(data);
+        match Pattern::parse(&text) {
+            Ok(p) => {
+                for e in events.iter().take(20) {
+                    p.matches(e);
+                }
+            }
+            Err(e) => assert_clean("pattern error", &e.to_string()),
+        }
+    });
+}
+
+#[test]
+fn the_query_lint_takes_any_query_in_linear_output() {
+    let mut seeds: Vec<Vec<u8>> = insights::bundled()
+        .into_iter()
+        .map(|q| q.body.into_bytes())
+        .collect();
+    for f in std::fs::read_dir(root().join("fixtures/insights")).unwrap() {
+        seeds.push(std::fs::read(f.unwrap().path()).unwrap());
+    }
+    seeds.push(b"stats count(*) as n by bin(5m)".to_vec());
+    fuzz("lint", &seeds, |data| {
+        let text = String::from_utf8_lossy(data);
+        let found = lint::lint(&text);
+        let out: usize = found.iter().map(|f| f.to_string().len()).sum();
+        assert!(
+            out <= 8 * text.len() + 2000,
+            "{} findings in {out} bytes for a {}-byte query",
+            found.len(),
+            text.len()
+        );
+        let linted = [("q.insights".to_string(), found)];
+        for f in OutputFormat::ALL {
+            let mut out = Vec::new();
+            secret_audit::output::queries::write_lint(f, &linted, &mut out).unwrap();
+            assert_clean("lint output", &String::from_utf8_lossy(&out));
+        }
+    });
+}
+
+#[test]
+fn the_time_grammar_takes_any_text() {
+    let seeds: Vec<Vec<u8>> = [
+        "15m",
+        "2h",
+        "1w",
+        "90",
+        "now-1h",
+        "now+2d",
+        "2026-11-01T00:00:00Z",
+        "2026-11-01T00:00:00.123+02:00",
+        "-5m",
+        "0s",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    let now = chrono::Utc::now();
+    fuzz("time", &seeds, |data| {
+        let text = String::from_utf8_lossy(data);
+        if let Err(e) = timearg::parse_duration(&text) {
+            assert_clean("duration error", &e);
+        }
+        if let Err(e) = timearg::parse_time(&text, now) {
+            assert_clean("time error", &e);
+        }
+    });
+}
+
+#[test]
+fn the_event_reader_takes_any_record() {
+    let seeds = sample_lines();
+    fuzz("event", &seeds, |data| {
+        if let Ok(event::Classified::Secret(s)) = event::classify(data) {
+            let _ = (s.access(), s.is_denied(), s.metric_classes());
+        }
+        let _ = event::describe(data);
+    });
+}
+
+/// Reads `data` as one input of `format` (or sniffed), then renders every
+/// output format; checks the accounting and the outputs.
+fn read_and_render(
+    dir: &Path,
+    name: &str,
+    data: &[u8],
+    format: Option<Format>,
+    threads: usize,
+) -> u64 {
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    let inputs = input::collect_inputs(&[path]).unwrap();
+    let settings = Arc::new(Settings {
+        max_record_size: 1 << 20,
+        ..Default::default()
+    });
+    let opts = ReadOptions {
+        range_size: 4096,
+        window: 0,
+        threads,
+        format,
+        progress: Arc::new(NoProgress),
+    };
+    let (shard, reports) = input::read_all(&inputs, settings, &opts);
+    let c = shard.counts;
+    assert_eq!(
+        c.records,
+        c.malformed + c.skipped + c.filtered + c.secret_records,
+        "accounting: {c:?}"
+    );
+    let rows = secret_audit::audit::rollup::rollup(&shard.grouped, None, 1);
+    for f in OutputFormat::ALL {
+        let mut out = Vec::new();
+        let a = Analysis {
+            shard: &shard,
+            reports: &reports,
+            rows: &rows,
+            by: &secret_audit::audit::key::DEFAULT_KEYS,
+            requests: false,
+            threads: 1,
+        };
+        analysis::write(f, &a, &mut out).unwrap();
+        assert_clean(&format!("{f:?} output"), &String::from_utf8_lossy(&out));
+    }
+    c.secret_records
+}
+
+fn generated(format: gen_audit::Format, gzip: bool) -> Vec<u8> {
+    let spec = gen_audit::Spec {
+        size: gen_audit::Size::Requests(150),
+        exotic: true,
+        gzip,
+        ..gen_audit::Spec::new(format)
+    };
+    let mut buf = Vec::new();
+    spec.write(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn every_input_format_frames_any_bytes_and_keeps_the_accounting() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in gen_audit::Format::ALL {
+        let seeds = vec![generated(format, false)];
+        let name = format!("in.{}", format.name());
+        // The reader's own name for it (or an alias), to force it.
+        let forced = Format::ALL
+            .into_iter()
+            .find(|f| f.name() == format.name() || f.aliases().contains(&format.name()));
+        fuzz(&format!("framing {}", format.name()), &seeds, |data| {
+            read_and_render(dir.path(), &name, data, None, 1);
+            if forced.is_some() {
+                read_and_render(dir.path(), &name, data, forced, 2);
+            }
+        });
+    }
+    let seeds = vec![generated(gen_audit::Format::Jsonl, true)];
+    fuzz("framing gzip", &seeds, |data| {
+        read_and_render(dir.path(), "in.gz", data, None, 1);
+    });
+}
+
+#[test]
+fn mutating_only_non_secret_records_never_changes_the_secret_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = generated(gen_audit::Format::Jsonl, false);
+    let want = read_and_render(dir.path(), "base.jsonl", &seed, None, 1);
+    assert!(want > 0);
+    let lines: Vec<&[u8]> = seed.split_inclusive(|&b| b == b'\n').collect();
+    let plain: Vec<usize> = (0..lines.len())
+        .filter(|&i| memchr::memmem::find(lines[i], b"secrets").is_none())
+        .collect();
+    let mut rng = Rng::new(99);
+    for case in 0..cases() {
+        // Any bytes in one line without "secrets" (the line stays a line).
+        let mut out = Vec::with_capacity(seed.len());
+        let victim = plain[rng.below(plain.len())];
+        for (i, l) in lines.iter().enumerate() {
+            if i != victim {
+                out.extend_from_slice(l);
+                continue;
+            }
+            let mut m = l.to_vec();
+            m.pop();
+            mutate(&mut rng, &mut m);
+            m.retain(|&b| b != b'\n');
+            if memchr::memmem::find(&m, b"secrets").is_some() {
+                m.clear();
+            }
+            out.extend_from_slice(&m);
+            out.push(b'\n');
+        }
+        let got = read_and_render(
+            dir.path(),
+            "m.jsonl",
+            &out,
+            Some(Format::Jsonl),
+            1 + (case % 2) as usize,
+        );
+        assert_eq!(
+            got,
+            want,
+            "case {case}: mutating line {} changed the secret records",
+            victim + 1
+        );
+    }
+}
