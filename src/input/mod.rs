@@ -44,6 +44,9 @@ const HEAD: usize = 64 << 10;
 #[derive(Debug, Clone)]
 pub struct Input {
     pub path: PathBuf,
+    /// Why a directory entry cannot be read (a link loop, an unreadable
+    /// directory): the input is reported with this problem, not read.
+    pub problem: Option<String>,
 }
 
 impl Input {
@@ -76,53 +79,73 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, AppError> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            out.push(Input { path: p.clone() });
+            out.push(Input {
+                path: p.clone(),
+                problem: None,
+            });
             continue;
         }
         let meta = std::fs::metadata(p).map_err(|e| {
             AppError::Usage(format!("cannot read {}: {}", p.display(), io_reason(&e)))
         })?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            let mut seen = Vec::new();
+            walk(p, &mut seen, &mut out);
         } else {
-            out.push(Input { path: p.clone() });
+            out.push(Input {
+                path: p.clone(),
+                problem: None,
+            });
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), AppError> {
-    let read = std::fs::read_dir(dir).map_err(|e| {
-        AppError::Usage(format!(
-            "cannot read directory {}: {}",
-            dir.display(),
-            io_reason(&e)
-        ))
-    })?;
-    let mut entries = read
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            AppError::Usage(format!(
-                "cannot read directory {}: {}",
-                dir.display(),
-                io_reason(&e)
+/// Adds the files under `dir`, in name order. What cannot be read (a
+/// directory, a dangling link, a link back to a directory being walked)
+/// becomes an input with a problem: warned about and counted, never fatal,
+/// so the rest is read. `seen` holds the (device, inode) of the
+/// directories being walked.
+fn walk(dir: &Path, seen: &mut Vec<(u64, u64)>, out: &mut Vec<Input>) {
+    use std::os::unix::fs::MetadataExt;
+    let problem = |path: &Path, why: String| Input {
+        path: path.to_path_buf(),
+        problem: Some(why),
+    };
+    let id = match std::fs::metadata(dir) {
+        Ok(m) => (m.dev(), m.ino()),
+        Err(e) => return out.push(problem(dir, io_reason(&e))),
+    };
+    if seen.contains(&id) {
+        return out.push(problem(dir, "a link back to a directory above it".into()));
+    }
+    let entries = std::fs::read_dir(dir).and_then(|read| {
+        read.map(|e| e.map(|e| e.path()))
+            .collect::<io::Result<Vec<_>>>()
+    });
+    let mut entries = match entries {
+        Ok(e) => e,
+        Err(e) => {
+            return out.push(problem(
+                dir,
+                format!("cannot read directory: {}", io_reason(&e)),
             ))
-        })?;
+        }
+    };
     entries.sort();
+    seen.push(id);
     for path in entries {
-        let is_dir = std::fs::metadata(&path)
-            .map_err(|e| {
-                AppError::Usage(format!("cannot read {}: {}", path.display(), io_reason(&e)))
-            })?
-            .is_dir();
-        if is_dir {
-            walk(&path, out)?;
-        } else if path.file_name().is_some_and(|n| n != "aws-logs-write-test") {
-            out.push(Input { path });
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, seen, out),
+            Ok(_) if path.file_name().is_some_and(|n| n == "aws-logs-write-test") => {}
+            Ok(_) => out.push(Input {
+                path,
+                problem: None,
+            }),
+            Err(e) => out.push(problem(&path, io_reason(&e))),
         }
     }
-    Ok(())
+    seen.pop();
 }
 
 fn io_reason(e: &io::Error) -> String {
@@ -392,18 +415,21 @@ fn plan_ranges(
     let forced = opts.format;
     let range_size = opts.range_size.max(1);
     use std::os::unix::fs::FileExt;
-    if input.is_stdin() {
+    if input.is_stdin() || input.problem.is_some() {
         return None;
     }
-    let file = File::open(&input.path).ok()?;
-    let meta = file.metadata().ok()?;
+    // The kind of file before opening it: a named pipe opened here and
+    // closed would lose what its writer sent.
+    let meta = std::fs::metadata(&input.path).ok()?;
     if !meta.is_file() || meta.len() < range_size / 4 {
         return None;
     }
+    let file = File::open(&input.path).ok()?;
     let mut head = vec![0u8; HEAD];
     let n = file.read_at(&mut head, 0).ok()?;
     head.truncate(n);
-    if head.starts_with(&[0x1f, 0x8b]) {
+    // A gzip stream, or a start to clean (a BOM, NUL bytes), is read whole.
+    if head.starts_with(&[0x1f, 0x8b]) || blank_start(&head, true) > 0 {
         return None;
     }
     let format = match forced {
@@ -618,7 +644,11 @@ fn read_one(
         line: 0,
         label: Some("the whole input".into()),
     };
-    let source = match open(input, &opts.progress) {
+    let opened = match &input.problem {
+        Some(why) => Err(io::Error::other(why.clone())),
+        None => open(input, &opts.progress),
+    };
+    let source = match opened {
         Ok(s) => s,
         Err(e) => {
             let msg = format!("cannot read {}: {}", input.display(), io_reason(&e));
@@ -629,10 +659,7 @@ fn read_one(
     };
     report.gzip = source.gzip;
     let mut reader = source.reader;
-    let mut head = vec![0u8; HEAD];
-    let mut filled = 0;
-    let read_err = fill_to(&mut reader, &mut head, &mut filled).err();
-    head.truncate(filled);
+    let (head, read_err, skipped_lines) = read_head(&mut reader);
     let complete = read_err.is_some() || head.len() < HEAD;
     let format = match opts.format {
         Some(f) => Some(f),
@@ -657,9 +684,11 @@ fn read_one(
             } else {
                 LinePrefix::None
             };
+            // The blank start is block 0, so line numbers stay the file's.
+            shard.block_lines.push((id, 0, skipped_lines));
             let lines = Lines {
                 input: id,
-                first_seq: 0,
+                first_seq: 1,
                 prefix,
             };
             read_lines(head, read_err, &mut reader, lines, shard, sink)
@@ -691,6 +720,48 @@ fn read_one(
         report.problem = Some(msg);
     }
     report
+}
+
+/// Reads the head of an input (up to [`HEAD`] bytes) for sniffing, past a
+/// blank start: a UTF-8 byte-order mark, whitespace and NUL bytes (the hole
+/// a copytruncate rotation leaves) are dropped, however long, so the head
+/// starts at the first record. Returns the head, the error that stopped
+/// reading (if any), and how many lines the dropped start held.
+fn read_head(reader: &mut dyn Read) -> (Vec<u8>, Option<io::Error>, u64) {
+    let mut head = vec![0u8; HEAD];
+    let mut filled = 0;
+    let mut err = fill_to(reader, &mut head, &mut filled).err();
+    head.truncate(filled);
+    let mut lines = 0u64;
+    let mut first = true;
+    loop {
+        let blank = blank_start(&head, first);
+        first = false;
+        lines += memchr::memchr_iter(b'\n', &head[..blank]).count() as u64;
+        head.drain(..blank);
+        if !head.is_empty() || err.is_some() || filled < HEAD {
+            return (head, err, lines);
+        }
+        // All blank so far: read on.
+        head.resize(HEAD, 0);
+        filled = 0;
+        err = fill_to(reader, &mut head, &mut filled).err();
+        head.truncate(filled);
+    }
+}
+
+/// How many bytes at the start of `head` are blank: a byte-order mark (at
+/// the very start of the input), whitespace and NUL bytes.
+fn blank_start(head: &[u8], input_start: bool) -> usize {
+    let bom = if input_start && head.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    bom + head[bom..]
+        .iter()
+        .position(|&b| !(b.is_ascii_whitespace() || b == 0))
+        .unwrap_or(head.len() - bom)
 }
 
 /// A reader that yields an error it saw earlier, once its data is read.
@@ -953,7 +1024,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         std::fs::write(&path, "{}\n".repeat(1000)).unwrap();
-        let input = Input { path };
+        let input = Input {
+            path,
+            problem: None,
+        };
         // A range planned when the file was twice as long.
         let range = ByteRange {
             index: 0,

@@ -101,11 +101,19 @@ impl Table {
     }
 
     pub fn write_csv(&self, w: &mut dyn Write) -> io::Result<()> {
+        /// The I/O error inside a CSV error, kept as it is (a closed pipe
+        /// stays a closed pipe, which ends the run quietly).
+        fn csv_io(e: csv::Error) -> io::Error {
+            match e.into_kind() {
+                csv::ErrorKind::Io(e) => e,
+                other => io::Error::other(format!("{other:?}")),
+            }
+        }
         let mut out = csv::Writer::from_writer(w);
-        out.write_record(&self.headers).map_err(io::Error::other)?;
+        out.write_record(&self.headers).map_err(csv_io)?;
         for row in &self.rows {
             out.write_record(row.iter().map(|c| csv_cell(c).into_owned()))
-                .map_err(io::Error::other)?;
+                .map_err(csv_io)?;
         }
         out.flush()
     }

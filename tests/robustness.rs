@@ -1,0 +1,278 @@
+//! Each failure a fuzzing campaign found, as a test: no panic, no hang, no
+//! silent loss, no quadratic time, whatever the input.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run secret-audit")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn analyze_json(args: &[&str]) -> Value {
+    let mut all = vec!["analyze", "--output", "json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+fn generated(format: gen_audit::Format, requests: u64) -> (Vec<u8>, Value) {
+    let spec = gen_audit::Spec {
+        size: gen_audit::Size::Requests(requests),
+        ..gen_audit::Spec::new(format)
+    };
+    let mut buf = Vec::new();
+    let truth = spec.write(&mut buf).unwrap();
+    (buf, serde_json::to_value(truth).unwrap())
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn non_ascii_after_an_operator_is_a_pattern_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write(
+        dir.path(),
+        "e.jsonl",
+        "{\"verb\":\"é\"}\n{\"verb\":\"get\"}\n".as_bytes(),
+    );
+    for p in [
+        "{$.verb=\"é\"}",
+        "{$.verb=é}",
+        "{$.x=€}",
+        "{ $.verb IS é }",
+        "{ $.verb NOT é }",
+    ] {
+        let out = run(&["test-pattern", p, &log]);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 1 | 2)),
+            "{p}: exit {code:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{p}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(&["test-pattern", "--output", "json", "{$.verb=\"é\"}", &log]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["matched"], 1, "{doc}");
+}
+
+#[test]
+fn non_ascii_in_stats_is_linted_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for q in [
+        "stats ß",
+        "stats €",
+        "stats count(*) as é",
+        "filter verb = \"ré",
+    ] {
+        let f = write(dir.path(), "q.insights", q.as_bytes());
+        let out = run(&["queries", "lint", &f]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{q}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Secret requests whose auditIDs are crafted so that their two halves are
+/// equal (an unseeded hash of the halves then puts them all in one place).
+fn crafted_ids(n: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let h = format!("{:016x}", i * 7919 + 12345);
+        let x = format!("{h}{h}");
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &x[..8],
+            &x[8..12],
+            &x[12..16],
+            &x[16..20],
+            &x[20..]
+        );
+        out.extend_from_slice(
+            format!(
+                r#"{{"auditID":"{id}","stage":"ResponseComplete","verb":"get","user":{{"username":"u"}},"objectRef":{{"resource":"secrets","namespace":"ns","name":"s"}},"responseStatus":{{"code":200}}}}"#
+            )
+            .as_bytes(),
+        );
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn crafted_audit_ids_cost_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let time = |n: u64| {
+        let f = write(dir.path(), &format!("ids-{n}.jsonl"), &crafted_ids(n));
+        let start = Instant::now();
+        let doc = analyze_json(&["--requests", "--threads", "1", &f]);
+        assert_eq!(doc["summary"]["secret_requests"], n);
+        start.elapsed()
+    };
+    time(1000); // warm the page cache and the binary
+    let small = time(15_000);
+    let large = time(60_000);
+    // Linear is 4x; quadratic was 30x (0.25 s and 7.9 s).
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    assert!(ratio < 10.0, "15k: {small:?}, 60k: {large:?} ({ratio:.1}x)");
+}
+
+#[test]
+fn a_blank_start_is_skipped_and_line_numbers_stay_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, truth) = generated(gen_audit::Format::Jsonl, 300);
+    let want = &truth["secret_records"];
+    // 70 KiB of blank lines, a BOM, NUL bytes (a copytruncate hole).
+    let mut blank = b"\n".repeat(70 << 10);
+    blank.extend_from_slice(&log);
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&log);
+    let mut nul = vec![0u8; 100_000];
+    nul.extend_from_slice(&log);
+    for (name, data) in [
+        ("blank.jsonl", &blank),
+        ("bom.jsonl", &bom),
+        ("nul.jsonl", &nul),
+    ] {
+        let f = write(dir.path(), name, data);
+        let doc = analyze_json(&["--strict", &f]);
+        assert_eq!(&doc["summary"]["secret_records"], want, "{name}: {doc}");
+        assert_eq!(doc["summary"]["malformed"], 0, "{name}");
+    }
+    // Line numbers count the blank start.
+    let first = log.split(|&b| b == b'\n').next().unwrap();
+    let mut bad = b"\n\n\n".to_vec();
+    bad.extend_from_slice(first);
+    bad.extend_from_slice(b"\nnot json\n");
+    let f = write(dir.path(), "lines.jsonl", &bad);
+    let out = run(&["analyze", &f]);
+    assert!(
+        text(&out.stderr).contains("lines.jsonl:5"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A BOM before a container.
+    for format in [
+        gen_audit::Format::Fle,
+        gen_audit::Format::Eventlist,
+        gen_audit::Format::Insights,
+    ] {
+        let (doc, truth) = generated(format, 300);
+        let mut data = b"\xEF\xBB\xBF".to_vec();
+        data.extend_from_slice(&doc);
+        let f = write(dir.path(), &format!("bom.{}", format.name()), &data);
+        let got = analyze_json(&["--strict", &f]);
+        assert_eq!(
+            got["summary"]["secret_records"],
+            truth["secret_records"],
+            "{}",
+            format.name()
+        );
+    }
+}
+
+#[test]
+fn a_named_pipe_is_read_once_without_losing_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audit.fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    let (log, truth) = generated(gen_audit::Format::Jsonl, 300);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, log))
+    };
+    let mut child = Command::new(BIN)
+        .args(["analyze", "--output", "json"])
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("analyze hung on a named pipe");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    writer.join().unwrap().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out.stderr)));
+    assert_eq!(doc["summary"]["secret_records"], truth["secret_records"]);
+}
+
+#[test]
+fn a_broken_directory_entry_is_warned_about_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, truth) = generated(gen_audit::Format::Jsonl, 300);
+    write(dir.path(), "a.jsonl", &log);
+    std::os::unix::fs::symlink(dir.path().join("missing"), dir.path().join("dangling")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+    let d = dir.path().display().to_string();
+    let out = run(&["analyze", "--output", "json", &d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["secret_records"], truth["secret_records"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("dangling"), "{err}");
+    let strict = run(&["analyze", "--strict", "--output", "json", &d]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
+}
+
+#[test]
+fn csv_into_a_closed_pipe_exits_zero() {
+    let (log, _) = generated(gen_audit::Format::Jsonl, 60_000);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.jsonl", &log);
+    for format in ["csv", "json", "table", "markdown"] {
+        let mut child = Command::new(BIN)
+            .args(["analyze", "--requests", "--output", format, &f])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, then close the pipe (what `| head -n 1` does).
+        let mut stdout = child.stdout.take().unwrap();
+        let mut byte = [0u8; 1];
+        let _ = std::io::Read::read(&mut stdout, &mut byte);
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            text(&out.stderr)
+        );
+    }
+}
