@@ -569,10 +569,12 @@ fn a_missing_path_is_a_clear_error() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink("/nonexistent/target", dir.path().join("dangling.gz")).unwrap();
+    // Inside a directory, a dangling link is a warning about that input, and
+    // the walk goes on (tests/robustness.rs has the rest).
     let out = run(&["analyze", dir.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(0));
     assert!(
-        text(&out.stderr).contains("dangling.gz"),
+        text(&out.stderr).contains("dangling.gz: the whole input: cannot read"),
         "{}",
         text(&out.stderr)
     );

@@ -276,3 +276,92 @@ fn csv_into_a_closed_pipe_exits_zero() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_says_the_output_is_incomplete_and_exits_130() {
+    let (log, _) = generated(gen_audit::Format::Jsonl, 60_000);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.jsonl", &log);
+    let mut child = Command::new(BIN)
+        .args(["analyze", "--requests", "--output", "json", &f])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop reading after the first bytes: the output blocks on the pipe,
+    // mid-document, and Ctrl-C arrives then.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{:?}", out.status);
+    assert!(
+        text(&out.stderr).contains("interrupted: output incomplete"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_counted_repetition_in_a_regex_pattern_scans_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!("{{\"x\":\"{}\"}}\n", "a".repeat(1200));
+    let time = |n: usize| {
+        let f = write(
+            dir.path(),
+            &format!("re-{n}.jsonl"),
+            line.repeat(n).as_bytes(),
+        );
+        let start = Instant::now();
+        let out = run(&["test-pattern", "--output", "json", "%.{1000}%", &f]);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["matched"], n);
+        start.elapsed()
+    };
+    let small = time(2000);
+    let large = time(8000);
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    assert!(ratio < 10.0, "{small:?} then {large:?} ({ratio:.1}x)");
+    // And fast: the NFA alone took seconds per megabyte (this is 9.6 MB).
+    assert!(large < Duration::from_secs(20), "{large:?}");
+}
+
+/// A query whose `stats` makes `n` fields, and `n` fields used after it
+/// that `stats` did not make (one finding each).
+fn wide_query(n: usize) -> String {
+    let outs: Vec<String> = (0..n).map(|i| format!("count(*) as a{i}")).collect();
+    let refs: Vec<String> = (0..n).map(|i| format!("x{i} = 1")).collect();
+    format!(
+        "filter verb = \"get\" | stats {} by verb | filter {}",
+        outs.join(", "),
+        refs.join(" and ")
+    )
+}
+
+#[test]
+fn the_lint_of_a_huge_query_is_linear_in_time_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let lint = |n: usize| {
+        let f = write(
+            dir.path(),
+            &format!("q{n}.insights"),
+            wide_query(n).as_bytes(),
+        );
+        let start = Instant::now();
+        let out = run(&["queries", "lint", &f]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        (start.elapsed(), out.stdout.len())
+    };
+    lint(100);
+    let (t1, out1) = lint(3000);
+    let (t4, out4) = lint(12_000);
+    // Each finding names a few of stats's fields, not all of them (a
+    // 160 KB query printed 400 MB).
+    assert!(out4 < 5 * out1, "output {out1} then {out4} bytes");
+    assert!(out4 < 300 * 12_000, "{out4} bytes for 12,000 findings");
+    let ratio = t4.as_secs_f64() / t1.as_secs_f64();
+    assert!(ratio < 10.0, "{t1:?} then {t4:?} ({ratio:.1}x)");
+}

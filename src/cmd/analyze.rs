@@ -122,6 +122,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     // Large files are scanned through mapped windows; this makes a file
     // that shrinks under them a read error instead of the end of the process.
     input::install_fault_handler();
+    crate::output::diag::install_interrupt_message();
     let threads = input::threads(args.threads);
     let progress = crate::output::progress::bytes_bar(total_bytes(&inputs), say.is_quiet());
     let opts = ReadOptions {

@@ -57,6 +57,7 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     // Large files are scanned through mapped windows; this makes a file
     // that shrinks under them a read error instead of the end of the process.
     input::install_fault_handler();
+    crate::output::diag::install_interrupt_message();
     let opts = ReadOptions {
         threads: input::threads(args.threads),
         format: args.format,

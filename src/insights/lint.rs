@@ -435,14 +435,68 @@ pub fn field_outputs(cmd: &Command) -> Vec<String> {
 
 /// Line and column (1-based, in characters) of a byte offset.
 pub fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before[before.rfind('\n').map_or(0, |p| p + 1)..]
-        .chars()
-        .count()
-        + 1;
-    (line, col)
+    Positions::new(text).at(offset)
 }
+
+/// Lines and columns of many offsets of one text, each in time independent
+/// of the text's length (a query of megabytes has as many findings).
+struct Positions<'a> {
+    text: &'a str,
+    /// Where each line after the first starts.
+    line_starts: Vec<usize>,
+    /// Characters before every `CHECKPOINT`-th byte (at a char boundary).
+    checkpoints: Vec<(usize, usize)>,
+}
+
+const CHECKPOINT: usize = 4096;
+
+impl<'a> Positions<'a> {
+    fn new(text: &'a str) -> Positions<'a> {
+        let line_starts = memchr::memchr_iter(b'\n', text.as_bytes())
+            .map(|i| i + 1)
+            .collect();
+        let mut checkpoints = vec![(0, 0)];
+        let (mut byte, mut chars) = (0, 0);
+        while byte + CHECKPOINT < text.len() {
+            let mut next = byte + CHECKPOINT;
+            while !text.is_char_boundary(next) {
+                next += 1;
+            }
+            chars += text[byte..next].chars().count();
+            byte = next;
+            checkpoints.push((byte, chars));
+        }
+        Positions {
+            text,
+            line_starts,
+            checkpoints,
+        }
+    }
+
+    /// Characters before byte `offset`.
+    fn chars(&self, offset: usize) -> usize {
+        let i = self.checkpoints.partition_point(|c| c.0 <= offset) - 1;
+        let (byte, chars) = self.checkpoints[i];
+        chars + self.text[byte..offset].chars().count()
+    }
+
+    fn at(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = if line == 0 {
+            0
+        } else {
+            self.line_starts[line - 1]
+        };
+        (line + 1, self.chars(offset) - self.chars(start) + 1)
+    }
+}
+
+/// How many of `stats`'s fields a finding names.
+const NAMES_SHOWN: usize = 8;
 
 /// Every mistake in a query, in order of position.
 ///
@@ -451,8 +505,9 @@ pub fn position(text: &str, offset: usize) -> (usize, usize) {
 pub fn lint(text: &str) -> Vec<Finding> {
     let cmds = parse(text);
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
+    let positions = Positions::new(text);
     let pos = |o: usize| {
-        let (l, c) = position(text, o);
+        let (l, c) = positions.at(o);
         format!("{l}:{c}")
     };
 
@@ -489,15 +544,23 @@ pub fn lint(text: &str) -> Vec<Finding> {
         if let Some((set, stats_at)) = &available {
             for (f, at) in field_refs(c) {
                 if !set.contains(&f) {
-                    let mut have: Vec<&str> = set.iter().map(String::as_str).collect();
-                    have.sort_unstable();
+                    // The first few names: a finding stays short however
+                    // many fields `stats` makes (the set is sorted).
+                    let mut have: Vec<String> = set
+                        .iter()
+                        .take(NAMES_SHOWN)
+                        .map(|h| format!("`{h}`"))
+                        .collect();
+                    if set.len() > NAMES_SHOWN {
+                        have.push(format!("{} more", set.len() - NAMES_SHOWN));
+                    }
                     found.push((
                         at,
                         RULE_AFTER_STATS,
                         format!(
                             "`{f}` is used after `stats` at {}, which does not produce it (it produces {})",
                             pos(*stats_at),
-                            have.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+                            have.join(", ")
                         ),
                     ));
                 }
@@ -619,7 +682,7 @@ pub fn lint(text: &str) -> Vec<Finding> {
     found
         .into_iter()
         .map(|(o, rule, message)| {
-            let (line, column) = position(text, o);
+            let (line, column) = positions.at(o);
             Finding {
                 line,
                 column,

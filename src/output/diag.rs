@@ -36,3 +36,28 @@ impl Reporter {
         }
     }
 }
+
+/// Makes Ctrl-C (SIGINT) say that the output is incomplete before the
+/// process ends with exit code 130, so a cut JSON document on stdout is
+/// never mistaken for a whole one. Installed by the offline commands that
+/// stream large documents (`analyze`, `test-pattern`); the AWS commands
+/// handle Ctrl-C themselves (they stop their queries first).
+pub fn install_interrupt_message() {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        const MSG: &[u8] = b"\ninterrupted: output incomplete\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe (POSIX); the
+        // buffer is static.
+        unsafe {
+            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            libc::_exit(130);
+        }
+    }
+    // SAFETY: plain libc calls with valid arguments; the handler only makes
+    // async-signal-safe calls.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigint as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+    }
+}

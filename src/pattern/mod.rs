@@ -61,7 +61,7 @@ pub struct Pattern {
 enum Kind {
     All,
     Terms(Terms),
-    Regex(regex_lite::Regex),
+    Regex(regex::bytes::Regex),
     Json(Expr),
 }
 
@@ -97,7 +97,7 @@ enum Literal {
     /// A string with `*` wildcards.
     Str(String),
     Num(f64),
-    Regex(regex_lite::Regex),
+    Regex(regex::bytes::Regex),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +157,7 @@ impl Pattern {
         match &self.kind {
             Kind::All => true,
             Kind::Terms(t) => t.matches(message),
-            Kind::Regex(r) => r.is_match(&String::from_utf8_lossy(message)),
+            Kind::Regex(r) => r.is_match(message),
             Kind::Json(e) => match serde_json::from_slice::<Value>(message.trim_ascii()) {
                 Ok(v) => e.eval(&v),
                 Err(_) => false,
@@ -181,7 +181,7 @@ fn char_pos(text: &str, byte: usize) -> usize {
     text[..byte.min(text.len())].chars().count() + 1
 }
 
-fn regex(text: &str, at: usize, body: &str) -> Result<regex_lite::Regex, PatternError> {
+fn regex(text: &str, at: usize, body: &str) -> Result<regex::bytes::Regex, PatternError> {
     let err = |i: usize, message: String| PatternError {
         position: char_pos(text, at + 1 + i),
         message,
@@ -206,7 +206,12 @@ fn regex(text: &str, at: usize, body: &str) -> Result<regex_lite::Regex, Pattern
             return Err(err(i, "control character in a regular expression".into()));
         }
     }
-    regex_lite::Regex::new(body).map_err(|e| err(0, format!("invalid regular expression: {e}")))
+    // ASCII classes (`\d`, `\w`; `.` is any byte but a newline), as
+    // CloudWatch's are.
+    regex::bytes::RegexBuilder::new(body)
+        .unicode(false)
+        .build()
+        .map_err(|e| err(0, format!("invalid regular expression: {e}")))
 }
 
 fn parse_terms(text: &str) -> Result<Terms, PatternError> {
@@ -337,7 +342,7 @@ impl Expr {
                         None => false,
                     },
                     Literal::Regex(r) => match field.as_str() {
-                        Some(f) => r.is_match(f) == (*op == Op::Eq),
+                        Some(f) => r.is_match(f.as_bytes()) == (*op == Op::Eq),
                         None => false,
                     },
                     Literal::Num(n) => match field.as_f64() {
