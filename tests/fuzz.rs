@@ -11,7 +11,8 @@
 //! campaign. A failing case prints its seed and input.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use secret_audit::audit::event;
@@ -139,16 +140,37 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
 fn fuzz(target: &str, seeds: &[Vec<u8>], check: impl Fn(&[u8])) -> u64 {
     assert!(!seeds.is_empty(), "{target}: no seeds");
     let n = cases();
+    // A watchdog ends the whole run, naming the case, if one never returns
+    // (a deadline checked after the case could not see a hang).
+    let current: Arc<Mutex<Option<(u64, Instant, String)>>> = Arc::default();
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let (current, done, target) = (current.clone(), done.clone(), target.to_string());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let guard = current.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((case, started, shown)) = &*guard {
+                    if started.elapsed() > 4 * CASE_DEADLINE {
+                        eprintln!("{target} case {case} hangs\ninput: \"{shown}\"");
+                        std::process::exit(101);
+                    }
+                }
+            }
+        })
+    };
     for case in 0..n {
         let mut rng = Rng::new(case ^ (target.len() as u64) << 40);
         let mut data = seeds[rng.below(seeds.len())].clone();
         mutate(&mut rng, &mut data);
-        let started = Instant::now();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data)));
-        let took = started.elapsed();
         let shown = String::from_utf8_lossy(&data[..data.len().min(400)])
             .escape_debug()
             .to_string();
+        let started = Instant::now();
+        *current.lock().unwrap() = Some((case, started, shown.clone()));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data)));
+        let took = started.elapsed();
+        *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if let Err(panic) = outcome {
             let msg = panic
                 .downcast_ref::<String>()
@@ -162,6 +184,8 @@ fn fuzz(target: &str, seeds: &[Vec<u8>], check: impl Fn(&[u8])) -> u64 {
             "{target} case {case} took {took:?}\ninput: \"{shown}\""
         );
     }
+    done.store(true, Ordering::Relaxed);
+    watchdog.join().unwrap();
     eprintln!("fuzz {target}: {n} cases, no failure");
     n
 }

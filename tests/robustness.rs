@@ -365,3 +365,133 @@ fn the_lint_of_a_huge_query_is_linear_in_time_and_output() {
     let ratio = t4.as_secs_f64() / t1.as_secs_f64();
     assert!(ratio < 10.0, "{t1:?} then {t4:?} ({ratio:.1}x)");
 }
+
+/// Replaces the `n`th `key:` of `doc` with `key @:` (invalid JSON there).
+fn corrupt_nth(doc: &[u8], key: &str, n: usize) -> Vec<u8> {
+    let text = String::from_utf8(doc.to_vec()).unwrap();
+    let needle = format!("{key}:");
+    let (at, _) = text.match_indices(&needle).nth(n).expect("enough elements");
+    let mut out = text[..at].to_string();
+    out.push_str(&format!("{key} @:"));
+    out.push_str(&text[at + needle.len()..]);
+    out.into_bytes()
+}
+
+#[test]
+fn one_invalid_element_of_a_container_costs_that_element_only() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, key) in [
+        (gen_audit::Format::Fle, "\"logStreamName\""),
+        (gen_audit::Format::Eventlist, "\"auditID\""),
+        (gen_audit::Format::Insights, "\"field\""),
+    ] {
+        let (doc, truth) = generated(format, 400);
+        let bad = corrupt_nth(&doc, key, 40);
+        let f = write(dir.path(), &format!("bad.{}", format.name()), &bad);
+        let got = analyze_json(&[&f]);
+        let s = &got["summary"];
+        let name = format.name();
+        assert_eq!(s["malformed"], 1, "{name}: {s}");
+        assert_eq!(
+            s["records"], truth["records"],
+            "{name}: every element counted"
+        );
+        let secret = s["secret_records"].as_u64().unwrap();
+        let want = truth["secret_records"].as_u64().unwrap();
+        assert!(
+            secret + 1 >= want && secret <= want,
+            "{name}: {secret} of {want}"
+        );
+    }
+}
+
+#[test]
+fn an_element_past_the_record_limit_is_skipped_in_bounded_memory() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    // One 300 MB element in a gzip of about 300 KB, then a good one.
+    let path = dir.path().join("big.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(b"{\"events\": [{\"message\": \"").unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..300 {
+        gz.write_all(&chunk).unwrap();
+    }
+    gz.write_all(b"\"}, {\"message\": \"{\\\"kind\\\":\\\"Event\\\"}\"}]}")
+        .unwrap();
+    gz.finish().unwrap();
+    let path = path.display().to_string();
+    let (out, peak) = run_measured(&[
+        "analyze",
+        "--output",
+        "json",
+        "--max-record-size",
+        "1000000",
+        &path,
+    ]);
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["summary"]["records"], 2, "{doc}");
+    assert_eq!(doc["summary"]["malformed"], 1, "{doc}");
+    // Held whole, the element took over 300 MB.
+    assert!(peak < 100 << 10, "peak: {peak} KiB");
+}
+
+#[test]
+fn a_lambda_event_line_without_end_is_skipped_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = vec![b'{'; 200 << 20];
+    data.extend_from_slice(b"\n");
+    let f = write(dir.path(), "zero.lambda", &data);
+    let (out, peak) = run_measured(&[
+        "analyze",
+        "--format",
+        "lambda-event",
+        "--max-record-size",
+        "1000000",
+        "--output",
+        "json",
+        &f,
+    ]);
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["summary"]["malformed"], 1, "{doc}");
+    // Held whole, the line took 200 MB.
+    assert!(peak < 100 << 10, "peak: {peak} KiB");
+}
+
+/// Runs the binary, returning its stdout and its own peak resident memory
+/// (VmHWM, read from /proc while it runs: rusage would count the test
+/// process the child was forked from).
+fn run_measured(args: &[&str]) -> (Vec<u8>, i64) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let reader = {
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+            out
+        })
+    };
+    let mut peak = 0i64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (reader.join().unwrap(), peak)
+}

@@ -81,10 +81,33 @@ impl From<AwsError> for crate::error::AppError {
     }
 }
 
-/// The kind for a service error code and HTTP status. `html` says the body
-/// was an HTML page, which no AWS API answers with; an emulator's 500 page
-/// for an operation it lacks is one.
-pub fn kind_for(code: Option<&str>, status: Option<u16>, html: bool) -> ErrorKind {
+/// Operations some AWS emulators do not implement: they answer them with a
+/// bare HTML 500 page.
+const EMULATOR_GAPS: &[&str] = &[
+    "TestMetricFilter",
+    "DescribeQueryDefinitions",
+    "PutQueryDefinition",
+    "DeleteQueryDefinition",
+];
+
+/// Whether the clients talk to a custom `--endpoint-url` (set by `connect`).
+static CUSTOM_ENDPOINT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn set_custom_endpoint(custom: bool) {
+    CUSTOM_ENDPOINT.store(custom, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a bare HTML 500 page may mean "not implemented": only for an
+/// operation known to be missing from emulators, only from a custom
+/// endpoint. Anywhere else it is a service error.
+fn emulator_gap(operation: &str) -> bool {
+    CUSTOM_ENDPOINT.load(std::sync::atomic::Ordering::Relaxed) && EMULATOR_GAPS.contains(&operation)
+}
+
+/// The kind for a service error code and HTTP status. `gap_page` says the
+/// body was an HTML page (which no AWS API answers with) for an operation an
+/// emulator at a custom endpoint is known to lack.
+pub fn kind_for(code: Option<&str>, status: Option<u16>, gap_page: bool) -> ErrorKind {
     match code {
         Some(
             "ResourceNotFoundException" | "ResourceNotFound" | "NotFoundException" | "NotFound",
@@ -133,7 +156,7 @@ pub fn kind_for(code: Option<&str>, status: Option<u16>, html: bool) -> ErrorKin
         Some(_) => ErrorKind::Service,
         None => match status {
             Some(501) => ErrorKind::NotImplemented,
-            Some(500) if html => ErrorKind::NotImplemented,
+            Some(500) if gap_page => ErrorKind::NotImplemented,
             Some(403) => ErrorKind::AccessDenied,
             Some(404) => ErrorKind::NotFound,
             Some(429) => ErrorKind::Throttled,
@@ -156,7 +179,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
-    let html = err.raw_response().is_some_and(is_html);
+    let gap_page = err.raw_response().is_some_and(is_html) && emulator_gap(operation);
     let (code, message) = match &err {
         SdkError::ServiceError(ctx) => (
             ctx.err().code().map(str::to_owned),
@@ -176,14 +199,36 @@ where
     };
     let kind = match &err {
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
-            kind_for(code.as_deref(), status, html)
+            kind_for(code.as_deref(), status, gap_page)
         }
         _ => ErrorKind::Transport,
     };
-    let message = if kind == ErrorKind::NotImplemented && code.is_none() {
-        String::new()
-    } else {
-        message
+    let message = match (kind, &code, err.raw_response()) {
+        (ErrorKind::NotImplemented, None, _) => String::new(),
+        // Without an error code, what came back: its status and the first
+        // line of its body.
+        (ErrorKind::Service, None, Some(resp)) => {
+            let first = resp
+                .body()
+                .bytes()
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .trim()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            let first: String = first.chars().take(200).collect();
+            let body = if first.is_empty() {
+                "an empty body".to_owned()
+            } else {
+                sanitize(&first).into_owned()
+            };
+            format!("HTTP {}: {body}", resp.status().as_u16())
+        }
+        _ => message,
     };
     AwsError {
         operation,

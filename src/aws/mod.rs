@@ -62,6 +62,7 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
     if let Some(r) = &s.region {
         loader = loader.region(Region::new(r.clone()));
     }
+    error::set_custom_endpoint(s.endpoint_url.is_some());
     if let Some(u) = &s.endpoint_url {
         loader = loader.endpoint_url(u);
     }

@@ -9,10 +9,10 @@ use std::fmt;
 use std::io::{self, BufRead, Read};
 
 use base64::Engine;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::frame::Scanner;
 use super::sniff::Format;
 use super::stream;
 use crate::audit::event::parse_rfc3339_micros;
@@ -196,27 +196,18 @@ impl<'s> Ctx<'s> {
 
     /// Reads one or more JSON documents, each an object whose array `field`
     /// (or, with an empty field, a top-level array) holds the elements.
+    /// Elements are framed by [`Scanner`]: one that is too large or not
+    /// valid JSON is one malformed element, and the rest are read.
     fn documents(
         &mut self,
         r: &mut dyn BufRead,
         field: &'static str,
         mut on: impl FnMut(&mut Ctx<'s>, &Element<'_>),
     ) -> io::Result<()> {
+        let mut s = Scanner::new(r);
         let mut doc = 0u64;
         let input = self.input;
-        loop {
-            if !skip_whitespace(r)? {
-                return Ok(());
-            }
-            let mut de = serde_json::Deserializer::from_reader(&mut *r);
-            let seed = DocSeed {
-                ctx: self,
-                field,
-                doc,
-                on: &mut on,
-                found: false,
-                control: false,
-            };
+        while let Some(first) = s.peek()? {
             let label = |what: String| Position {
                 input,
                 block: doc,
@@ -227,22 +218,166 @@ impl<'s> Ctx<'s> {
                     what
                 }),
             };
-            match seed.deserialize(&mut de) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let what = format!("a document without an \"{field}\" array");
+            let found = match (first, field.is_empty()) {
+                (b'[', true) => {
+                    self.elements(&mut s, field, doc, false, &mut on)?;
+                    true
+                }
+                (b'{', false) => self.document(&mut s, field, doc, &mut on)?,
+                _ => {
+                    // Not a document: skip this value and say so.
+                    let line = s.line;
+                    s.value(0)?;
+                    let what = format!(
+                        "line {line}: not {}",
+                        if field.is_empty() {
+                            "a JSON array".to_string()
+                        } else {
+                            format!("a JSON object with an \"{field}\" array")
+                        }
+                    );
                     self.shard.malformed(label(what.clone()), what);
+                    doc += 1;
+                    continue;
                 }
-                Err(e) if e.is_io() => return Err(e.into()),
-                Err(e) => {
-                    // The rest of the input cannot be resynchronised.
-                    let what = format!("document cut off or invalid: {e}");
-                    self.shard
-                        .malformed(label("the rest of the input".into()), what);
-                    return Ok(());
-                }
+            };
+            if !found {
+                let what = format!("a document without an \"{field}\" array");
+                self.shard.malformed(label(what.clone()), what);
             }
             doc += 1;
+        }
+        Ok(())
+    }
+
+    /// One object document: its keys, the `field` array's elements handed
+    /// to `on`. Returns whether the array was found.
+    fn document(
+        &mut self,
+        s: &mut Scanner<'_>,
+        field: &'static str,
+        doc: u64,
+        on: &mut impl FnMut(&mut Ctx<'s>, &Element<'_>),
+    ) -> io::Result<bool> {
+        s.bump(); // `{`
+        let (mut found, mut control) = (false, false);
+        loop {
+            match s.peek()? {
+                None => {
+                    self.shard.malformed(
+                        self.doc_place(doc, s.line),
+                        "cut off: the document does not end",
+                    );
+                    return Ok(found);
+                }
+                Some(b'}') => {
+                    s.bump();
+                    return Ok(found);
+                }
+                Some(b',') => s.bump(),
+                Some(b'"') => {
+                    let key = s.short_string(256)?;
+                    if s.peek()? == Some(b':') {
+                        s.bump();
+                    }
+                    match key.as_deref() {
+                        Some(k) if k == field && s.peek()? == Some(b'[') => {
+                            found = true;
+                            if self.elements(s, field, doc, control, on)? {
+                                return Ok(found);
+                            }
+                        }
+                        Some("messageType") => {
+                            let kind = s.short_string(64)?;
+                            control = kind.as_deref() != Some("DATA_MESSAGE");
+                        }
+                        _ => {
+                            s.value(0)?;
+                        }
+                    }
+                }
+                Some(_) => {
+                    // Not a key: skip it and go on with the next.
+                    let line = s.line;
+                    s.value(0)?;
+                    self.shard.malformed(
+                        self.doc_place(doc, line),
+                        "not a key of the document (invalid JSON)",
+                    );
+                }
+            }
+        }
+    }
+
+    fn doc_place(&self, doc: u64, line: u64) -> Position {
+        Position {
+            input: self.input,
+            block: doc,
+            line: u64::MAX,
+            label: Some(format!("line {line}")),
+        }
+    }
+
+    /// The elements of an array (the scanner is at its `[`). Returns true
+    /// when the input ended inside the array (counted here, once).
+    fn elements(
+        &mut self,
+        s: &mut Scanner<'_>,
+        field: &'static str,
+        doc: u64,
+        control: bool,
+        on: &mut impl FnMut(&mut Ctx<'s>, &Element<'_>),
+    ) -> io::Result<bool> {
+        s.bump(); // `[`
+        let max = self.shard.settings.max_record_size;
+        let mut index = 0u64;
+        let empty: Box<RawValue> = RawValue::from_string("null".into()).expect("valid JSON");
+        loop {
+            match s.peek()? {
+                None => {
+                    let what = format!("cut off: the \"{field}\" array does not end");
+                    self.shard.malformed(self.doc_place(doc, s.line), what);
+                    return Ok(true);
+                }
+                Some(b']') => {
+                    s.bump();
+                    return Ok(false);
+                }
+                Some(b',') => s.bump(),
+                Some(_) => {
+                    let line = s.line;
+                    let v = s.value(max)?;
+                    let mut el = Element {
+                        input: self.input,
+                        doc,
+                        index,
+                        field,
+                        control,
+                        raw: &empty,
+                    };
+                    index += 1;
+                    let why = if v.oversize {
+                        "larger than --max-record-size".to_string()
+                    } else if v.cut_off {
+                        "cut off: the element does not end".to_string()
+                    } else if v.broken_string {
+                        format!("a string left open on line {line}")
+                    } else {
+                        match serde_json::from_slice::<&RawValue>(&v.bytes) {
+                            Ok(raw) => {
+                                el.raw = raw;
+                                on(self, &el);
+                                continue;
+                            }
+                            Err(e) => format!("not valid JSON (line {line}): {e}"),
+                        }
+                    };
+                    self.shard.malformed(el.at(None), why);
+                    if v.cut_off {
+                        return Ok(true);
+                    }
+                }
+            }
         }
     }
 
@@ -275,8 +410,7 @@ impl<'s> Ctx<'s> {
                 label: Some(format!("line {line_no}{label}")),
             };
             if line.len() > max && line.last() != Some(&b'\n') {
-                let mut sink = Vec::new();
-                r.read_until(b'\n', &mut sink)?;
+                skip_line(r)?;
                 self.shard
                     .malformed(at(""), "larger than --max-record-size");
                 continue;
@@ -365,116 +499,23 @@ impl<'s> Ctx<'s> {
     }
 }
 
-/// Consumes whitespace; false at the end of the input.
-fn skip_whitespace(r: &mut dyn BufRead) -> io::Result<bool> {
+/// Consumes up to and including the next newline, without holding it.
+fn skip_line(r: &mut dyn BufRead) -> io::Result<()> {
     loop {
         let buf = r.fill_buf()?;
         if buf.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
-        let n = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        let more = n < buf.len();
-        r.consume(n);
-        if more {
-            return Ok(true);
-        }
-    }
-}
-
-/// Visits one document, handing each element of its array to `on`.
-struct DocSeed<'c, 's, 'f, F> {
-    ctx: &'c mut Ctx<'s>,
-    field: &'static str,
-    doc: u64,
-    on: &'f mut F,
-    found: bool,
-    control: bool,
-}
-
-impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de>
-    for DocSeed<'_, 's, '_, F>
-{
-    /// Whether the array was found.
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        if self.field.is_empty() {
-            d.deserialize_seq(self)
-        } else {
-            d.deserialize_map(self)
-        }
-    }
-}
-
-impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> Visitor<'de> for DocSeed<'_, 's, '_, F> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str("a JSON array")
-        } else {
-            write!(f, "a JSON object with an \"{}\" array", self.field)
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
-        while let Some(key) = map.next_key::<Cow<str>>()? {
-            if key == self.field {
-                map.next_value_seed(Elements { seed: &mut self })?;
-                self.found = true;
-            } else if key == "messageType" {
-                let kind: Cow<str> = map.next_value()?;
-                self.control = kind != "DATA_MESSAGE";
-            } else {
-                map.next_value::<IgnoredAny>()?;
+        match memchr::memchr(b'\n', buf) {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
             }
         }
-        Ok(self.found)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(mut self, seq: A) -> Result<bool, A::Error> {
-        Elements { seed: &mut self }.visit_seq(seq)?;
-        Ok(true)
-    }
-}
-
-struct Elements<'a, 'c, 's, 'f, F> {
-    seed: &'a mut DocSeed<'c, 's, 'f, F>,
-}
-
-impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> DeserializeSeed<'de>
-    for Elements<'_, '_, 's, '_, F>
-{
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, 's, F: FnMut(&mut Ctx<'s>, &Element<'_>)> Visitor<'de> for Elements<'_, '_, 's, '_, F> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let s = self.seed;
-        let mut index = 0u64;
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            let el = Element {
-                input: s.ctx.input,
-                doc: s.doc,
-                index,
-                field: s.field,
-                control: s.control,
-                raw: &raw,
-            };
-            (s.on)(s.ctx, &el);
-            index += 1;
-        }
-        Ok(())
     }
 }
 

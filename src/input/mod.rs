@@ -10,6 +10,7 @@
 //! the size of an input.
 
 mod containers;
+mod frame;
 mod mapped;
 pub mod sniff;
 mod stream;
