@@ -26,7 +26,8 @@ impl Insights {
 
 fn api_error(e: super::AwsError) -> ApiError {
     let kind = match e.kind {
-        ErrorKind::LimitExceeded | ErrorKind::Throttled => ApiErrorKind::LimitExceeded,
+        ErrorKind::LimitExceeded => ApiErrorKind::LimitExceeded,
+        ErrorKind::Throttled => ApiErrorKind::Throttled,
         ErrorKind::NotFound => ApiErrorKind::LogGroupNotFound,
         ErrorKind::NotImplemented => ApiErrorKind::NotImplemented,
         ErrorKind::Transport => ApiErrorKind::Transport,

@@ -209,6 +209,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
         cfg.max_concurrent = args.max_concurrent_queries as usize;
         cfg.max_rows = args.max_rows as usize;
         cfg.max_split_depth = args.max_split_depth;
+        cfg.throttled_limit = args.aws.operation_timeout;
         let interrupt = async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;

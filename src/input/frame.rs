@@ -58,6 +58,9 @@ impl<'r> Scanner<'r> {
     /// Frames the value that starts at the next non-whitespace byte: an
     /// object, an array, a string, or a scalar (up to `,`, `]`, `}` or
     /// whitespace). Keeps at most `max` bytes of it.
+    ///
+    /// Long: one byte-level state machine (in a string, escaped, depth,
+    /// kept or skipped), which reads best whole.
     pub fn value(&mut self, max: usize) -> io::Result<Captured> {
         let mut c = Captured {
             bytes: Vec::new(),

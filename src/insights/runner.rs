@@ -74,6 +74,9 @@ pub struct Poll {
 pub enum ApiErrorKind {
     /// Too many concurrent queries: wait and try again.
     LimitExceeded,
+    /// Throttled (after the SDK's own retries): wait and try again, for as
+    /// long as `Config::throttled_limit` allows.
+    Throttled,
     /// Log groups that do not exist (named in `missing`).
     LogGroupNotFound,
     /// The endpoint does not implement the operation.
@@ -150,6 +153,10 @@ pub struct Config {
     pub stop_timeout: Duration,
     /// How long the whole run may take (`--timeout`), counted from its start.
     pub timeout: Duration,
+    /// How long calls may be throttled without one succeeding before the
+    /// run gives up (`--operation-timeout`): an endpoint that only ever
+    /// throttles is an error, not a wait until `--timeout`.
+    pub throttled_limit: Duration,
 }
 
 impl Config {
@@ -164,6 +171,7 @@ impl Config {
             limit_backoff_max: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(5),
             timeout,
+            throttled_limit: Duration::from_secs(60),
         }
     }
 }
@@ -209,6 +217,10 @@ pub enum RunError {
     Deadline { running: usize },
     #[error("interrupted; {running} running queries were stopped")]
     Interrupted { running: usize },
+    #[error(
+        "every call was throttled for {seconds} s ({message}); try again later, or raise --operation-timeout"
+    )]
+    Throttled { seconds: u64, message: String },
 }
 
 fn missing_groups(missing: &[String]) -> String {
@@ -323,6 +335,8 @@ struct Run<'a, A> {
     limit_until: Option<Instant>,
     limit_backoff: Duration,
     salt: u64,
+    /// Since when every call has been throttled (none succeeded since).
+    throttled_since: Option<Instant>,
 }
 
 impl<'a, A: InsightsApi> Run<'a, A> {
@@ -350,6 +364,7 @@ impl<'a, A: InsightsApi> Run<'a, A> {
             limit_until: None,
             limit_backoff: cfg.limit_backoff_initial,
             salt: 0,
+            throttled_since: None,
         }
     }
 
@@ -389,6 +404,7 @@ impl<'a, A: InsightsApi> Run<'a, A> {
             };
             match self.guarded(self.api.start_query(&req), interrupt).await? {
                 Ok(id) => {
+                    self.throttled_since = None;
                     self.limit_until = None;
                     self.limit_backoff = cfg.limit_backoff_initial;
                     self.chunks[job.task] += 1;
@@ -399,7 +415,13 @@ impl<'a, A: InsightsApi> Run<'a, A> {
                         interval: cfg.poll_initial,
                     });
                 }
-                Err(e) if e.kind == ApiErrorKind::LimitExceeded => {
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        ApiErrorKind::LimitExceeded | ApiErrorKind::Throttled
+                    ) =>
+                {
+                    self.throttled(&e)?;
                     self.pending.push_front(job);
                     self.salt += 1;
                     self.limit_until = Some(Instant::now() + jitter(self.limit_backoff, self.salt));
@@ -457,9 +479,18 @@ impl<'a, A: InsightsApi> Run<'a, A> {
                 .guarded(self.api.query_results(&self.flights[k].id), interrupt)
                 .await?;
             let poll = match poll {
-                Ok(p) => p,
+                Ok(p) => {
+                    self.throttled_since = None;
+                    p
+                }
                 // Throttled polling (after the SDK's own retries): poll later.
-                Err(e) if e.kind == ApiErrorKind::LimitExceeded => {
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        ApiErrorKind::LimitExceeded | ApiErrorKind::Throttled
+                    ) =>
+                {
+                    self.throttled(&e)?;
                     self.poll_later(k);
                     k += 1;
                     continue;
@@ -492,6 +523,23 @@ impl<'a, A: InsightsApi> Run<'a, A> {
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Notes a throttled call; an error once calls have been throttled,
+    /// with none succeeding, for longer than the limit. The concurrency
+    /// limit (too many queries running) is a wait, not a failure.
+    fn throttled(&mut self, e: &ApiError) -> Result<(), RunError> {
+        if e.kind != ApiErrorKind::Throttled {
+            return Ok(());
+        }
+        let since = *self.throttled_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > self.cfg.throttled_limit {
+            return Err(RunError::Throttled {
+                seconds: since.elapsed().as_secs(),
+                message: e.message.clone(),
+            });
         }
         Ok(())
     }
@@ -906,6 +954,7 @@ mod tests {
             limit_backoff_max: Duration::from_millis(8),
             stop_timeout: Duration::from_millis(50),
             timeout: Duration::from_secs(10),
+            throttled_limit: Duration::from_secs(10),
         }
     }
 
@@ -1042,6 +1091,38 @@ mod tests {
         for (g, half) in gaps.iter().zip([10, 20, 20]) {
             assert!(*g >= half, "{gaps:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_only_throttles_is_an_error_after_the_limit() {
+        let fake = Fake::new(|_| vec![poll(Status::Complete, vec![])]);
+        for _ in 0..10_000 {
+            fake.start_errors
+                .borrow_mut()
+                .push_back(ApiError::new(ApiErrorKind::Throttled, "Rate exceeded"));
+        }
+        let mut c = cfg();
+        c.throttled_limit = Duration::from_millis(60);
+        let started = Instant::now();
+        let (err, _) = run(&fake, &[task("q", Merge::Rows)], &c, never())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::Throttled { .. }), "{err:?}");
+        assert!(err.to_string().contains("Rate exceeded"), "{err}");
+        // Well before the run's own deadline (10 s).
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        // Throttling that clears within the limit is only a wait.
+        let fake = Fake::new(|_| vec![poll(Status::Complete, vec![])]);
+        for _ in 0..3 {
+            fake.start_errors
+                .borrow_mut()
+                .push_back(ApiError::new(ApiErrorKind::Throttled, "Rate exceeded"));
+        }
+        let (res, _) = run(&fake, &[task("q", Merge::Rows)], &cfg(), never())
+            .await
+            .unwrap();
+        assert_eq!(res[0].status, "Complete");
     }
 
     #[tokio::test]
