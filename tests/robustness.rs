@@ -495,3 +495,25 @@ fn run_measured(args: &[&str]) -> (Vec<u8>, i64) {
     }
     (reader.join().unwrap(), peak)
 }
+
+#[test]
+fn an_insights_csv_field_past_the_record_limit_is_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = b"@timestamp,@message\n2026-11-01 00:00:00.000,\"".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 200 << 20));
+    data.extend_from_slice(b"\"\n");
+    let f = write(dir.path(), "big.csv", &data);
+    drop(data);
+    let (out, peak) = run_measured(&[
+        "analyze",
+        "--max-record-size",
+        "1000000",
+        "--output",
+        "json",
+        &f,
+    ]);
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["summary"]["malformed"], 1, "{doc}");
+    // Held whole, the field took over 200 MB (520 MB in the campaign).
+    assert!(peak < 100 << 10, "peak: {peak} KiB");
+}

@@ -5,8 +5,10 @@
 //! still yields every element before the cut.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, Read};
+use std::rc::Rc;
 
 use base64::Engine;
 use serde::Deserialize;
@@ -447,7 +449,17 @@ impl<'s> Ctx<'s> {
 
     /// A Logs Insights console CSV export: the `@message` column holds events.
     fn csv(&mut self, r: &mut dyn BufRead) -> io::Result<()> {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(r);
+        let max = self.shard.settings.max_record_size;
+        let budget = Rc::new(Cell::new(0u64));
+        let limited = Budgeted {
+            inner: r,
+            used: Rc::clone(&budget),
+            // A row, plus what the CSV reader buffers ahead of it.
+            limit: max as u64 + (64 << 10),
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(limited);
         let headers = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => return Err(io::Error::other(e)),
@@ -467,6 +479,7 @@ impl<'s> Ctx<'s> {
         };
         let mut rec = csv::ByteRecord::new();
         loop {
+            budget.set(0);
             let line = rdr.position().line();
             let at = Position {
                 input: self.input,
@@ -488,14 +501,44 @@ impl<'s> Ctx<'s> {
                         .shard
                         .malformed(at, "a CSV row without an @message cell"),
                 },
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                    return Err(io::Error::other(e))
-                }
-                Err(e) => self
-                    .shard
-                    .malformed(at, format!("not a valid CSV row: {e}")),
+                Err(e) => match e.kind() {
+                    csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::FileTooLarge => {
+                        // A row past the limit: the reader cannot find the
+                        // next row without reading it, so the rest is one
+                        // malformed record, named.
+                        self.shard.malformed(
+                            at,
+                            "a CSV row larger than --max-record-size (the rest of the input is not read)",
+                        );
+                        return Ok(());
+                    }
+                    csv::ErrorKind::Io(_) => return Err(io::Error::other(e)),
+                    _ => self
+                        .shard
+                        .malformed(at, format!("not a valid CSV row: {e}")),
+                },
             }
         }
+    }
+}
+
+/// A reader that fails (`FileTooLarge`) once more than `limit` bytes have
+/// been read since `used` was last reset: a CSV row is held whole by the
+/// CSV reader, so its size is bounded here.
+struct Budgeted<R> {
+    inner: R,
+    used: Rc<Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.used.get() > self.limit {
+            return Err(io::Error::new(io::ErrorKind::FileTooLarge, "row too large"));
+        }
+        let n = self.inner.read(buf)?;
+        self.used.set(self.used.get() + n as u64);
+        Ok(n)
     }
 }
 
