@@ -465,3 +465,36 @@ fn mutating_only_non_secret_records_never_changes_the_secret_counts() {
         );
     }
 }
+
+#[test]
+fn reading_every_format_grows_linearly_with_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in gen_audit::Format::ALL {
+        let time = |requests: u64| {
+            let spec = gen_audit::Spec {
+                size: gen_audit::Size::Requests(requests),
+                ..gen_audit::Spec::new(format)
+            };
+            let mut buf = Vec::new();
+            spec.write(&mut buf).unwrap();
+            let name = format!("lin.{}", format.name());
+            // The faster of two runs, to damp a busy machine.
+            (0..2)
+                .map(|_| {
+                    let start = Instant::now();
+                    read_and_render(dir.path(), &name, &buf, None, 1);
+                    start.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let small = time(2_000);
+        let large = time(8_000);
+        let ratio = large.as_secs_f64() / small.as_secs_f64();
+        assert!(
+            ratio < 8.0,
+            "{}: 2,000 requests {small:?}, 8,000 {large:?} ({ratio:.1}x; linear is 4x)",
+            format.name()
+        );
+    }
+}
