@@ -132,3 +132,58 @@ fn report_gives_up_on_an_endpoint_that_only_throttles() {
     // It stops soon after --operation-timeout, not at --timeout.
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
+
+/// Answers every request with a 200 whose chunked body never ends.
+fn serve_endless() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\n\
+                            transfer-encoding: chunked\r\n\r\n";
+                let mut chunk = format!("{:x}\r\n", 1 << 20).into_bytes();
+                chunk.extend(std::iter::repeat_n(b' ', 1 << 20));
+                chunk.extend(b"\r\n");
+                if conn.write_all(head.as_bytes()).is_err()
+                    || conn.write_all(b"1\r\n{\r\n").is_err()
+                {
+                    return;
+                }
+                while conn.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn an_answer_that_never_ends_is_cut_off_at_the_response_limit() {
+    let url = serve_endless();
+    let mut cmd = common::isolated_command();
+    cmd.args(["status", "--cluster", "prod", "--endpoint-url", &url])
+        .args(["--region", "us-east-1", "--operation-timeout", "60s"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    let started = Instant::now();
+    let (out, peak) = common::measured(cmd);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("the answer passed 64 MiB"), "{err}");
+    // Read once, not once per attempt, and not held past the limit (it
+    // reached 1.2 GB before the limit).
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(peak < 200 << 10, "peak: {peak} KiB");
+}

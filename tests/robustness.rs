@@ -1,6 +1,8 @@
 //! Each failure a fuzzing campaign found, as a test: no panic, no hang, no
 //! silent loss, no quadratic time, whatever the input.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -461,39 +463,12 @@ fn a_lambda_event_line_without_end_is_skipped_in_bounded_memory() {
     assert!(peak < 100 << 10, "peak: {peak} KiB");
 }
 
-/// Runs the binary, returning its stdout and its own peak resident memory
-/// (VmHWM, read from /proc while it runs: rusage would count the test
-/// process the child was forked from).
+/// Runs the binary, returning its stdout and its own peak resident memory.
 fn run_measured(args: &[&str]) -> (Vec<u8>, i64) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let status = format!("/proc/{}/status", child.id());
-    let reader = {
-        let mut stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
-            out
-        })
-    };
-    let mut peak = 0i64;
-    while child.try_wait().unwrap().is_none() {
-        if let Ok(text) = std::fs::read_to_string(&status) {
-            if let Some(kib) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            {
-                peak = peak.max(kib);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    (reader.join().unwrap(), peak)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    let (out, peak) = common::measured(cmd);
+    (out.stdout, peak)
 }
 
 #[test]

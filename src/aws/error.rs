@@ -197,6 +197,17 @@ where
             sanitize(&DisplayErrorContext(&err).to_string()).into_owned(),
         ),
     };
+    if matches!(err, SdkError::ResponseError(_)) && super::limit::is_too_large(&err) {
+        return AwsError {
+            operation,
+            kind: ErrorKind::Transport,
+            code: None,
+            message: format!(
+                "the answer passed {} MiB and was not read further",
+                super::limit::MAX_RESPONSE_BYTES >> 20
+            ),
+        };
+    }
     let kind = match &err {
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
             kind_for(code.as_deref(), status, gap_page)

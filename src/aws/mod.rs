@@ -6,6 +6,7 @@
 pub mod cloudwatch;
 pub mod error;
 pub mod insights;
+pub mod limit;
 pub mod logs;
 pub mod record;
 
@@ -95,13 +96,15 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
             sanitize(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string())
         )));
     }
-    let mut logs =
-        aws_sdk_cloudwatchlogs::config::Builder::from(&config).retry_classifier(NoFutileRetry);
+    let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+        .retry_classifier(NoFutileRetry)
+        .interceptor(limit::LimitBody);
     if let Some(r) = record::RecordCalls::from_env("logs") {
         logs = logs.interceptor(r);
     }
-    let mut cloudwatch =
-        aws_sdk_cloudwatch::config::Builder::from(&config).retry_classifier(NoFutileRetry);
+    let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config)
+        .retry_classifier(NoFutileRetry)
+        .interceptor(limit::LimitBody);
     if let Some(r) = record::RecordCalls::from_env("cloudwatch") {
         cloudwatch = cloudwatch.interceptor(r);
     }
@@ -118,7 +121,7 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
 /// concurrency limit but wrong for a resource quota (100 metric filters per
 /// log group, alarms or query definitions per account): retrying only
 /// delays the error. An emulator's HTML 500 page for an operation it lacks
-/// will not change on retry either.
+/// will not change on retry either, nor will a body past the size limit.
 #[derive(Debug)]
 struct NoFutileRetry;
 
@@ -132,6 +135,9 @@ impl ClassifyRetry for NoFutileRetry {
         let Some(Err(err)) = ctx.output_or_error() else {
             return RetryAction::NoActionIndicated;
         };
+        if err.is_response_error() && limit::is_too_large(err) {
+            return RetryAction::RetryForbidden;
+        }
         let Some(err) = err.as_operation_error() else {
             return RetryAction::NoActionIndicated;
         };

@@ -293,3 +293,46 @@ pub fn json(o: &Output) -> serde_json::Value {
 pub fn code(o: &Output) -> i32 {
     o.status.code().expect("exit code")
 }
+
+/// Runs `cmd` to its end, returning its output and its own peak resident
+/// memory in KiB (VmHWM, read from /proc while it runs: rusage would count
+/// the test process the child was forked from).
+pub fn measured(mut cmd: Command) -> (Output, i64) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run secret-audit");
+    let status = format!("/proc/{}/status", child.id());
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            pipe.read_to_end(&mut out).unwrap();
+            out
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let mut peak = 0i64;
+    let code = loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            break code;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = Output {
+        status: code,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (out, peak)
+}
