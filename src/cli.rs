@@ -14,6 +14,9 @@ pub struct GlobalArgs {
     /// Colour on terminals: auto is off when stdout is not a terminal, NO_COLOR is set or TERM=dumb.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "SECRET_AUDIT_COLOR")]
     pub color: ColorChoice,
+    /// On a terminal, every column, whole (the default view fits the terminal's width; data formats always have every column).
+    #[arg(long, global = true, env = "SECRET_AUDIT_WIDE")]
+    pub wide: bool,
     /// More detail on stderr: every malformed record, not only the first few; error causes.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -6,7 +6,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 
 use super::compact::{id_from_words, id_words, Id, SortedTail};
 use super::event::{is_denied, SecretAccess};
@@ -279,6 +279,12 @@ pub struct Grouped {
     /// The few verbs there are, interned, so a record's verb is found without
     /// a lookup in `strings`.
     verbs: Vec<(Box<str>, Sym)>,
+    /// Over every request, for the headline: distinct users and namespaces
+    /// (kept only when the groups' keys do not say), and requests on every
+    /// namespace's secrets at once.
+    pub users: FxHashSet<Sym>,
+    pub namespaces: FxHashSet<Sym>,
+    pub cluster_wide: u64,
 }
 
 impl Grouped {
@@ -291,6 +297,18 @@ impl Grouped {
             index: HashTable::default(),
             scratch: Vec::new(),
             verbs: Vec::new(),
+            users: FxHashSet::default(),
+            namespaces: FxHashSet::default(),
+            cluster_wide: 0,
+        }
+    }
+
+    /// Whether each group holds one value of `key`, so the groups say which
+    /// values there were.
+    pub fn keyed_by(&self, key: Key) -> bool {
+        match &self.grouping {
+            Grouping::By(keys) => keys.contains(&key),
+            Grouping::Requests => true,
         }
     }
 
@@ -322,6 +340,17 @@ impl Consumer for Grouped {
             user_agent: self.strings.intern_opt(a.user_agent.as_deref()),
             impersonated_by: self.strings.intern_opt(a.impersonated_by.as_deref()),
         };
+        if a.namespace.is_none() && a.name.is_none() {
+            self.cluster_wide += 1;
+        }
+        if !self.keyed_by(Key::User) {
+            let user = self.strings.intern(&a.user);
+            self.users.insert(user);
+        }
+        if !self.keyed_by(Key::Namespace) && a.namespace.is_some() {
+            let namespace = self.strings.intern_opt(a.namespace.as_deref());
+            self.namespaces.insert(namespace);
+        }
         let key = id_words(group_key(&self.grouping, a, r.id, &mut self.scratch));
         let group = match self.index.find(key_hash(key), |e| e.0 == key) {
             Some(&(_, g)) => g,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::group::{Group, Grouped, Grouping, Tally};
+use super::group::{Fields, Group, Grouped, Grouping, Sym, Tally};
 use super::origin::Origin;
 
 pub use super::key::{Key, Scope, DEFAULT_KEYS};
@@ -41,6 +41,12 @@ pub struct Totals {
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
     pub rows: u64,
+    /// Distinct users who made the requests.
+    pub principals: u64,
+    /// Distinct namespaces whose secrets were accessed.
+    pub namespaces: u64,
+    /// Requests on the secrets of every namespace at once.
+    pub cluster_wide: u64,
 }
 
 /// Totals over every group.
@@ -58,6 +64,22 @@ pub fn totals(grouped: &Grouped) -> Totals {
         };
         t.last_seen = t.last_seen.max(g.last_seen);
     }
+    let distinct = |key: Key, kept: &rustc_hash::FxHashSet<Sym>, of: fn(&Fields) -> Sym| {
+        if grouped.keyed_by(key) {
+            let set: rustc_hash::FxHashSet<Sym> = grouped
+                .groups
+                .iter()
+                .map(|g| of(&g.first))
+                .filter(|&s| s != 0)
+                .collect();
+            set.len() as u64
+        } else {
+            kept.len() as u64
+        }
+    };
+    t.principals = distinct(Key::User, &grouped.users, |f| f.user);
+    t.namespaces = distinct(Key::Namespace, &grouped.namespaces, |f| f.namespace);
+    t.cluster_wide = grouped.cluster_wide;
     t
 }
 

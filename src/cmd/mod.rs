@@ -53,6 +53,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     crate::output::set_color(cli.global.color);
+    crate::output::set_wide(cli.global.wide);
     match cli.command {
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Setup(args) => setup::run(&cli.global, args),

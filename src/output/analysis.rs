@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 use super::diag::Reporter;
 use super::sanitize::sanitize;
-use super::{json as jsonout, rfc3339, table::Table, OutputFormat};
+use super::table::{Fit, Table};
+use super::{json as jsonout, rfc3339, OutputFormat};
 use crate::audit::origin::Origin;
 use crate::audit::rollup::{self, Key, RequestRow, Row, Totals};
 use crate::audit::shard::{Shard, MALFORMED_SHOWN};
@@ -70,14 +71,16 @@ pub fn write(format: OutputFormat, a: &Analysis, out: &mut dyn Write) -> io::Res
                 OutputFormat::Markdown => {
                     writeln!(out, "{}\n", headline(&totals, a.reports.len()))?;
                     table.write_markdown(out)?;
-                    writeln!(out, "\n{}", accounting(shard, &totals))?;
+                    writeln!(out, "\n{}", accounting(shard))?;
                 }
                 _ => {
                     writeln!(out, "{}", headline(&totals, a.reports.len()))?;
-                    if !table.rows.is_empty() {
-                        table.without_empty_columns().write_table(out)?;
+                    let hidden =
+                        !table.rows.is_empty() && table.without_empty_columns().write_table(out)?;
+                    writeln!(out, "{}", accounting(shard))?;
+                    if hidden {
+                        writeln!(out, "(--wide shows every column)")?;
                     }
-                    writeln!(out, "{}", accounting(shard, &totals))?;
                 }
             }
         }
@@ -150,6 +153,9 @@ fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
         "secret_records": c.secret_records,
         "secret_requests": totals.requests,
         "denied": totals.denied,
+        "principals": totals.principals,
+        "namespaces": totals.namespaces,
+        "cluster_wide_requests": totals.cluster_wide,
         "payload_records": c.payload_records,
         "first_seen": time_json(totals.first_seen),
         "last_seen": time_json(totals.last_seen),
@@ -233,25 +239,42 @@ struct Head {
     summary: Value,
 }
 
+/// `n thing` or `n things`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The totals first, in two short lines: who did how much, then when and
+/// from what.
 fn headline(t: &Totals, inputs: usize) -> String {
+    let inputs = count(inputs as u64, "input", "inputs");
     if t.requests == 0 {
-        return format!("No secret access found in {inputs} input(s)");
+        return format!("No secret access found in {inputs}");
     }
     let span = match (t.first_seen, t.last_seen) {
         (Some(a), Some(b)) => format!("from {} to {}", rfc3339(a, false), rfc3339(b, false)),
         _ => "at unknown times".into(),
     };
     format!(
-        "Secret access {span}: {} request(s), {} denied, in {} row(s) from {inputs} input(s)",
-        t.requests, t.denied, t.rows
+        "{} ({} denied) by {} in {}, {} cluster-wide\n{span}, {} from {inputs}",
+        count(t.requests, "request", "requests"),
+        t.denied,
+        count(t.principals, "principal", "principals"),
+        count(t.namespaces, "namespace", "namespaces"),
+        t.cluster_wide,
+        count(t.rows, "row", "rows"),
     )
 }
 
-fn accounting(shard: &Shard, t: &Totals) -> String {
+fn accounting(shard: &Shard) -> String {
     let c = &shard.counts;
     format!(
-        "records {}: secret records {} ({} requests), skipped {}, filtered {}, malformed {}",
-        c.records, c.secret_records, t.requests, c.skipped, c.filtered, c.malformed
+        "{}: {} secret, {} skipped, {} filtered, {} malformed",
+        count(c.records, "record", "records"),
+        c.secret_records,
+        c.skipped,
+        c.filtered,
+        c.malformed
     )
 }
 
@@ -309,7 +332,20 @@ fn rollup_table(rows: &[Row], by: &[Key], full: bool) -> Table {
         ]);
         t.push(cells);
     }
-    t
+    t.wide_only(&[
+        "SCOPE",
+        "FIRST SEEN",
+        "SOURCE IPS",
+        "USER AGENTS",
+        "IMPERSONATED BY",
+    ])
+    .fit(&["USER", "IMPERSONATED BY"], Fit::Principal)
+    .fit(
+        &["USER AGENT", "USER AGENTS", "VERBS", "SOURCE IPS"],
+        Fit::Head,
+    )
+    .fit(&["FIRST SEEN", "LAST SEEN"], Fit::Keep)
+    .optional(&["LAST SEEN", "VERBS"])
 }
 
 fn requests_table(reqs: &[RequestRow], reports: &[InputReport], full: bool) -> Table {
@@ -345,5 +381,16 @@ fn requests_table(reqs: &[RequestRow], reports: &[InputReport], full: bool) -> T
             source(r, reports),
         ]);
     }
-    t
+    t.wide_only(&[
+        "IMPERSONATED BY",
+        "SOURCE IP",
+        "USER AGENT",
+        "AUDIT ID",
+        "SOURCE",
+    ])
+    .fit(&["USER", "IMPERSONATED BY"], Fit::Principal)
+    .fit(&["USER AGENT"], Fit::Head)
+    .fit(&["TIME", "AUDIT ID"], Fit::Keep)
+    .fit(&["VERB"], Fit::Head)
+    .optional(&["CODE"])
 }

@@ -77,6 +77,37 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+static WIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Decides once, from `--wide`, whether terminal tables show every column.
+pub fn set_wide(wide: bool) {
+    WIDE.store(wide, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether terminal tables show every column (data formats always do).
+pub fn wide() -> bool {
+    WIDE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The width of the terminal stdout is, or `None` when stdout is not a
+/// terminal (a pipe or a file gets every column, whole).
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize; stdout is an open descriptor.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        return Some(size.ws_col as usize);
+    }
+    std::env::var("COLUMNS")
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&w| w > 0)
+}
+
 /// Microseconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(micros: i64, precise: bool) -> String {
     let fmt = if precise {

@@ -143,6 +143,7 @@ fn table_of(r: &TaskResult) -> Table {
         headers: r.columns.iter().map(|c| sanitize(c).into_owned()).collect(),
         numeric,
         rows: r.rows.clone(),
+        ..Table::default()
     }
 }
 

@@ -1,0 +1,141 @@
+//! What a person sees on a terminal: the program runs on a pseudo-terminal
+//! of a given width, and its default view must fit that width; pipes and
+//! data formats keep every column (tests/snapshots.rs).
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
+
+/// Runs the program with stdout on a terminal `cols` wide; returns the exit
+/// code, what the terminal showed (line ends as `\n`) and stderr.
+fn on_terminal(cols: u16, args: &[&str]) -> (i32, String, String) {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty fills two descriptors, which are owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("SECRET_AUDIT_OUTPUT")
+        .env_remove("SECRET_AUDIT_WIDE")
+        .env_remove("COLUMNS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(slave))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run secret-audit");
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    // Read until the child has closed its end (EIO on Linux).
+    let mut master = std::fs::File::from(master);
+    let mut shown = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => shown.extend_from_slice(&buf[..n]),
+        }
+    }
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    let shown = String::from_utf8(shown).unwrap().replace("\r\n", "\n");
+    (code, shown, err.join().unwrap())
+}
+
+fn width(line: &str) -> usize {
+    line.chars().count()
+}
+
+#[test]
+fn the_default_view_fits_80_and_120_columns() {
+    for cols in [80u16, 120] {
+        let (code, shown, err) = on_terminal(cols, &["analyze", "fixtures/eks-audit.jsonl.gz"]);
+        assert_eq!(code, 0, "{err}");
+        for line in shown.lines() {
+            assert!(width(line) <= cols as usize, "{cols}: {line}");
+        }
+        // Every row, one line each: the 119 rows, their table and the
+        // headline and footer lines.
+        assert_eq!(shown.lines().count(), 119 + 4 + 4, "{shown}");
+        insta::assert_snapshot!(format!("analyze-terminal-{cols}"), shown);
+    }
+}
+
+#[test]
+fn the_terminal_view_keeps_names_recognisable() {
+    let (_, shown, _) = on_terminal(120, &["analyze", "fixtures/eks-audit.jsonl.gz"]);
+    // A service account keeps its namespace and name; a long secret name
+    // keeps both ends.
+    assert!(shown.contains("…nitoring:grafana"), "{shown}");
+    assert!(shown.contains("sh.helm.…1.web.v3"), "{shown}");
+    // The headline of totals comes first.
+    let first = shown.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "132 requests (7 denied) by 47 principals in 11 namespaces, 3 cluster-wide"
+    );
+    assert!(shown.contains("(--wide shows every column)"), "{shown}");
+}
+
+#[test]
+fn wide_shows_every_column_whole() {
+    let (code, shown, err) = on_terminal(
+        80,
+        &[
+            "analyze",
+            "--wide",
+            "--top",
+            "3",
+            "fixtures/eks-audit.jsonl.gz",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    for header in [
+        "SCOPE",
+        "FIRST SEEN",
+        "SOURCE IPS",
+        "USER AGENTS",
+        "LAST SEEN",
+    ] {
+        assert!(shown.contains(header), "{header}: {shown}");
+    }
+    assert!(
+        shown.contains("system:serviceaccount:monitoring:grafana"),
+        "{shown}"
+    );
+    assert!(!shown.contains('…'), "{shown}");
+    assert!(!shown.contains("--wide"), "{shown}");
+}
+
+#[test]
+fn requests_on_a_terminal_fit_too() {
+    let args = ["analyze", "--requests", "fixtures/eks-audit.jsonl.gz"];
+    let (code, shown, err) = on_terminal(80, &args);
+    assert_eq!(code, 0, "{err}");
+    for line in shown.lines() {
+        assert!(width(line) <= 80, "{line}");
+    }
+    assert!(shown.contains("TIME"), "{shown}");
+    assert!(!shown.contains("AUDIT ID"), "{shown}");
+}
