@@ -32,6 +32,14 @@ pub enum AppError {
     /// deadline).
     #[error("{0}")]
     NoAnswer(String),
+    /// An error with a chain of causes shown only with `-v` (what the AWS
+    /// SDK said), exiting with `exit`.
+    #[error("{message}")]
+    Detailed {
+        message: String,
+        detail: String,
+        exit: u8,
+    },
     /// A filter pattern that failed its check against sample events.
     #[error("{0}")]
     Pattern(String),
@@ -45,6 +53,7 @@ impl AppError {
             AppError::Usage(_) => exit::USAGE,
             AppError::Config(_) => exit::CONFIG,
             AppError::Service(_) => exit::SERVICE,
+            AppError::Detailed { exit, .. } => *exit,
             AppError::NoAnswer(_) | AppError::Pattern(_) => exit::OTHER,
             AppError::Interrupted => exit::INTERRUPTED,
         }
@@ -65,4 +74,13 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         }
     }
     exit::OTHER
+}
+
+/// The chain of causes behind an error, for `-v`: what the AWS SDK said.
+pub fn detail_of(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .find_map(|cause| match cause.downcast_ref::<AppError>() {
+            Some(AppError::Detailed { detail, .. }) if !detail.is_empty() => Some(detail.as_str()),
+            _ => None,
+        })
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use secret_audit::cmd::Cli;
-use secret_audit::error::{exit, exit_code_for};
+use secret_audit::error::{detail_of, exit, exit_code_for};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,7 +16,10 @@ fn main() -> ExitCode {
             let code = exit_code_for(&err);
             if code != exit::OK {
                 if verbose > 0 {
-                    eprintln!("error: {err:?}");
+                    eprintln!("error: {err:#}");
+                    if let Some(detail) = detail_of(&err) {
+                        eprintln!("  cause: {detail}");
+                    }
                 } else {
                     eprintln!("error: {err:#}");
                 }

@@ -187,3 +187,137 @@ fn an_answer_that_never_ends_is_cut_off_at_the_response_limit() {
     );
     assert!(peak < 200 << 10, "peak: {peak} KiB");
 }
+
+/// Accepts connections and never answers.
+fn serve_silence() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    url
+}
+
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--region", "us-east-1"]);
+    common::run_isolated(&all, env)
+}
+
+const KEYS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
+#[test]
+fn access_denied_names_the_action_and_points_at_iam_policy() {
+    let url = serve(
+        "400 Bad Request",
+        "application/x-amz-json-1.1",
+        br#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/ro/me is not authorized to perform: logs:DescribeLogStreams"}"#,
+    );
+    let (out, _) = run(&["status", "--cluster", "prod"], &url);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(254), "{err}");
+    assert_eq!(
+        err,
+        "error: access denied: these credentials may not call logs:DescribeLogStreams; \
+         `secret-audit iam-policy` prints the policy the commands need\n"
+    );
+    // The service's own words, with -v.
+    let (out, _) = run(&["status", "--cluster", "prod", "-v"], &url);
+    assert!(stderr(&out).contains("  cause: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not authorized"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_silent_endpoint_times_out_with_the_fix() {
+    let url = serve_silence();
+    let (out, took) = run(
+        &[
+            "status",
+            "--cluster",
+            "prod",
+            "--operation-timeout",
+            "2s",
+            "--attempt-timeout",
+            "1s",
+        ],
+        &url,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: no answer from {url} in time: raise --operation-timeout or \
+             --attempt-timeout, or check --endpoint-url (DescribeLogStreams)\n"
+        )
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+#[test]
+fn credentials_and_profiles_fail_in_one_line_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile dev]\nregion = us-east-1\n").unwrap();
+    let config = config.to_str().unwrap();
+
+    // No credentials anywhere.
+    let out = run_with(&["status", "--cluster", "prod"], &[]);
+    assert_eq!(out.status.code(), Some(253));
+    assert_eq!(
+        stderr(&out),
+        "error: no AWS credentials found: log in (aws sso login, aws configure), set AWS_PROFILE, \
+         or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
+    );
+
+    // An unknown profile, although keys are in the environment.
+    let mut env = KEYS.to_vec();
+    env.push(("AWS_CONFIG_FILE", config));
+    let out = run_with(&["status", "--cluster", "prod", "--profile", "prd"], &env);
+    assert_eq!(out.status.code(), Some(253));
+    assert_eq!(
+        stderr(&out),
+        "error: profile prd not found in the AWS config and credentials files; defined: dev\n"
+    );
+    // AWS_PROFILE is held to the same rule.
+    env.push(("AWS_PROFILE", "prd"));
+    let out = run_with(&["status", "--cluster", "prod"], &env);
+    assert!(
+        stderr(&out).contains("profile prd not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_endpoint_url_without_a_scheme_is_refused_before_any_call() {
+    for (url, said) in [
+        (
+            "localhost:5000",
+            "error: endpoint URL localhost:5000 has no scheme: write http://localhost:5000 (or https://)\n",
+        ),
+        (
+            "http://",
+            "error: endpoint URL http:// has no host: write it as http://HOST:PORT\n",
+        ),
+    ] {
+        let record = tempfile::NamedTempFile::new().unwrap();
+        let mut env = KEYS.to_vec();
+        let path = record.path().to_str().unwrap().to_owned();
+        env.push(("SECRET_AUDIT_RECORD_CALLS", &path));
+        let out = run_with(&["status", "--cluster", "prod", "--endpoint-url", url], &env);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(stderr(&out), said);
+        assert_eq!(std::fs::read_to_string(record.path()).unwrap(), "", "no call was made");
+    }
+}

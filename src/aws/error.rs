@@ -47,11 +47,29 @@ pub struct AwsError {
     pub operation: &'static str,
     pub kind: ErrorKind,
     pub code: Option<String>,
+    /// The service's message; for `Transport`, the cause and its fix.
     pub message: String,
+    /// The whole chain of causes, sanitized, for `-v`.
+    pub detail: String,
 }
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            // Cause first, then the fix; the service's words with -v.
+            ErrorKind::AccessDenied => {
+                return write!(
+                    f,
+                    "access denied: these credentials may not call {}; \
+                     `secret-audit iam-policy` prints the policy the commands need",
+                    iam_action(self.operation)
+                )
+            }
+            ErrorKind::Transport if !self.message.is_empty() => {
+                return write!(f, "{} ({})", self.message, self.operation)
+            }
+            _ => {}
+        }
         write!(f, "{} failed: {}", self.operation, self.kind.describe())?;
         match (&self.code, self.message.is_empty()) {
             (Some(code), false) => write!(f, " ({code}: {})", self.message),
@@ -68,15 +86,30 @@ impl AwsError {
     }
 }
 
+/// The IAM action of an operation (`logs:DescribeLogStreams`), as the
+/// policy `iam-policy` prints names it.
+fn iam_action(operation: &str) -> String {
+    crate::iam::COMMANDS
+        .iter()
+        .flat_map(|(_, actions)| actions.iter())
+        .map(|(action, _)| *action)
+        .find(|a| a.split_once(':').is_some_and(|(_, op)| op == operation))
+        .map_or_else(|| operation.to_owned(), str::to_owned)
+}
+
 /// An AWS failure as a command error: the service answered (exit 254), or
-/// nothing usable came back (255).
+/// nothing usable came back (255); the chain of causes shows with `-v`.
 impl From<AwsError> for crate::error::AppError {
     fn from(e: AwsError) -> Self {
-        let message = e.to_string();
-        if e.is(ErrorKind::Transport) {
-            crate::error::AppError::NoAnswer(message)
-        } else {
-            crate::error::AppError::Service(message)
+        use crate::error::exit;
+        crate::error::AppError::Detailed {
+            message: e.to_string(),
+            detail: e.detail.clone(),
+            exit: if e.is(ErrorKind::Transport) {
+                exit::OTHER
+            } else {
+                exit::SERVICE
+            },
         }
     }
 }
@@ -92,9 +125,47 @@ const EMULATOR_GAPS: &[&str] = &[
 
 /// Whether the clients talk to a custom `--endpoint-url` (set by `connect`).
 static CUSTOM_ENDPOINT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// What the clients talk to, as errors name it (set by `connect`).
+static ENDPOINT: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
-pub(crate) fn set_custom_endpoint(custom: bool) {
-    CUSTOM_ENDPOINT.store(custom, std::sync::atomic::Ordering::Relaxed);
+pub(crate) fn set_endpoint(custom: Option<&str>, region: &str) {
+    CUSTOM_ENDPOINT.store(custom.is_some(), std::sync::atomic::Ordering::Relaxed);
+    let name = match custom {
+        Some(url) => sanitize(url).into_owned(),
+        None => format!("AWS in {}", sanitize(region)),
+    };
+    if let Ok(mut e) = ENDPOINT.lock() {
+        *e = name;
+    }
+}
+
+fn endpoint() -> String {
+    ENDPOINT.lock().map(|e| e.clone()).unwrap_or_default()
+}
+
+/// A call that got no usable answer: what happened, then what to do.
+fn no_answer(err: &(dyn std::error::Error + 'static), timeout: bool) -> String {
+    let chain = DisplayErrorContext(err).to_string();
+    let to = endpoint();
+    let custom = CUSTOM_ENDPOINT.load(std::sync::atomic::Ordering::Relaxed);
+    let check = if custom {
+        "check --endpoint-url"
+    } else {
+        "check the network and --region"
+    };
+    if timeout || chain.contains("timed out") || chain.contains("TimedOut") {
+        format!(
+            "no answer from {to} in time: raise --operation-timeout or --attempt-timeout, or {check}"
+        )
+    } else if chain.contains("Connection refused") {
+        format!("cannot connect to {to}: connection refused; is it running? {check}")
+    } else if chain.contains("dns error") {
+        format!("cannot reach {to}: host name not found; {check}")
+    } else if chain.contains("Connection reset") || chain.contains("connection closed") {
+        format!("{to} closed the connection before answering; {check}")
+    } else {
+        format!("no usable answer from {to}; {check} (-v shows why)")
+    }
 }
 
 /// Whether a bare HTML 500 page may mean "not implemented": only for an
@@ -188,15 +259,14 @@ where
                 .map(|m| sanitize(m).into_owned())
                 .unwrap_or_default(),
         ),
-        SdkError::TimeoutError(_) => (
-            None,
-            "timed out (see --operation-timeout, --attempt-timeout)".to_owned(),
-        ),
+        SdkError::TimeoutError(_) => (None, no_answer(&err, true)),
+        SdkError::DispatchFailure(_) => (None, no_answer(&err, false)),
         _ => (
             None,
             sanitize(&DisplayErrorContext(&err).to_string()).into_owned(),
         ),
     };
+    let detail = sanitize(&DisplayErrorContext(&err).to_string()).into_owned();
     if matches!(err, SdkError::ResponseError(_)) && super::limit::is_too_large(&err) {
         return AwsError {
             operation,
@@ -206,6 +276,7 @@ where
                 "the answer passed {} MiB and was not read further",
                 super::limit::MAX_RESPONSE_BYTES >> 20
             ),
+            detail: String::new(),
         };
     }
     let kind = match &err {
@@ -246,6 +317,7 @@ where
         kind,
         code,
         message,
+        detail,
     }
 }
 
@@ -292,6 +364,7 @@ mod tests {
             kind: ErrorKind::LimitExceeded,
             code: Some("LimitExceededException".into()),
             message: "Resource limit exceeded.".into(),
+            detail: String::new(),
         };
         assert_eq!(
             e.to_string(),

@@ -140,6 +140,7 @@ pub async fn put_metric_filter(
         kind: ErrorKind::InvalidParameter,
         code: None,
         message: e.to_string(),
+        detail: String::new(),
     })?;
     client
         .put_metric_filter()

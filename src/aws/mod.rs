@@ -57,18 +57,35 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
                 .operation_timeout(s.operation_timeout)
                 .build(),
         );
-    if let Some(p) = &s.profile {
-        loader = loader.profile_name(p);
+    // --profile, or else AWS_PROFILE: it must exist, and its credentials
+    // are used even when others are in the environment (as the AWS CLI).
+    let profile = s
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+    if let Some(p) = &profile {
+        check_profile(p).await?;
+        loader = loader.profile_name(p).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .build(),
+        );
     }
     if let Some(r) = &s.region {
         loader = loader.region(Region::new(r.clone()));
     }
-    error::set_custom_endpoint(s.endpoint_url.is_some());
-    if let Some(u) = &s.endpoint_url {
+    let endpoint = match &s.endpoint_url {
+        Some(u) => Some(u.clone()),
+        None => std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|u| !u.is_empty()),
+    };
+    if let Some(u) = &endpoint {
+        check_endpoint_url(u)?;
         loader = loader.endpoint_url(u);
     }
     let config = loader.load().await;
-    let profile_hint = match &s.profile {
+    let profile_hint = match &profile {
         Some(p) => format!(" (profile {})", sanitize(p)),
         None => String::new(),
     };
@@ -87,14 +104,22 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
             sanitize(&region)
         )));
     }
+    error::set_endpoint(endpoint.as_deref(), &region);
     let provider = config
         .credentials_provider()
         .ok_or_else(|| AppError::Config(format!("no AWS credentials provider{profile_hint}")))?;
     if let Err(e) = provider.provide_credentials().await {
-        return Err(AppError::Config(format!(
-            "no AWS credentials resolved{profile_hint}: {}. Log in (aws sso login, aws configure) or set AWS_PROFILE",
-            sanitize(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string())
-        )));
+        let fix = if profile.is_some() {
+            "log in to it (aws sso login) or give it keys (aws configure)"
+        } else {
+            "log in (aws sso login, aws configure), set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        };
+        return Err(AppError::Detailed {
+            message: format!("no AWS credentials found{profile_hint}: {fix}"),
+            detail: sanitize(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string())
+                .into_owned(),
+            exit: crate::error::exit::CONFIG,
+        });
     }
     let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
         .retry_classifier(NoFutileRetry)
@@ -114,6 +139,54 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
         region,
     })
+}
+
+/// Fails unless the AWS config or credentials file defines `profile` (the
+/// AWS CLI's "profile not found", also when other credentials exist).
+async fn check_profile(profile: &str) -> Result<(), AppError> {
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let set = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &files,
+        None,
+    )
+    .await;
+    let known: Vec<String> = match &set {
+        Ok(set) => set.profiles().map(str::to_owned).collect(),
+        Err(_) => Vec::new(),
+    };
+    if known.iter().any(|p| p == profile) {
+        return Ok(());
+    }
+    let listed = if known.is_empty() {
+        "no profile is defined (aws configure makes one)".to_owned()
+    } else {
+        format!("defined: {}", sanitize(&known.join(", ")))
+    };
+    Err(AppError::Config(format!(
+        "profile {} not found in the AWS config and credentials files; {listed}",
+        sanitize(profile)
+    )))
+}
+
+/// Fails unless `url` is an http(s) URL with a host, before any call.
+pub fn check_endpoint_url(url: &str) -> Result<(), AppError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') => Ok(()),
+        Some(_) => Err(AppError::Usage(format!(
+            "endpoint URL {} has no host: write it as http://HOST:PORT",
+            sanitize(url)
+        ))),
+        None => Err(AppError::Usage(format!(
+            "endpoint URL {} has no scheme: write http://{} (or https://)",
+            sanitize(url),
+            sanitize(url.split("://").last().unwrap_or(url))
+        ))),
+    }
 }
 
 /// Forbids retries that cannot help. The standard classifier treats
