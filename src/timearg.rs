@@ -45,7 +45,49 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
-    let secs = span_secs(t, "time", "an age such as 90m, 2h, 7d or an RFC 3339 time")?;
+    // A date and time without a zone, or a date alone: say what is missing.
+    let looks_dated = t.len() >= 10
+        && t.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && t.as_bytes()[4] == b'-';
+    if looks_dated {
+        let naive = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+        ]
+        .iter()
+        .any(|f| chrono::NaiveDateTime::parse_from_str(t, f).is_ok());
+        if naive {
+            return Err(format!(
+                "time {text:?} has no time zone: add Z or an offset, e.g. {}Z or {}+02:00",
+                t.replace(' ', "T"),
+                t.replace(' ', "T")
+            ));
+        }
+        if chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok() {
+            return Err(format!(
+                "time {text:?} is a date without a time: write e.g. {t}T00:00:00Z"
+            ));
+        }
+        return Err(format!(
+            "invalid time {text:?}: expected RFC 3339, e.g. 2026-11-01T09:30:00Z"
+        ));
+    }
+    let secs = span_secs(
+        t,
+        "time",
+        "an age such as 90m, 2h, 7d or an RFC 3339 time such as 2026-11-01T09:30:00Z",
+    )
+    .map_err(|e| {
+        if e.contains(" unit in ") {
+            format!(
+                "invalid time {text:?}: use an age such as 90m, 2h, 7d (units s, m, h, d, w) \
+                 or an RFC 3339 time such as 2026-11-01T09:30:00Z"
+            )
+        } else {
+            e
+        }
+    })?;
     chrono::TimeDelta::try_seconds(secs)
         .and_then(|d| now.checked_sub_signed(d))
         .ok_or_else(|| format!("time {text:?} is out of range"))
@@ -145,5 +187,27 @@ mod tests {
             ("2026-11-28T09:00:00+00:00".into(), None)
         );
         assert_eq!(parse_window(None, None, now).unwrap(), (None, None));
+    }
+
+    #[test]
+    fn a_time_error_says_what_was_expected_with_an_example() {
+        let now = Utc::now();
+        let err = parse_time("2026-11-01T00:00:00", now).unwrap_err();
+        assert_eq!(
+            err,
+            "time \"2026-11-01T00:00:00\" has no time zone: add Z or an offset, \
+             e.g. 2026-11-01T00:00:00Z or 2026-11-01T00:00:00+02:00"
+        );
+        let err = parse_time("2026-11-01 09:30:00", now).unwrap_err();
+        assert!(err.contains("add Z or an offset"), "{err}");
+        let err = parse_time("2026-11-01", now).unwrap_err();
+        assert!(err.contains("write e.g. 2026-11-01T00:00:00Z"), "{err}");
+        let err = parse_time("5y", now).unwrap_err();
+        assert!(
+            err.contains("units s, m, h, d, w") && err.contains("2026-11-01T09:30:00Z"),
+            "{err}"
+        );
+        let err = parse_time("yesterday", now).unwrap_err();
+        assert!(err.contains("such as 2026-11-01T09:30:00Z"), "{err}");
     }
 }

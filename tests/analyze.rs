@@ -993,3 +993,82 @@ fn every_request_row_names_the_line_or_element_its_first_record_came_from() {
         "{first}"
     );
 }
+
+#[test]
+fn input_that_is_not_what_the_user_thinks_is_said_not_silently_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = fixture("eks-audit.jsonl.gz");
+
+    // An empty directory: a warning naming it; --strict fails.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    let o = run(&["analyze", empty]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        text(&o.stderr).contains("an empty directory: no file to read in it"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(run(&["analyze", "--strict", empty]).status.code(), Some(1));
+
+    // JSON lines of something else.
+    let other = dir.path().join("app.log");
+    std::fs::write(&other, "{\"level\":\"info\",\"msg\":\"hello\"}\n").unwrap();
+    let o = run(&["analyze", other.to_str().unwrap()]);
+    assert!(
+        text(&o.stderr).contains("app.log: no Kubernetes audit event in its first 64 KiB"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A real audit log gets no such warning.
+    assert!(!text(&run(&["analyze", &sample]).stderr).contains("audit event"));
+
+    // A window that excludes every record says where the data is.
+    let o = run(&[
+        "analyze",
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        "2020-01-02T00:00:00Z",
+        &sample,
+    ]);
+    assert_eq!(
+        text(&o.stderr),
+        "warning: the filters (--since, --until, --namespace, --user) excluded all 132 secret \
+         record(s); the secret records span 2026-11-01T00:00:00Z to 2026-11-01T00:00:06Z\n"
+    );
+
+    // Counts of zero are usage errors with the fix.
+    for (flag, fix) in [
+        ("--top", "omit --top for every row"),
+        ("--threads", "omit --threads for every core"),
+    ] {
+        let o = run(&["analyze", flag, "0", &sample]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            text(&o.stderr).contains(&format!("must be 1 or more ({fix})")),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+
+    // A window that ends before it starts, and a time without a zone.
+    let o = run(&[
+        "analyze",
+        "--since",
+        "2026-11-02T00:00:00Z",
+        "--until",
+        "2026-11-01T00:00:00Z",
+        &sample,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("--since (2026-11-02T00:00:00+00:00) must be before --until"));
+    let o = run(&["analyze", "--since", "2026-11-01T00:00:00", &sample]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("has no time zone: add Z or an offset"),
+        "{}",
+        text(&o.stderr)
+    );
+}

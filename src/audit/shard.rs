@@ -28,6 +28,10 @@ pub struct Counts {
     pub secret_records: u64,
     /// Secret records that carried a request or response body.
     pub payload_records: u64,
+    /// The earliest and latest time of any secret record, filtered out or
+    /// not (to say what a window that excluded everything missed).
+    pub secret_first: Option<i64>,
+    pub secret_last: Option<i64>,
 }
 
 impl Counts {
@@ -38,6 +42,15 @@ impl Counts {
         self.filtered += o.filtered;
         self.secret_records += o.secret_records;
         self.payload_records += o.payload_records;
+        self.see(o.secret_first);
+        self.see(o.secret_last);
+    }
+
+    fn see(&mut self, time: Option<i64>) {
+        if let Some(t) = time {
+            self.secret_first = Some(self.secret_first.map_or(t, |f| f.min(t)));
+            self.secret_last = Some(self.secret_last.map_or(t, |l| l.max(t)));
+        }
     }
 }
 
@@ -337,6 +350,7 @@ impl Shard {
         if access.time.is_none() {
             access.time = container_time;
         }
+        self.counts.see(access.time);
         if !self.settings.filter.admits(&access) {
             self.counts.filtered += 1;
             return None;

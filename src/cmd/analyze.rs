@@ -28,7 +28,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = DEFAULT_KEYS, env = "SECRET_AUDIT_BY")]
     pub by: Vec<Key>,
     /// Show only the N rows with the most requests (totals still cover all).
-    #[arg(long, value_name = "N", env = "SECRET_AUDIT_TOP")]
+    #[arg(long, value_name = "N", env = "SECRET_AUDIT_TOP", value_parser = |s: &str| at_least_one(s, "omit --top for every row"))]
     pub top: Option<usize>,
     /// List individual requests instead of the rollup.
     #[arg(long)]
@@ -51,7 +51,7 @@ pub struct AnalyzeArgs {
     pub max_record_size: usize,
     /// Threads for reading, building the rollup and writing JSON (default:
     /// every core).
-    #[arg(long, env = "SECRET_AUDIT_THREADS")]
+    #[arg(long, value_name = "N", env = "SECRET_AUDIT_THREADS", value_parser = |s: &str| at_least_one(s, "omit --threads for every core"))]
     pub threads: Option<usize>,
     /// Parse every record, not only those that mention secrets (a slow
     /// reference path for checking the fast one).
@@ -68,6 +68,15 @@ pub struct AnalyzeArgs {
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
+}
+
+/// A count of at least one; `otherwise` says how to get the default.
+pub fn at_least_one(s: &str, otherwise: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(format!("must be 1 or more ({otherwise})")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
 }
 
 /// A byte size: a number with an optional K, M or G (binary) suffix.

@@ -72,6 +72,17 @@ pub struct InputReport {
     pub gzip: bool,
     /// Why the input was not read as a whole (unrecognised, cut-off gzip).
     pub problem: Option<String>,
+    /// A line format whose head holds JSON but no audit event.
+    pub not_audit: bool,
+}
+
+/// Whether the head of a line-format input holds no Kubernetes audit event
+/// (JSON lines of something else: the wrong log, the wrong export).
+fn not_audit(format: Format, head: &[u8]) -> bool {
+    matches!(format, Format::Jsonl | Format::Cwexport)
+        && !head.is_empty()
+        && memchr::memmem::find(head, b"auditID").is_none()
+        && memchr::memmem::find(head, b"audit.k8s.io").is_none()
 }
 
 /// Expands the command-line paths into inputs: directories recursively, in
@@ -90,8 +101,15 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, AppError> {
             AppError::Usage(format!("cannot read {}: {}", p.display(), io_reason(&e)))
         })?;
         if meta.is_dir() {
-            let mut seen = Vec::new();
-            walk(p, &mut seen, &mut out);
+            let before = out.len();
+            walk(p, &mut Vec::new(), &mut out);
+            if out.len() == before {
+                // Said, never a silent empty answer.
+                out.push(Input {
+                    path: p.clone(),
+                    problem: Some("an empty directory: no file to read in it".into()),
+                });
+            }
         } else {
             out.push(Input {
                 path: p.clone(),
@@ -308,8 +326,9 @@ pub fn read_all(
     let mut work = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         match plan_ranges(input, threads, opts, settings.max_record_size) {
-            Some((format, ranges)) => {
+            Some((format, not_audit, ranges)) => {
                 reports[i].format = Some(format);
+                reports[i].not_audit = not_audit;
                 work.extend(ranges.into_iter().map(|r| Work {
                     input: i as u32,
                     range: Some(r),
@@ -412,7 +431,7 @@ fn plan_ranges(
     threads: usize,
     opts: &ReadOptions,
     max_record: usize,
-) -> Option<(Format, Vec<ByteRange>)> {
+) -> Option<(Format, bool, Vec<ByteRange>)> {
     let forced = opts.format;
     let range_size = opts.range_size.max(1);
     use std::os::unix::fs::FileExt;
@@ -490,7 +509,7 @@ fn plan_ranges(
             prefix,
         })
         .collect();
-    Some((format, ranges))
+    Some((format, not_audit(format, &head), ranges))
 }
 
 /// Reads one byte range of a plain file with positional reads.
@@ -678,6 +697,7 @@ fn read_one(
     };
     report.format = format;
     let Some(format) = format else { return report };
+    report.not_audit = not_audit(format, &head);
     let result = match format {
         Format::Jsonl | Format::Cwexport => {
             let prefix = if format == Format::Cwexport {

@@ -111,6 +111,32 @@ pub fn warn(say: Reporter, shard: &Shard, reports: &[InputReport]) {
             ));
         }
     }
+    let c = &shard.counts;
+    if c.secret_records == 0 && c.filtered > 0 {
+        let span = match (c.secret_first, c.secret_last) {
+            (Some(a), Some(b)) => format!(
+                "; the secret records span {} to {}",
+                rfc3339(a, false),
+                rfc3339(b, false)
+            ),
+            _ => String::new(),
+        };
+        say.line(format_args!(
+            "warning: the filters (--since, --until, --namespace, --user) excluded all {} secret \
+             record(s){span}",
+            c.filtered
+        ));
+    }
+    for (i, r) in reports.iter().enumerate() {
+        let records = shard.per_input.get(&(i as u32)).map_or(0, |p| p.0);
+        if r.not_audit && records > 0 {
+            say.line(format_args!(
+                "warning: {}: no Kubernetes audit event in its first 64 KiB (no auditID); \
+                 is it an audit log?",
+                sanitize(&r.path)
+            ));
+        }
+    }
     if shard.counts.payload_records > 0 {
         say.line(format_args!(
             "warning: this audit log contains secret payloads: {} secret event(s) carry request or response bodies \
