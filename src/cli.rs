@@ -8,24 +8,53 @@ use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Output format of the data on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, env = "SECRET_AUDIT_OUTPUT")]
-    pub output: OutputFormat,
+    /// Output format of the data on stdout [default: table].
+    #[arg(
+        long = "output",
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "SECRET_AUDIT_OUTPUT",
+        help_heading = "Global options"
+    )]
+    pub output_format: Option<OutputFormat>,
     /// Colour on terminals: auto is off when stdout is not a terminal, NO_COLOR is set or TERM=dumb.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "SECRET_AUDIT_COLOR")]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "SECRET_AUDIT_COLOR", help_heading = "Global options")]
     pub color: ColorChoice,
     /// On a terminal, every column, whole (the default view fits the terminal's width; data formats always have every column).
-    #[arg(long, global = true, env = "SECRET_AUDIT_WIDE")]
+    #[arg(
+        long,
+        global = true,
+        env = "SECRET_AUDIT_WIDE",
+        help_heading = "Global options"
+    )]
     pub wide: bool,
     /// More detail on stderr: every malformed record, not only the first few; error causes.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
 }
 
 impl GlobalArgs {
+    /// The `--output` format (a table unless asked).
+    pub fn output(&self) -> OutputFormat {
+        self.output_format.unwrap_or(OutputFormat::Table)
+    }
+
+    /// Refuses an `--output` other than JSON for a command whose data is a
+    /// JSON document (`what` names it).
+    pub fn json_only(&self, what: &str) -> Result<(), crate::error::AppError> {
+        match self.output_format {
+            Some(f) if f != OutputFormat::Json => Err(crate::error::AppError::Usage(format!(
+                "{what} is a JSON document: --output {} does not apply (leave it out, or --output json)",
+                f.name()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The reporter of diagnostics, as `-q` and `-v` ask.
     pub fn reporter(&self) -> crate::output::diag::Reporter {
         crate::output::diag::Reporter::new(self.quiet, self.verbose)
@@ -67,6 +96,7 @@ impl ValueEnum for ColorChoice {
 /// AWS command. Profile, region and endpoint also come from the standard
 /// environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL) and config files.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS options")]
 pub struct AwsArgs {
     /// Named profile from the AWS config and credentials files.
     #[arg(long, value_name = "NAME")]
@@ -84,13 +114,13 @@ pub struct AwsArgs {
     #[arg(long = "log-group-name", value_name = "NAME")]
     pub log_group_names: Vec<String>,
     /// Attempts per AWS call in standard retry mode (1 disables retries).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20), env = "SECRET_AUDIT_MAX_ATTEMPTS")]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20), env = "SECRET_AUDIT_MAX_ATTEMPTS")]
     pub max_attempts: u32,
     /// Time limit of one AWS call, retries included (e.g. 60s, 2m).
-    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "SECRET_AUDIT_OPERATION_TIMEOUT")]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, env = "SECRET_AUDIT_OPERATION_TIMEOUT")]
     pub operation_timeout: std::time::Duration,
     /// Time limit of one attempt of an AWS call (e.g. 20s).
-    #[arg(long, default_value = "20s", value_parser = parse_duration, env = "SECRET_AUDIT_ATTEMPT_TIMEOUT")]
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration, env = "SECRET_AUDIT_ATTEMPT_TIMEOUT")]
     pub attempt_timeout: std::time::Duration,
 }
 

@@ -24,8 +24,6 @@ pub enum Scope {
     LogGroup,
     /// The alarms setup manages (`secret-audit-<target>-*`).
     Alarm,
-    /// The SNS topics alerts go to.
-    Topic,
     /// No resource-level permission: `*`.
     Any,
 }
@@ -83,23 +81,6 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("logs:StopQuery", Any),
         ],
     ),
-    (
-        "tail",
-        &[
-            ("logs:FilterLogEvents", LogGroup),
-            ("logs:DescribeLogStreams", LogGroup),
-        ],
-    ),
-    (
-        "alert",
-        &[
-            ("logs:FilterLogEvents", LogGroup),
-            ("logs:StartQuery", LogGroup),
-            ("logs:GetQueryResults", Any),
-            ("logs:StopQuery", Any),
-            ("sns:Publish", Topic),
-        ],
-    ),
 ];
 
 /// The actions of one command; `None` for a command that calls no AWS API.
@@ -117,7 +98,6 @@ pub struct Context {
     pub region: Option<String>,
     pub account_id: Option<String>,
     pub targets: Vec<Target>,
-    pub sns_topic_arns: Vec<String>,
 }
 
 impl Context {
@@ -155,8 +135,6 @@ impl Context {
                 .iter()
                 .map(|t| self.arn("cloudwatch", &format!("alarm:{}*", t.prefix())))
                 .collect(),
-            Topic if self.sns_topic_arns.is_empty() => vec![self.arn("sns", "*")],
-            Topic => self.sns_topic_arns.clone(),
         }
     }
 }
@@ -178,7 +156,6 @@ pub fn policy(commands: &[&str], ctx: &Context) -> Value {
             let sid = match scope {
                 LogGroup => "AuditLogGroups",
                 Alarm => "ManagedAlarms",
-                Topic => "AlertTopics",
                 Any => "NoResourceLevelPermissions",
             };
             let mut resources = ctx.resources(scope);
@@ -204,7 +181,6 @@ mod tests {
             region: Some("eu-west-1".into()),
             account_id: Some("123456789012".into()),
             targets,
-            sns_topic_arns: vec![],
         }
     }
 
@@ -270,10 +246,5 @@ mod tests {
                 seen.push(a.clone());
             }
         }
-        let topics = statement(&p, "AlertTopics").unwrap();
-        assert_eq!(
-            topics["Resource"],
-            json!(["arn:aws:sns:eu-west-1:123456789012:*"])
-        );
     }
 }

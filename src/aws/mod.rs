@@ -105,11 +105,21 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
         )));
     }
     error::set_endpoint(endpoint.as_deref(), &region);
+    check_credentials(&config, profile.is_some(), &profile_hint).await?;
+    Ok(clients(&config, region))
+}
+
+/// Fails unless credentials resolve, saying how to get some.
+async fn check_credentials(
+    config: &aws_config::SdkConfig,
+    with_profile: bool,
+    profile_hint: &str,
+) -> Result<(), AppError> {
     let provider = config
         .credentials_provider()
         .ok_or_else(|| AppError::Config(format!("no AWS credentials provider{profile_hint}")))?;
     if let Err(e) = provider.provide_credentials().await {
-        let fix = if profile.is_some() {
+        let fix = if with_profile {
             "log in to it (aws sso login) or give it keys (aws configure)"
         } else {
             "log in (aws sso login, aws configure), set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
@@ -121,24 +131,30 @@ pub async fn connect(s: &Settings) -> Result<Clients, AppError> {
             exit: crate::error::exit::CONFIG,
         });
     }
-    let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+    Ok(())
+}
+
+/// The clients of a resolved configuration, with the program's retry
+/// classifier and interceptors.
+fn clients(config: &aws_config::SdkConfig, region: String) -> Clients {
+    let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
         .retry_classifier(NoFutileRetry)
         .interceptor(limit::LimitBody);
     if let Some(r) = record::RecordCalls::from_env("logs") {
         logs = logs.interceptor(r);
     }
-    let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config)
+    let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(config)
         .retry_classifier(NoFutileRetry)
         .interceptor(limit::LimitBody);
     if let Some(r) = record::RecordCalls::from_env("cloudwatch") {
         cloudwatch = cloudwatch.interceptor(r);
     }
     let (logs, cloudwatch) = (logs.build(), cloudwatch.build());
-    Ok(Clients {
+    Clients {
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
         region,
-    })
+    }
 }
 
 /// Fails unless the AWS config or credentials file defines `profile` (the

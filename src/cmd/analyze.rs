@@ -47,7 +47,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "NAME")]
     pub user: Vec<String>,
     /// Records larger than this are malformed and skipped unread (bytes; K, M, G suffixes).
-    #[arg(long, default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
     pub max_record_size: usize,
     /// Threads for reading, building the rollup and writing JSON (default:
     /// every core).
@@ -59,11 +59,11 @@ pub struct AnalyzeArgs {
     pub full_parse: bool,
     /// Bytes per range when a large plain file is split across threads (for
     /// tests: small ranges exercise the splitting on small files).
-    #[arg(long, hide = true, default_value_t = input::RANGE_SIZE, value_parser = |s: &str| parse_size(s).map(|n| n as u64))]
+    #[arg(long, value_name = "SIZE", hide = true, default_value_t = input::RANGE_SIZE, value_parser = |s: &str| parse_size(s).map(|n| n as u64))]
     pub range_size: u64,
     /// Bytes of a large plain file mapped at a time; 0 reads it instead (for
     /// tests: small windows exercise the cuts between them).
-    #[arg(long, hide = true, default_value_t = input::WINDOW, value_parser = |s: &str| if s == "0" { Ok(0) } else { parse_size(s) })]
+    #[arg(long, value_name = "SIZE", hide = true, default_value_t = input::WINDOW, value_parser = |s: &str| if s == "0" { Ok(0) } else { parse_size(s) })]
     pub window_size: usize,
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
@@ -160,7 +160,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         requests: args.requests,
         threads,
     };
-    analysis::write(global.output, &doc, &mut out)?;
+    analysis::write(global.output(), &doc, &mut out)?;
     out.flush().context("writing the report")?;
     let malformed = shard.counts.malformed;
     // The process ends next: the operating system takes back the rows and

@@ -1,6 +1,6 @@
 //! `secret-audit iam-policy`: prints the least-privilege IAM policy (JSON)
 //! for the commands named, scoped to the targets' log groups, the alarms
-//! setup manages and the alert topics where the API allows it. No AWS call.
+//! setup manages where the API allows it. No AWS call.
 
 use std::io::{self, Write};
 
@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::GlobalArgs;
 use crate::cmd::provisioning as prov;
-use crate::error::{exit, AppError};
+use crate::error::exit;
 use crate::iam;
 use crate::output::json as jsonout;
 
@@ -18,8 +18,6 @@ pub enum CommandName {
     Status,
     Teardown,
     Report,
-    Tail,
-    Alert,
     All,
 }
 
@@ -44,9 +42,6 @@ pub struct IamPolicyArgs {
     /// ARN partition (aws, aws-cn, aws-us-gov).
     #[arg(long, default_value = "aws", value_name = "PARTITION")]
     pub partition: String,
-    /// SNS topics `alert` publishes to (repeatable; default: any topic).
-    #[arg(long = "sns-topic-arn", value_name = "ARN", value_delimiter = ',')]
-    pub sns_topic_arns: Vec<String>,
 }
 
 fn parse_account(s: &str) -> Result<String, String> {
@@ -57,7 +52,8 @@ fn parse_account(s: &str) -> Result<String, String> {
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
+pub fn run(global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
+    global.json_only("an IAM policy")?;
     let mut names: Vec<&str> = Vec::new();
     for c in &args.commands {
         let add: Vec<&str> = match c {
@@ -66,17 +62,12 @@ pub fn run(_global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
             CommandName::Status => vec!["status"],
             CommandName::Teardown => vec!["teardown"],
             CommandName::Report => vec!["report"],
-            CommandName::Tail => vec!["tail"],
-            CommandName::Alert => vec!["alert"],
         };
         for n in add {
             if !names.contains(&n) {
                 names.push(n);
             }
         }
-    }
-    for arn in &args.sns_topic_arns {
-        crate::provision::spec::validate_sns_topic_arn(arn).map_err(AppError::Usage)?;
     }
     let targets = if args.clusters.is_empty() && args.log_group_names.is_empty() {
         Vec::new()
@@ -97,7 +88,6 @@ pub fn run(_global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         targets,
-        sns_topic_arns: args.sns_topic_arns.clone(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -14,6 +14,7 @@ use crate::provision::{Action, Change, Existing, Op, Settings, Target};
 /// The desired-state tunables, shared by setup and status (status compares
 /// against the same settings setup used).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Metric filters and alarms")]
 pub struct ProvisionArgs {
     /// Root of the metric namespaces; each target's metrics go to ROOT/TARGET.
     #[arg(
@@ -52,20 +53,20 @@ pub struct ProvisionArgs {
     pub by_namespace: bool,
     /// Reads alarm: this many reads or more in one period. Controllers read
     /// secrets all day, so it is set for a burst, not the background.
-    #[arg(long, default_value_t = 1000.0, value_parser = parse_threshold, env = "SECRET_AUDIT_READS_THRESHOLD")]
+    #[arg(long, value_name = "N", default_value_t = 1000.0, value_parser = parse_threshold, env = "SECRET_AUDIT_READS_THRESHOLD")]
     pub reads_threshold: f64,
     /// Denied alarm: this many denied requests or more in one period.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_threshold, env = "SECRET_AUDIT_DENIED_THRESHOLD")]
+    #[arg(long, value_name = "N", default_value_t = 5.0, value_parser = parse_threshold, env = "SECRET_AUDIT_DENIED_THRESHOLD")]
     pub denied_threshold: f64,
     /// Writes alarm: this many writes or more in one period (Helm stores
     /// releases as secrets, cert-manager renews them).
-    #[arg(long, default_value_t = 50.0, value_parser = parse_threshold, env = "SECRET_AUDIT_WRITES_THRESHOLD")]
+    #[arg(long, value_name = "N", default_value_t = 50.0, value_parser = parse_threshold, env = "SECRET_AUDIT_WRITES_THRESHOLD")]
     pub writes_threshold: f64,
     /// Alarm period, a multiple of 60 seconds (e.g. 5m).
-    #[arg(long, default_value = "5m", value_parser = parse_period, env = "SECRET_AUDIT_PERIOD")]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_period, env = "SECRET_AUDIT_PERIOD")]
     pub period: i32,
     /// Consecutive periods at or over the threshold before an alarm fires.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100), env = "SECRET_AUDIT_EVALUATION_PERIODS")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100), env = "SECRET_AUDIT_EVALUATION_PERIODS")]
     pub evaluation_periods: i32,
     /// SNS topic notified when an alarm fires and when it is OK again (repeatable).
     #[arg(long = "sns-topic-arn", value_name = "ARN", value_parser = parse_sns_topic_arn, env = "SECRET_AUDIT_SNS_TOPIC_ARN", value_delimiter = ',')]

@@ -40,20 +40,27 @@ pub fn run(global: &GlobalArgs, args: QueriesArgs) -> anyhow::Result<u8> {
     let mut out = io::BufWriter::new(stdout.lock());
     let code = match args.action {
         QueriesAction::List => {
-            queries_out::write_list(global.output, &insights::bundled(), &mut out)?;
+            queries_out::write_list(global.output(), &insights::bundled(), &mut out)?;
             exit::OK
         }
         QueriesAction::Show { name } => {
+            if let Some(f @ (OutputFormat::Csv | OutputFormat::Markdown)) = global.output_format {
+                return Err(AppError::Usage(format!(
+                    "a query is text, or a JSON document with --output json: --output {} does not apply",
+                    f.name()
+                ))
+                .into());
+            }
             let q = insights::find(&name).ok_or_else(|| {
                 AppError::Usage(format!(
                     "no bundled query {:?}; `secret-audit queries list` names them",
                     sanitize(&name)
                 ))
             })?;
-            queries_out::write_show(global.output, &q, &mut out)?;
+            queries_out::write_show(global.output(), &q, &mut out)?;
             exit::OK
         }
-        QueriesAction::Lint { files } => lint_files(global.output, &files, &mut out)?,
+        QueriesAction::Lint { files } => lint_files(global.output(), &files, &mut out)?,
     };
     out.flush().context("writing output")?;
     Ok(code)

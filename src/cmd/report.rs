@@ -24,8 +24,6 @@ pub const MAX_GROUPS_PER_QUERY: usize = 50;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Start of the window: an age (90m, 2h, 7d) or an RFC 3339 time.
     #[arg(
         long,
@@ -46,24 +44,26 @@ pub struct ReportArgs {
     #[arg(long = "query-file", value_name = "PATH")]
     pub query_files: Vec<PathBuf>,
     /// Queries running at once (the account allows about 30, shared).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100), env = "SECRET_AUDIT_MAX_CONCURRENT_QUERIES")]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100), env = "SECRET_AUDIT_MAX_CONCURRENT_QUERIES")]
     pub max_concurrent_queries: u32,
     /// Rows one query returns at most; a time chunk that returns this many
     /// is split in two and run again.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000), env = "SECRET_AUDIT_MAX_ROWS")]
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000), env = "SECRET_AUDIT_MAX_ROWS")]
     pub max_rows: u32,
     /// How many times a time chunk may be halved.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=20), env = "SECRET_AUDIT_MAX_SPLIT_DEPTH")]
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=20), env = "SECRET_AUDIT_MAX_SPLIT_DEPTH")]
     pub max_split_depth: u32,
     /// Time limit of the whole report; running queries are stopped then.
-    #[arg(long, default_value = "30m", value_parser = parse_duration, env = "SECRET_AUDIT_TIMEOUT")]
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration, env = "SECRET_AUDIT_TIMEOUT")]
     pub timeout: Duration,
     /// Price of one GB scanned, in USD, for the cost estimate.
-    #[arg(long, default_value_t = 0.005, value_parser = parse_price, env = "SECRET_AUDIT_PRICE_PER_GB")]
+    #[arg(long, value_name = "USD", default_value_t = 0.005, value_parser = parse_price, env = "SECRET_AUDIT_PRICE_PER_GB")]
     pub price_per_gb: f64,
     /// Exit 1 when a result is possibly truncated.
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 fn parse_price(s: &str) -> Result<f64, String> {
@@ -240,7 +240,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    crate::output::report::write(global.output, &results, args.price_per_gb, say, &mut out)
+    crate::output::report::write(global.output(), &results, args.price_per_gb, say, &mut out)
         .and_then(|()| out.flush())
         .context("writing the report")?;
     let payloads: usize = results.iter().map(|r| r.payloads_removed).sum();

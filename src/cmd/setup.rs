@@ -22,10 +22,6 @@ pub const MAX_FILTERS_PER_GROUP: usize = 100;
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    #[command(flatten)]
-    pub provision: ProvisionArgs,
     /// Print the plan and stop: no write call.
     #[arg(long)]
     pub dry_run: bool,
@@ -38,8 +34,12 @@ pub struct SetupArgs {
     #[arg(long, env = "SECRET_AUDIT_SKIP_PREFLIGHT")]
     pub skip_preflight: bool,
     /// Preflight fails when the newest audit event is older than this.
-    #[arg(long, default_value = "24h", value_parser = parse_duration, env = "SECRET_AUDIT_PREFLIGHT_MAX_AGE")]
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration, env = "SECRET_AUDIT_PREFLIGHT_MAX_AGE")]
     pub preflight_max_age: Duration,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub provision: ProvisionArgs,
 }
 
 /// Template formats of `--emit`.
@@ -59,6 +59,7 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         samples::check(&prov::desired(t, &settings)).map_err(AppError::Pattern)?;
     }
     if let Some(Emit::Cloudformation) = args.emit {
+        global.json_only("a CloudFormation template")?;
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         crate::output::json::write(&mut out, &cloudformation::template(&targets, &settings))?;
@@ -81,7 +82,7 @@ pub fn run(global: &GlobalArgs, args: SetupArgs) -> anyhow::Result<u8> {
         {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            crate::output::plan::write(global.output, &plans, args.dry_run, &mut out)?;
+            crate::output::plan::write(global.output(), &plans, args.dry_run, &mut out)?;
             std::io::Write::flush(&mut out)?;
         }
         let summary = prov::summary(&plans);

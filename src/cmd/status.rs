@@ -18,14 +18,14 @@ use crate::provision::{Settings, Target};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// The settings setup was run with, to compare against.
-    #[command(flatten)]
-    pub provision: ProvisionArgs,
     /// Exit 1 when anything is missing or drifted (for CI).
     #[arg(long)]
     pub check: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub provision: ProvisionArgs,
 }
 
 pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
@@ -57,7 +57,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
         .iter()
         .filter(|r| matches!(r.state, "drifted" | "missing" | "extra"))
         .collect();
-    write_status(global.output, &rows, groups, bad.is_empty(), &mut out)?;
+    write_status(global.output(), &rows, groups, bad.is_empty(), &mut out)?;
     out.flush()?;
     if !bad.is_empty() {
         for r in &bad {

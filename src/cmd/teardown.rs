@@ -11,11 +11,11 @@ use crate::provision::plan::plan_teardown;
 
 #[derive(Debug, Args)]
 pub struct TeardownArgs {
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// Print the plan and stop: no write call.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
@@ -35,7 +35,7 @@ pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
         {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            crate::output::plan::write(global.output, &plans, args.dry_run, &mut out)?;
+            crate::output::plan::write(global.output(), &plans, args.dry_run, &mut out)?;
             std::io::Write::flush(&mut out)?;
         }
         let summary = prov::summary(&plans);

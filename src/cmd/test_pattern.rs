@@ -38,7 +38,7 @@ pub struct TestPatternArgs {
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
     /// Records larger than this are malformed and skipped unread (bytes; K, M, G suffixes).
-    #[arg(long, default_value = "64M", value_parser = crate::cmd::analyze::parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = crate::cmd::analyze::parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
     pub max_record_size: usize,
 }
 
@@ -97,7 +97,7 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
         reports: &reports,
         examples: &examples,
     };
-    pattern_test::write(global.output, &doc, &mut out)?;
+    pattern_test::write(global.output(), &doc, &mut out)?;
     out.flush().context("writing the result")?;
     if args.strict && c.malformed > 0 {
         return Ok(exit::CHECK_FAILED);
