@@ -139,3 +139,94 @@ fn requests_on_a_terminal_fit_too() {
     assert!(shown.contains("TIME"), "{shown}");
     assert!(!shown.contains("AUDIT ID"), "{shown}");
 }
+
+/// A pseudo-terminal: (master as a file to read, slave to hand a child).
+fn pty(cols: u16) -> (std::fs::File, OwnedFd) {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: as in `on_terminal`.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    (std::fs::File::from(master), slave)
+}
+
+/// Everything the master side shows until the child's end closes.
+fn drain(mut master: std::fs::File) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&shown).into_owned()
+    })
+}
+
+#[test]
+fn a_quick_run_shows_no_progress_bar() {
+    let (master, slave) = pty(100);
+    let shown = drain(master);
+    let out = Command::new(BIN)
+        .args(["analyze", "fixtures/eks-audit.jsonl.gz"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .status()
+        .unwrap();
+    assert!(out.success());
+    assert_eq!(shown.join().unwrap(), "");
+}
+
+#[test]
+fn a_long_run_shows_a_bar_and_ctrl_c_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audit.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (master, slave) = pty(100);
+    let shown = drain(master);
+    let mut child = Command::new(BIN)
+        .arg("analyze")
+        .arg(&fifo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    // A writer that sends a little and then keeps the run waiting.
+    let writer = std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        std::io::Write::write_all(&mut w, b"{\"kind\":\"Event\"}\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    // SAFETY: the child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let shown = shown.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{shown:?}");
+    assert!(shown.contains("B/s"), "the bar was shown: {shown:?}");
+    assert!(
+        shown.ends_with("\r\u{1b}[2Kinterrupted: output incomplete\n")
+            || shown.ends_with("\r\u{1b}[2Kinterrupted: output incomplete\r\n"),
+        "{shown:?}"
+    );
+    writer.join().unwrap();
+}

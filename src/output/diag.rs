@@ -43,12 +43,24 @@ impl Reporter {
 /// stream large documents (`analyze`, `test-pattern`); the AWS commands
 /// handle Ctrl-C themselves (they stop their queries first).
 pub fn install_interrupt_message() {
+    // On a terminal the line is cleared first (a progress bar may be on it).
+    static CLEAR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    CLEAR.store(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     extern "C" fn on_sigint(_: libc::c_int) {
         const MSG: &[u8] = b"\ninterrupted: output incomplete\n";
-        // SAFETY: write(2) and _exit(2) are async-signal-safe (POSIX); the
-        // buffer is static.
+        const CLEAR_LINE: &[u8] = b"\r\x1b[2K";
+        let clear = CLEAR.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: write(2) and _exit(2) are async-signal-safe (POSIX), and
+        // so is an atomic load; the buffers are static.
         unsafe {
-            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            if clear {
+                libc::write(2, CLEAR_LINE.as_ptr().cast(), CLEAR_LINE.len());
+            }
+            let msg = if clear { &MSG[1..] } else { MSG };
+            libc::write(2, msg.as_ptr().cast(), msg.len());
             libc::_exit(130);
         }
     }
