@@ -796,15 +796,34 @@ fn table_csv_and_markdown_render_the_same_rows() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let mut child = Command::new(BIN)
-        .args(["analyze", "--requests", &fixture("eks-audit.jsonl.gz")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Every format of every offline command that prints data, as with `| head`.
+    let sample = fixture("eks-audit.jsonl.gz");
+    let pattern = "{ $.objectRef.resource = \"secrets\" }";
+    let commands: [&[&str]; 5] = [
+        &["analyze", "--requests", &sample],
+        &["analyze", &sample],
+        &["test-pattern", pattern, &sample],
+        &["queries", "list"],
+        &["iam-policy"],
+    ];
+    for args in commands {
+        for format in ["table", "json", "csv", "markdown"] {
+            if args[0] == "iam-policy" && format != "json" {
+                continue;
+            }
+            let mut child = Command::new(BIN)
+                .args(args)
+                .args(["--output", format])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            drop(child.stdout.take());
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{args:?} {format}: {}", text(&out.stderr));
+            assert_eq!(text(&out.stderr), "", "{args:?} {format}");
+        }
+    }
 }
 
 #[test]
