@@ -820,7 +820,12 @@ fn a_closed_pipe_is_not_an_error() {
                 .unwrap();
             drop(child.stdout.take());
             let out = child.wait_with_output().unwrap();
-            assert_eq!(out.status.code(), Some(0), "{args:?} {format}: {}", text(&out.stderr));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{args:?} {format}: {}",
+                text(&out.stderr)
+            );
             assert_eq!(text(&out.stderr), "", "{args:?} {format}");
         }
     }
