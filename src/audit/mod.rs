@@ -2,7 +2,7 @@
 //! (`origin`); the front that frames, classifies (`event`), filters and
 //! counts them (`shard`); the ledger that counts each secret request once
 //! and feeds consumers (`ledger`); the rollup's consumer (`group`) and the
-//! rows built from it (`rollup`).
+//! rows built from it (`rollup`); the stream's consumer (`tap`).
 
 pub mod compact;
 pub mod event;
@@ -13,3 +13,4 @@ pub mod origin;
 pub mod rollup;
 pub mod scan;
 pub mod shard;
+pub mod tap;

@@ -15,6 +15,7 @@ pub use super::group::{Interner, Sym};
 use super::ledger::{Ledger, Request, Retention, Shared};
 pub use super::origin::{Origin, Position};
 use super::scan;
+use super::tap::Tap;
 
 pub use super::scan::NEEDLE;
 
@@ -114,15 +115,19 @@ pub struct Settings {
     pub full_parse: bool,
     /// When set, every well-framed record is also put to the probe.
     pub probe: Option<Probe>,
-    /// The ledger every shard of the run adds secret requests to.
-    pub ledger: Arc<Shared<Grouped>>,
+    /// The ledger every shard of the run adds secret requests to: it feeds
+    /// the rollup and, in a stream, the tap.
+    pub ledger: Arc<Shared<Consumers>>,
 }
 
+/// What a run's ledger feeds: the rollup, and the stream's tap.
+pub type Consumers = (Grouped, Tap);
+
 /// A ledger for a run over files: the rollup grouped so, every request id
-/// kept to the end.
-pub fn ledger(grouping: Grouping) -> Arc<Shared<Grouped>> {
+/// kept to the end, no tap.
+pub fn ledger(grouping: Grouping) -> Arc<Shared<Consumers>> {
     Arc::new(Shared::new(Ledger::new(
-        Grouped::new(grouping),
+        (Grouped::new(grouping), Tap::default()),
         Retention::Whole,
     )))
 }
@@ -417,7 +422,7 @@ impl Shard {
     /// turns block-relative line numbers into file line numbers and orders
     /// the malformed list by position. Call once, after the last merge.
     pub fn finish(&mut self) {
-        self.grouped = self.settings.ledger.take().finish();
+        self.grouped = self.settings.ledger.take().finish().0;
         self.block_lines.sort_unstable();
         let mut base: FxHashMap<(u32, u64), u64> = FxHashMap::default();
         let mut current: Option<u32> = None;

@@ -1,0 +1,122 @@
+//! The stream's consumer of the ledger: each secret request handed on once,
+//! when it is first seen with an outcome (its first record with a response
+//! code, or its settling), so `tail` prints it as it happens. Without a
+//! receiver (`analyze`) it does nothing.
+
+use crossbeam_channel::Sender;
+
+use super::event::Stage;
+use super::ledger::{Consumer, Request};
+use super::origin::Origin;
+
+/// A request as a stream shows it: its first record's fields and outcome.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The auditID, or a hash of the record when it has none.
+    pub audit_id: String,
+    pub time: Option<i64>,
+    pub stage: Stage,
+    pub verb: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+    pub user: String,
+    pub impersonated_by: Option<String>,
+    /// The response code, when the request had one.
+    pub code: Option<u16>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Origin,
+}
+
+impl Seen {
+    fn of(r: &Request<'_>) -> Seen {
+        let a = r.access;
+        let own = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(str::to_owned);
+        Seen {
+            audit_id: match (&a.audit_id, r.audit_id_text) {
+                (Some(id), _) => id.to_string(),
+                (None, Some(text)) => text.to_owned(),
+                (None, None) => format!("{:032x}", r.id),
+            },
+            time: a.time,
+            stage: a.stage,
+            verb: a.verb.to_string(),
+            namespace: own(&a.namespace),
+            name: own(&a.name),
+            subresource: own(&a.subresource),
+            user: a.user.to_string(),
+            impersonated_by: own(&a.impersonated_by),
+            code: a.code,
+            source_ip: own(&a.source_ip),
+            user_agent: own(&a.user_agent),
+            origin: r.origin.clone(),
+        }
+    }
+}
+
+/// A token for a request already handed on.
+const HANDED: u32 = u32::MAX;
+
+/// Hands each request to a receiver once (see the module comment).
+#[derive(Debug, Clone, Default)]
+pub struct Tap {
+    out: Option<Sender<Seen>>,
+    /// Requests seen without a response code yet, by slot.
+    waiting: Vec<Option<Seen>>,
+    free: Vec<u32>,
+}
+
+impl Tap {
+    /// A tap that hands requests to `out`.
+    pub fn to(out: Sender<Seen>) -> Tap {
+        Tap {
+            out: Some(out),
+            ..Tap::default()
+        }
+    }
+
+    fn send(&self, seen: Seen) {
+        if let Some(out) = &self.out {
+            // The receiver gone means the run is ending: nothing to print to.
+            let _ = out.send(seen);
+        }
+    }
+}
+
+impl Consumer for Tap {
+    /// A slot of a request waiting for its outcome, or [`HANDED`].
+    type Token = u32;
+
+    fn begin(&mut self, r: &Request<'_>) -> u32 {
+        if self.out.is_none() {
+            return HANDED;
+        }
+        let seen = Seen::of(r);
+        if seen.code.is_some() {
+            self.send(seen);
+            return HANDED;
+        }
+        match self.free.pop() {
+            Some(slot) => {
+                self.waiting[slot as usize] = Some(seen);
+                slot
+            }
+            None => {
+                self.waiting.push(Some(seen));
+                (self.waiting.len() - 1) as u32
+            }
+        }
+    }
+
+    fn settle(&mut self, token: u32, code: u16) {
+        if token == HANDED {
+            return;
+        }
+        if let Some(mut seen) = self.waiting[token as usize].take() {
+            seen.code = (code != 0).then_some(code);
+            self.free.push(token);
+            self.send(seen);
+        }
+    }
+}
