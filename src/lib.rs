@@ -17,4 +17,5 @@ pub mod insights;
 pub mod output;
 pub mod pattern;
 pub mod provision;
+pub mod tail;
 pub mod timearg;

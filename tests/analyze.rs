@@ -922,11 +922,26 @@ fn a_plain_file_split_across_threads_and_windows_counts_and_numbers_lines_exactl
 
 #[test]
 fn progress_shows_on_a_terminal_and_nowhere_else() {
-    // `script` (util-linux) gives the program a terminal for stderr.
+    // `script` (util-linux) gives the program a terminal for stderr. A
+    // quick run shows no bar, so a named pipe that stays open for a while
+    // makes this one last (it adds nothing to the total).
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("slow.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let _w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        })
+    };
     let cmd = format!(
-        "{BIN} analyze --output json {} {} > /dev/null",
+        "{BIN} analyze --output json {} {} {} > /dev/null",
         fixture("s3-export"),
-        fixture("eks-audit.jsonl.gz")
+        fixture("eks-audit.jsonl.gz"),
+        fifo.display()
     );
     let tty = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
@@ -950,6 +965,7 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
         screen.contains(&bar),
         "no progress bar ({bar}) on the terminal: {screen:?}"
     );
+    writer.join().unwrap();
     let piped = run(&[
         "analyze",
         "--output",

@@ -20,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::compact::{id_words, Id, IdMap};
+use super::compact::{id_from_words, id_words, Id, IdMap};
 use super::event::{SecretAccess, Stage};
 use super::origin::Origin;
 
@@ -183,6 +183,31 @@ impl<C: Consumer> Ledger<C> {
             }
         }
         settled
+    }
+
+    /// With a window, every request id kept (open or completed) and when it
+    /// is forgotten: what a checkpoint saves so that a restarted stream does
+    /// not count them again.
+    pub fn remembered(&self) -> Vec<(u128, i64)> {
+        let mut out: Vec<(u128, i64)> = self
+            .deadlines
+            .iter()
+            .map(|Reverse((at, id, _))| (id_from_words(*id), *at))
+            .collect();
+        out.sort_unstable();
+        out.dedup_by_key(|e| e.0);
+        out
+    }
+
+    /// Takes a request as already counted until `forget_at` (from a
+    /// checkpoint): its records are not counted again before then.
+    pub fn remember(&mut self, id: u128, forget_at: i64) {
+        let words = id_words(id);
+        if self.open.get_mut(words).is_some() || self.closed.get_mut(words).is_some() {
+            return;
+        }
+        self.closed.insert(words, ());
+        self.deadlines.push(Reverse((forget_at, words, false)));
     }
 
     /// Requests still open, and request ids kept in all.
