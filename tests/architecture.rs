@@ -209,7 +209,14 @@ fn long_functions_without_a_reason(sources: &[(String, String)]) -> Vec<String> 
             ]
             .iter()
             .any(|p| trimmed.starts_with(p));
-            if !signature || trimmed.ends_with(';') {
+            // A declaration without a body (its signature, however many
+            // lines, ends in `;` before any `{`) has no length.
+            let declaration = lines[i..]
+                .iter()
+                .map(|l| l.trim_end())
+                .find(|l| l.ends_with(';') || l.ends_with('{'))
+                .is_some_and(|l| l.ends_with(';'));
+            if !signature || declaration {
                 continue;
             }
             let close = format!("{indent}}}");
