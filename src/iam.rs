@@ -81,6 +81,13 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("logs:StopQuery", Any),
         ],
     ),
+    (
+        "tail",
+        &[
+            ("logs:DescribeLogStreams", LogGroup),
+            ("logs:FilterLogEvents", LogGroup),
+        ],
+    ),
 ];
 
 /// The actions of one command; `None` for a command that calls no AWS API.

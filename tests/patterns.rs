@@ -168,6 +168,7 @@ const CALLS: &[(&str, &[&str])] = &[
     ("status", &["status", "--cluster", "prod"]),
     ("teardown", &["teardown", "--cluster", "prod"]),
     ("report", &["report", "--cluster", "prod", "--since", "2h"]),
+    ("tail", &["tail", "--cluster", "prod", "--since", "2h"]),
 ];
 
 #[test]

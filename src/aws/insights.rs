@@ -24,7 +24,7 @@ impl Insights {
     }
 }
 
-fn api_error(e: super::AwsError) -> ApiError {
+pub(crate) fn api_error(e: super::AwsError) -> ApiError {
     let kind = match e.kind {
         ErrorKind::LimitExceeded => ApiErrorKind::LimitExceeded,
         ErrorKind::Throttled => ApiErrorKind::Throttled,

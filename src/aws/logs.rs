@@ -284,3 +284,56 @@ pub async fn test_metric_filter(
     matched.dedup();
     Ok(matched)
 }
+
+/// FilterLogEvents over the audit streams of a group, for `tail`.
+#[derive(Debug, Clone)]
+pub struct LogEvents {
+    client: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl LogEvents {
+    pub fn new(clients: &super::Clients) -> LogEvents {
+        LogEvents {
+            client: clients.logs.clone(),
+        }
+    }
+}
+
+impl crate::tail::Source for LogEvents {
+    async fn page(
+        &self,
+        group: &str,
+        start: i64,
+        end: i64,
+        token: Option<&str>,
+    ) -> Result<crate::tail::Page, crate::insights::runner::ApiError> {
+        let answer = self
+            .client
+            .filter_log_events()
+            .log_group_name(group)
+            .log_stream_name_prefix(AUDIT_STREAM_PREFIX)
+            .start_time(start)
+            .end_time(end)
+            .set_next_token(token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| super::insights::api_error(from_sdk("FilterLogEvents", e)))?;
+        let events = answer
+            .events()
+            .iter()
+            .map(|e| crate::tail::CwEvent {
+                stream: e.log_stream_name().unwrap_or_default().to_owned(),
+                event_id: e.event_id().unwrap_or_default().to_owned(),
+                timestamp: e.timestamp().unwrap_or_default(),
+                ingestion: e.ingestion_time().unwrap_or_default(),
+                message: e.message().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        // A token equal to the one sent would read the same page again.
+        let next = answer
+            .next_token()
+            .filter(|t| Some(*t) != token)
+            .map(str::to_owned);
+        Ok(crate::tail::Page { events, next })
+    }
+}

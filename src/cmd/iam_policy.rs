@@ -18,6 +18,7 @@ pub enum CommandName {
     Status,
     Teardown,
     Report,
+    Tail,
     All,
 }
 
@@ -62,6 +63,7 @@ pub fn run(global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
             CommandName::Status => vec!["status"],
             CommandName::Teardown => vec!["teardown"],
             CommandName::Report => vec!["report"],
+            CommandName::Tail => vec!["tail"],
         };
         for n in add {
             if !names.contains(&n) {

@@ -8,6 +8,7 @@ pub mod queries;
 pub mod report;
 pub mod setup;
 pub mod status;
+pub mod tail;
 pub mod teardown;
 pub mod test_pattern;
 
@@ -52,6 +53,10 @@ const QUERIES: &str = "Examples:
   secret-audit queries show reads-by-secret
   secret-audit queries lint my-queries/*.query";
 
+const TAIL: &str = "Examples:
+  secret-audit tail --cluster prod --since 1h
+  secret-audit tail --cluster prod --follow --denied-only
+  secret-audit tail --cluster prod --cluster staging -f --output json --checkpoint tail.json";
 const COMPLETIONS: &str = "Examples:
   secret-audit completions bash > ~/.local/share/bash-completion/completions/secret-audit
   secret-audit completions zsh > ~/.zfunc/_secret-audit
@@ -102,6 +107,11 @@ pub enum Command {
     /// row (long ranges are split), scan statistics and cost.
     #[command(after_help = REPORT)]
     Report(report::ReportArgs),
+    /// Every secret access in CloudWatch Logs as it happens, each request
+    /// once: a replay of --since, or a live stream with --follow; the rollup
+    /// at the end.
+    #[command(after_help = TAIL)]
+    Tail(tail::TailArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS)]
     Completions {
@@ -129,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::IamPolicy(args) => iam_policy::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
         Command::Queries(args) => queries::run(&cli.global, args),
+        Command::Tail(args) => tail::run(&cli.global, args),
         // Rendered in memory first: the generators panic on a closed pipe.
         Command::Completions { shell } => {
             let mut script = Vec::new();

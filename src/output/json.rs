@@ -33,25 +33,51 @@ fn indent<W: ?Sized + Write>(w: &mut W, depth: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// A string fragment with hostile characters escaped.
+fn escaped_fragment<W: ?Sized + Write>(w: &mut W, fragment: &str) -> io::Result<()> {
+    // Every character that needs it is DEL or beyond ASCII.
+    if fragment.bytes().all(|b| b < 0x7f) {
+        return w.write_all(fragment.as_bytes());
+    }
+    let mut start = 0;
+    for (i, c) in fragment.char_indices() {
+        if is_hostile(c) {
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            write!(w, "\\u{:04x}", c as u32)?;
+            start = i + c.len_utf8();
+        }
+    }
+    w.write_all(&fragment.as_bytes()[start..])
+}
+
+/// serde_json's compact layout with hostile characters escaped: one line.
+struct Compact;
+
+impl Formatter for Compact {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        escaped_fragment(w, fragment)
+    }
+}
+
+/// Writes `value` as one line of JSON (JSON Lines) with hostile characters
+/// escaped, and a newline.
+pub fn write_line<W: Write, T: Serialize + ?Sized>(mut w: W, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut w, Compact);
+    value.serialize(&mut ser).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
 impl Formatter for Pretty {
     fn write_string_fragment<W: ?Sized + Write>(
         &mut self,
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        // Every character that needs it is DEL or beyond ASCII.
-        if fragment.bytes().all(|b| b < 0x7f) {
-            return w.write_all(fragment.as_bytes());
-        }
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if is_hostile(c) {
-                w.write_all(&fragment.as_bytes()[start..i])?;
-                write!(w, "\\u{:04x}", c as u32)?;
-                start = i + c.len_utf8();
-            }
-        }
-        w.write_all(&fragment.as_bytes()[start..])
+        escaped_fragment(w, fragment)
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {

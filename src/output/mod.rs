@@ -12,6 +12,7 @@ pub mod queries;
 pub mod report;
 pub mod sanitize;
 pub mod status;
+pub mod stream;
 pub mod table;
 
 use std::io::IsTerminal;

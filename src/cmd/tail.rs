@@ -1,0 +1,387 @@
+//! `secret-audit tail`: every secret request in the clusters' audit log
+//! groups, printed once as it is read; a replay of `--since` to `--until`,
+//! or with `--follow` a live stream until `--until` or Ctrl-C; the rollup at
+//! the end.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::Args;
+
+use crate::audit::group::{Grouped, Grouping};
+use crate::audit::ledger::{Ledger, Retention, Shared};
+use crate::audit::rollup::{self, DEFAULT_KEYS};
+use crate::audit::shard::{Filter, Settings, Shard};
+use crate::audit::tap::{Seen, Tap};
+use crate::cli::{parse_duration, AwsArgs, GlobalArgs};
+use crate::cmd::provisioning as prov;
+use crate::error::{exit, AppError};
+use crate::input::InputReport;
+use crate::insights::runner::ApiErrorKind;
+use crate::output::analysis::{self, Analysis};
+use crate::output::stream::{Line, Printer};
+use crate::output::OutputFormat;
+use crate::tail::{self as engine, Checkpoint, Config, Pace, Printed, Tracker};
+use crate::timearg::parse_window;
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Start of the replay: an age (10m, 2h) or RFC 3339.
+    #[arg(long, value_name = "TIME", default_value = "10m")]
+    pub since: String,
+    /// End: an age or RFC 3339 (default: now, or never with --follow).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Keep reading new events until --until or Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only requests on secrets of this namespace (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Vec<String>,
+    /// Only requests by this (effective) user (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub user: Vec<String>,
+    /// Only requests with this verb (repeatable): get, list, watch, create...
+    #[arg(long, value_name = "VERB")]
+    pub verb: Vec<String>,
+    /// Only denied requests (401, 403).
+    #[arg(long)]
+    pub denied_only: bool,
+    /// The lateness window: each poll reads again this far behind the
+    /// newest event, so events ingested late are still read, once.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub max_lag: Duration,
+    /// FilterLogEvents calls per second at most, for the whole command (the
+    /// account's quota is 5, shared with everything else).
+    #[arg(long, value_name = "N", default_value_t = 2.0)]
+    pub max_rps: f64,
+    /// Time between polls with --follow.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Save the position here after every poll (atomically), and start
+    /// from it when it exists: a restart has no gap and no repeat.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Calls at most `rps` a second; throttled answers back off with jitter.
+struct Paced {
+    gap: Duration,
+    last: Option<tokio::time::Instant>,
+    say: crate::output::diag::Reporter,
+}
+
+impl Pace for Paced {
+    async fn before_call(&mut self) {
+        if let Some(last) = self.last {
+            tokio::time::sleep_until(last + self.gap).await;
+        }
+        self.last = Some(tokio::time::Instant::now());
+    }
+
+    async fn throttled(&mut self, n: u32) {
+        let base = Duration::from_millis(500) * 2u32.pow(n.min(6));
+        let jitter = Duration::from_millis(u64::from(rand_u32() % 500));
+        self.say.line(format_args!(
+            "tail: throttled by FilterLogEvents; waiting {:.1}s and going on",
+            (base + jitter).as_secs_f64()
+        ));
+        tokio::time::sleep(base + jitter).await;
+    }
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+fn ms(t: chrono::DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// Whether a request passes the print-time filters (--verb, --denied-only).
+fn shown(args: &TailArgs, seen: &Seen) -> bool {
+    (args.verb.is_empty() || args.verb.contains(&seen.verb))
+        && (!args.denied_only || seen.code.is_some_and(crate::audit::event::is_denied))
+}
+
+/// A tail ready to read: what to read, and where requests go.
+struct Prepared {
+    targets: Vec<crate::provision::Target>,
+    groups: Vec<String>,
+    clusters: Vec<String>,
+    until: Option<i64>,
+    tracker: Tracker,
+    shard: Shard,
+    rx: crossbeam_channel::Receiver<Seen>,
+}
+
+fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
+    if !(args.max_rps > 0.0 && args.max_rps <= 5.0) {
+        return Err(AppError::Usage(
+            "--max-rps must be above 0 and at most 5 (the account's FilterLogEvents quota)".into(),
+        ));
+    }
+    let targets = prov::targets(&args.aws)?;
+    let now = Utc::now();
+    let (since, until) = parse_window(Some(&args.since), args.until.as_deref(), now)
+        .map_err(AppError::Usage)?;
+    let until = match (until, args.follow) {
+        (Some(u), _) => Some(ms(u)),
+        (None, false) => Some(ms(now)),
+        (None, true) => None,
+    };
+    let cfg = Config {
+        since: ms(since.expect("given")),
+        until,
+        max_lag: args.max_lag.as_millis() as i64,
+        sweep_every: 10 * 60_000,
+        sweep_span: 60 * 60_000,
+    };
+    let groups: Vec<String> = targets.iter().map(|t| t.log_group.clone()).collect();
+    let clusters: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // Request ids outlive the sweep's reach, so it prints only the unseen.
+    let ledger = Ledger::new(
+        (Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())), Tap::to(tx)),
+        Retention::Window {
+            completed: (cfg.sweep_span + 2 * cfg.max_lag) * 1000,
+            open: 2 * 3600 * 1_000_000,
+        },
+    );
+    let settings = Arc::new(Settings {
+        filter: Filter {
+            since: None,
+            until: None,
+            namespaces: args.namespace.clone(),
+            users: args.user.clone(),
+        },
+        ledger: Arc::new(Shared::new(ledger)),
+        ..Settings::default()
+    });
+    let shard = Shard::new(settings);
+    let mut tracker = Tracker::new(&groups, cfg, ms(now));
+    if let Some(path) = &args.checkpoint {
+        if let Some(cp) = read_checkpoint(path)? {
+            cp.restore(&mut tracker, &shard);
+        }
+    }
+    Ok(Prepared {
+        targets,
+        groups,
+        clusters,
+        until,
+        tracker,
+        shard,
+        rx,
+    })
+}
+
+/// Fails on a log group that does not exist; says so of one without audit
+/// streams rather than waiting on it silently.
+async fn check_groups(
+    clients: &crate::aws::Clients,
+    p: &Prepared,
+    say: crate::output::diag::Reporter,
+) -> anyhow::Result<()> {
+    for (t, g) in p.targets.iter().zip(&p.groups) {
+        match crate::aws::logs::audit_streams(clients, g)
+            .await
+            .map_err(prov::aws_error)?
+        {
+            None => {
+                return Err(AppError::Service(format!(
+                    "log group {g} does not exist: check the cluster name and region \
+                     (and that the cluster's audit log is on)"
+                ))
+                .into())
+            }
+            Some(s) if s.count == 0 => say.line(format_args!(
+                "tail: {g} has no kube-apiserver-audit streams: is audit logging enabled for {}?",
+                t.name
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Polls until done (`--until`, or one pass without `--follow`), Ctrl-C or
+/// an error, printing as it goes and saving the checkpoint after each poll.
+async fn follow(
+    clients: &crate::aws::Clients,
+    args: &TailArgs,
+    p: &mut Prepared,
+    printer: &mut Printer,
+    say: crate::output::diag::Reporter,
+) -> anyhow::Result<u8> {
+    let source = crate::aws::logs::LogEvents::new(clients);
+    let mut pace = Paced {
+        gap: Duration::from_secs_f64(1.0 / args.max_rps),
+        last: None,
+        say,
+    };
+    let stdout = io::stdout();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let now = Utc::now().timestamp_millis();
+        let polled = tokio::select! {
+            r = engine::poll(&source, &mut pace, &mut p.tracker, &mut p.shard, &p.rx, now) => r,
+            _ = &mut interrupted => return Ok(exit::INTERRUPTED),
+        };
+        let (printed, error) = match polled {
+            Ok((printed, _)) => (printed, None),
+            Err((e, printed, _)) => (printed, Some(e)),
+        };
+        print_all(printer, &stdout, &p.clusters, args, &printed)?;
+        p.shard.settings.ledger.lock().expire(now * 1000);
+        if let Some(path) = &args.checkpoint {
+            write_checkpoint(path, &Checkpoint::of(&p.tracker, &p.shard))?;
+        }
+        if let Some(e) = error {
+            return Err(match e.kind {
+                ApiErrorKind::Transport => AppError::NoAnswer(e.message),
+                _ => AppError::Service(e.message),
+            }
+            .into());
+        }
+        if p.until.is_some_and(|u| now >= u) || !args.follow {
+            return Ok(exit::OK);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(args.poll_interval) => {}
+            _ = &mut interrupted => return Ok(exit::INTERRUPTED),
+        }
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
+    let say = global.reporter();
+    if global.output() == OutputFormat::Markdown {
+        return Err(AppError::Usage(
+            "tail streams lines: --output markdown does not apply (table, json or csv)".into(),
+        )
+        .into());
+    }
+    let mut p = prepare(&args)?;
+    let mut printer = Printer::new(global.output(), p.targets.len() > 1);
+    let reading = std::cell::Cell::new(false);
+    let outcome = prov::with_aws(&args.aws, async |clients| {
+        check_groups(clients, &p, say).await?;
+        reading.set(true);
+        follow(clients, &args, &mut p, &mut printer, say).await
+    });
+    if !reading.get() {
+        return outcome;
+    }
+    // The rollup of what was read, also before an error.
+    let rollup = print_rollup(global, &mut p.shard);
+    let code = outcome?;
+    rollup?;
+    Ok(code)
+}
+
+fn print_all(
+    printer: &mut Printer,
+    stdout: &io::Stdout,
+    clusters: &[String],
+    args: &TailArgs,
+    printed: &[Printed],
+) -> anyhow::Result<()> {
+    let mut out = stdout.lock();
+    for p in printed.iter().filter(|p| shown(args, &p.seen)) {
+        printer.request(
+            &mut out,
+            &Line {
+                cluster: &clusters[p.group],
+                late: p.late,
+                seen: &p.seen,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The rollup of every request read: `analyze`'s table, or its JSON
+/// document on one line with `"type": "rollup"`; nothing for CSV.
+fn print_rollup(global: &GlobalArgs, shard: &mut Shard) -> anyhow::Result<()> {
+    shard.finish();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let reports = [InputReport {
+        path: "CloudWatch Logs".into(),
+        ..InputReport::default()
+    }];
+    let rows = rollup::rollup(&shard.grouped, None, 1);
+    let doc = Analysis {
+        shard,
+        reports: &reports,
+        rows: &rows,
+        by: &DEFAULT_KEYS,
+        requests: false,
+        threads: 1,
+    };
+    match global.output() {
+        OutputFormat::Csv => {}
+        OutputFormat::Json => {
+            let mut buf = Vec::new();
+            analysis::write(OutputFormat::Json, &doc, &mut buf)?;
+            let mut value: serde_json::Value = serde_json::from_slice(&buf)?;
+            if let Some(m) = value.as_object_mut() {
+                m.insert("type".into(), "rollup".into());
+            }
+            crate::output::json::write_line(&mut out, &value)?;
+        }
+        f => {
+            writeln!(out)?;
+            analysis::write(f, &doc, &mut out)?;
+        }
+    }
+    out.flush().context("writing the rollup")?;
+    Ok(())
+}
+
+fn read_checkpoint(path: &std::path::Path) -> Result<Option<Checkpoint>, AppError> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(AppError::Usage(format!(
+                "cannot read checkpoint {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let cp: Checkpoint = serde_json::from_slice(&text).map_err(|e| {
+        AppError::Usage(format!(
+            "checkpoint {} is not one tail wrote ({e}): remove it to start afresh",
+            path.display()
+        ))
+    })?;
+    if cp.version != engine::CHECKPOINT_VERSION {
+        return Err(AppError::Usage(format!(
+            "checkpoint {} has version {}, this tail writes {}: remove it to start afresh",
+            path.display(),
+            cp.version,
+            engine::CHECKPOINT_VERSION
+        )));
+    }
+    Ok(Some(cp))
+}
+
+/// Writes the checkpoint atomically: a temporary file beside it, renamed.
+fn write_checkpoint(path: &std::path::Path, cp: &Checkpoint) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(cp)?)
+        .with_context(|| format!("writing checkpoint {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("saving checkpoint {}", path.display()))?;
+    Ok(())
+}
