@@ -239,3 +239,29 @@ fn a_missing_log_group_is_a_clear_error() {
         common::stderr(&o)
     );
 }
+
+#[test]
+fn a_restart_from_its_checkpoint_prints_nothing_twice() {
+    let emu = common::Emu::start();
+    emu.audit_group("prod");
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("tail.json");
+    let cp = cp.to_str().unwrap();
+    let args = ["--cluster", "prod", "--since", "2h", "--output", "json", "--checkpoint", cp];
+    let first = tail_command(&emu, &args).output().unwrap();
+    assert_eq!(common::code(&first), 0, "{}", common::stderr(&first));
+    let (printed, _) = lines(&common::stdout(&first));
+    assert!(!printed.is_empty());
+    let saved: Value = serde_json::from_slice(&std::fs::read(cp).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["groups"][0]["log_group"], "/aws/eks/prod/cluster");
+    let second = tail_command(&emu, &args).output().unwrap();
+    assert_eq!(common::code(&second), 0, "{}", common::stderr(&second));
+    let (again, _) = lines(&common::stdout(&second));
+    assert!(again.is_empty(), "printed again after a restart: {again:?}");
+    // A checkpoint that is not one is refused with the fix.
+    std::fs::write(cp, "not json").unwrap();
+    let bad = tail_command(&emu, &args).output().unwrap();
+    assert_eq!(common::code(&bad), 2);
+    assert!(common::stderr(&bad).contains("remove it to start afresh"), "{}", common::stderr(&bad));
+}
