@@ -583,3 +583,65 @@ fn each_setup_pattern_matches_exactly_the_log_events_of_its_class() {
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+#[test]
+fn tails_server_side_filter_lets_through_every_event_the_classifier_counts() {
+    use secret_audit::audit::event::{classify, Classified};
+    use secret_audit::pattern::Pattern;
+    use secret_audit::tail::SERVER_FILTER;
+
+    let pattern = Pattern::parse(SERVER_FILTER).unwrap();
+    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    let fixtures = root().join("fixtures");
+    for dir in ["handmade", "generated"] {
+        for e in std::fs::read_dir(fixtures.join(dir)).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "jsonl") {
+                let text = std::fs::read(&path).unwrap();
+                for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+                    records.push((format!("{}:{}", path.display(), i + 1), line.to_vec()));
+                }
+            }
+        }
+    }
+    for f in ["audit2rbac-demo.log"] {
+        let text = std::fs::read(fixtures.join(f)).unwrap();
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            records.push((format!("{f}:{}", i + 1), line.to_vec()));
+        }
+    }
+    let spec = gen_audit::Spec {
+        seed: 9,
+        size: gen_audit::Size::Requests(4000),
+        stages_all: true,
+        exotic: true,
+        ..gen_audit::Spec::new(gen_audit::Format::Jsonl)
+    };
+    for (i, ev) in spec.records().iter().enumerate() {
+        records.push((format!("generated #{i}"), ev.to_json().into_bytes()));
+    }
+    let (mut secret, mut truncated) = (0, 0);
+    for (at, record) in &records {
+        if !matches!(classify(record), Ok(Classified::Secret(_))) {
+            continue;
+        }
+        secret += 1;
+        assert!(
+            pattern.matches(record),
+            "{at}: the server filter would drop a secret event"
+        );
+        // CloudWatch cuts an event past its size limit and keeps hundreds of
+        // kilobytes: what is left must still pass, so tail counts and names
+        // it. Cut far shorter here: the first 600 bytes, and 1 KB.
+        for keep in [600, 1024] {
+            if record.len() > keep {
+                truncated += 1;
+                assert!(
+                    pattern.matches(&record[..keep]),
+                    "{at}: cut to {keep} bytes, the server filter would drop it"
+                );
+            }
+        }
+    }
+    assert!(secret > 200 && truncated > 100, "{secret} {truncated}");
+}

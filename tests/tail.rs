@@ -247,7 +247,16 @@ fn a_restart_from_its_checkpoint_prints_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("tail.json");
     let cp = cp.to_str().unwrap();
-    let args = ["--cluster", "prod", "--since", "2h", "--output", "json", "--checkpoint", cp];
+    let args = [
+        "--cluster",
+        "prod",
+        "--since",
+        "2h",
+        "--output",
+        "json",
+        "--checkpoint",
+        cp,
+    ];
     let first = tail_command(&emu, &args).output().unwrap();
     assert_eq!(common::code(&first), 0, "{}", common::stderr(&first));
     let (printed, _) = lines(&common::stdout(&first));
@@ -263,5 +272,62 @@ fn a_restart_from_its_checkpoint_prints_nothing_twice() {
     std::fs::write(cp, "not json").unwrap();
     let bad = tail_command(&emu, &args).output().unwrap();
     assert_eq!(common::code(&bad), 2);
-    assert!(common::stderr(&bad).contains("remove it to start afresh"), "{}", common::stderr(&bad));
+    assert!(
+        common::stderr(&bad).contains("remove it to start afresh"),
+        "{}",
+        common::stderr(&bad)
+    );
+}
+
+#[test]
+fn a_status_line_shows_on_a_terminal_and_is_cleared() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let emu = common::Emu::start();
+    emu.audit_group("prod");
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors, owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let reader = std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&shown).into_owned()
+    });
+    let status = tail_command(&emu, &["--cluster", "prod", "--since", "2h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let shown = reader.join().unwrap();
+    assert!(
+        shown.contains(" events read, 9 secret requests, "),
+        "{shown:?}"
+    );
+    assert!(shown.contains("newest event "), "{shown:?}");
+    assert!(
+        shown.ends_with("\r\u{1b}[2K"),
+        "cleared at the end: {shown:?}"
+    );
+    // Not on a pipe.
+    let piped = tail_command(&emu, &["--cluster", "prod", "--since", "2h"])
+        .output()
+        .unwrap();
+    assert_eq!(common::stderr(&piped), "");
 }

@@ -312,6 +312,7 @@ impl crate::tail::Source for LogEvents {
             .filter_log_events()
             .log_group_name(group)
             .log_stream_name_prefix(AUDIT_STREAM_PREFIX)
+            .filter_pattern(crate::tail::SERVER_FILTER)
             .start_time(start)
             .end_time(end)
             .set_next_token(token.map(str::to_owned))

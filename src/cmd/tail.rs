@@ -23,6 +23,7 @@ use crate::error::{exit, AppError};
 use crate::input::InputReport;
 use crate::insights::runner::ApiErrorKind;
 use crate::output::analysis::{self, Analysis};
+use crate::output::progress::Status;
 use crate::output::stream::{Line, Printer};
 use crate::output::OutputFormat;
 use crate::tail::{self as engine, Checkpoint, Config, Pace, Printed, Tracker};
@@ -131,8 +132,8 @@ fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
     }
     let targets = prov::targets(&args.aws)?;
     let now = Utc::now();
-    let (since, until) = parse_window(Some(&args.since), args.until.as_deref(), now)
-        .map_err(AppError::Usage)?;
+    let (since, until) =
+        parse_window(Some(&args.since), args.until.as_deref(), now).map_err(AppError::Usage)?;
     let until = match (until, args.follow) {
         (Some(u), _) => Some(ms(u)),
         (None, false) => Some(ms(now)),
@@ -150,7 +151,10 @@ fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
     let (tx, rx) = crossbeam_channel::unbounded();
     // Request ids outlive the sweep's reach, so it prints only the unseen.
     let ledger = Ledger::new(
-        (Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())), Tap::to(tx)),
+        (
+            Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())),
+            Tap::to(tx),
+        ),
         Retention::Window {
             completed: (cfg.sweep_span + 2 * cfg.max_lag) * 1000,
             open: 2 * 3600 * 1_000_000,
@@ -229,24 +233,41 @@ async fn follow(
         say,
     };
     let stdout = io::stdout();
+    let mut status = Status::new(say.is_quiet());
+    let (mut events, mut requests, mut throttled, mut newest) = (0u64, 0u64, 0u64, None);
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
         let now = Utc::now().timestamp_millis();
         let polled = tokio::select! {
             r = engine::poll(&source, &mut pace, &mut p.tracker, &mut p.shard, &p.rx, now) => r,
-            _ = &mut interrupted => return Ok(exit::INTERRUPTED),
+            _ = &mut interrupted => {
+                status.clear();
+                return Ok(exit::INTERRUPTED);
+            }
         };
-        let (printed, error) = match polled {
-            Ok((printed, _)) => (printed, None),
-            Err((e, printed, _)) => (printed, Some(e)),
+        let (printed, error, polled) = match polled {
+            Ok((printed, polled)) => (printed, None, polled),
+            Err((e, printed, polled)) => (printed, Some(e), polled),
         };
+        events += polled.events;
+        requests += printed.len() as u64;
+        throttled += u64::from(polled.throttled);
+        newest = newest.max(polled.newest);
+        status.clear();
         print_all(printer, &stdout, &p.clusters, args, &printed)?;
+        status.show(
+            events,
+            requests,
+            newest.map(|n| (now - n) / 1000),
+            throttled,
+        );
         p.shard.settings.ledger.lock().expire(now * 1000);
         if let Some(path) = &args.checkpoint {
             write_checkpoint(path, &Checkpoint::of(&p.tracker, &p.shard))?;
         }
         if let Some(e) = error {
+            status.clear();
             return Err(match e.kind {
                 ApiErrorKind::Transport => AppError::NoAnswer(e.message),
                 _ => AppError::Service(e.message),
@@ -254,11 +275,15 @@ async fn follow(
             .into());
         }
         if p.until.is_some_and(|u| now >= u) || !args.follow {
+            status.clear();
             return Ok(exit::OK);
         }
         tokio::select! {
             _ = tokio::time::sleep(args.poll_interval) => {}
-            _ = &mut interrupted => return Ok(exit::INTERRUPTED),
+            _ = &mut interrupted => {
+                status.clear();
+                return Ok(exit::INTERRUPTED);
+            }
         }
     }
 }
