@@ -331,3 +331,47 @@ fn a_status_line_shows_on_a_terminal_and_is_cleared() {
         .unwrap();
     assert_eq!(common::stderr(&piped), "");
 }
+
+#[test]
+fn summary_every_prints_the_rollup_so_far_while_following() {
+    let emu = common::Emu::start();
+    emu.audit_group("prod");
+    let mut child = tail_command(
+        &emu,
+        &[
+            "--cluster",
+            "prod",
+            "--since",
+            "2h",
+            "--follow",
+            "--poll-interval",
+            "1s",
+            "--summary-every",
+            "1s",
+            "--output",
+            "json",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    // SAFETY: the child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let (requests, rollups) = lines(&common::stdout(&out));
+    assert!(
+        rollups.len() >= 2,
+        "summaries and the final rollup: {}",
+        rollups.len()
+    );
+    // Each summary counts every request printed before it.
+    let last = rollups.last().unwrap();
+    assert_eq!(last["summary"]["secret_requests"], requests.len() as u64);
+    assert_eq!(
+        rollups[0]["summary"]["secret_requests"],
+        requests.len() as u64
+    );
+}

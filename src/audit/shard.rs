@@ -418,6 +418,22 @@ impl Shard {
         self.probe_examples.extend(other.probe_examples);
     }
 
+    /// The shard as it would be if the input ended now (the groups of a
+    /// ledger snapshot, the counts so far), for a running summary; the run
+    /// goes on.
+    pub fn snapshot(&self) -> Shard {
+        Shard {
+            settings: self.settings.clone(),
+            grouped: self.settings.ledger.lock().snapshot().0,
+            counts: self.counts,
+            per_input: self.per_input.clone(),
+            malformed: self.malformed.clone(),
+            block_lines: Vec::new(),
+            probe_matched: 0,
+            probe_examples: Vec::new(),
+        }
+    }
+
     /// Settles every open request and takes the groups from the ledger,
     /// turns block-relative line numbers into file line numbers and orders
     /// the malformed list by position. Call once, after the last merge.

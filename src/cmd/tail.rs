@@ -63,6 +63,9 @@ pub struct TailArgs {
     /// Time between polls with --follow.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    /// Also print the rollup so far this often (e.g. 10m), while following.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub summary_every: Option<Duration>,
     /// Save the position here after every poll (atomically), and start
     /// from it when it exists: a restart has no gap and no repeat.
     #[arg(long, value_name = "FILE")]
@@ -220,6 +223,7 @@ async fn check_groups(
 /// Polls until done (`--until`, or one pass without `--follow`), Ctrl-C or
 /// an error, printing as it goes and saving the checkpoint after each poll.
 async fn follow(
+    global: &GlobalArgs,
     clients: &crate::aws::Clients,
     args: &TailArgs,
     p: &mut Prepared,
@@ -235,6 +239,7 @@ async fn follow(
     let stdout = io::stdout();
     let mut status = Status::new(say.is_quiet());
     let (mut events, mut requests, mut throttled, mut newest) = (0u64, 0u64, 0u64, None);
+    let mut last_summary = std::time::Instant::now();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
@@ -256,6 +261,12 @@ async fn follow(
         newest = newest.max(polled.newest);
         status.clear();
         print_all(printer, &stdout, &p.clusters, args, &printed)?;
+        if let Some(every) = args.summary_every {
+            if last_summary.elapsed() >= every {
+                last_summary = std::time::Instant::now();
+                print_rollup(global, &p.shard.snapshot())?;
+            }
+        }
         status.show(
             events,
             requests,
@@ -302,13 +313,14 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
     let outcome = prov::with_aws(&args.aws, async |clients| {
         check_groups(clients, &p, say).await?;
         reading.set(true);
-        follow(clients, &args, &mut p, &mut printer, say).await
+        follow(global, clients, &args, &mut p, &mut printer, say).await
     });
     if !reading.get() {
         return outcome;
     }
     // The rollup of what was read, also before an error.
-    let rollup = print_rollup(global, &mut p.shard);
+    p.shard.finish();
+    let rollup = print_rollup(global, &p.shard);
     let code = outcome?;
     rollup?;
     Ok(code)
@@ -337,8 +349,7 @@ fn print_all(
 
 /// The rollup of every request read: `analyze`'s table, or its JSON
 /// document on one line with `"type": "rollup"`; nothing for CSV.
-fn print_rollup(global: &GlobalArgs, shard: &mut Shard) -> anyhow::Result<()> {
-    shard.finish();
+fn print_rollup(global: &GlobalArgs, shard: &Shard) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let reports = [InputReport {
