@@ -336,7 +336,7 @@ fn a_status_line_shows_on_a_terminal_and_is_cleared() {
 fn summary_every_prints_the_rollup_so_far_while_following() {
     let emu = common::Emu::start();
     emu.audit_group("prod");
-    let mut child = tail_command(
+    let child = tail_command(
         &emu,
         &[
             "--cluster",
