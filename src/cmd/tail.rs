@@ -70,6 +70,19 @@ pub struct TailArgs {
     /// from it when it exists: a restart has no gap and no repeat.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
+    /// Benchmark: read this JSON-lines file as a log group whose events
+    /// arrive at --simulate-rate a second, in simulated time (no AWS call,
+    /// no waiting), for --simulate-hours; statistics on stderr.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub simulate: Option<PathBuf>,
+    #[arg(long, hide = true, default_value_t = 500.0)]
+    pub simulate_rate: f64,
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    pub simulate_hours: f64,
+    /// Benchmark: serve every event, not only those the server filter lets
+    /// through (to measure classification).
+    #[arg(long, hide = true)]
+    pub simulate_unfiltered: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -133,11 +146,16 @@ fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
             "--max-rps must be above 0 and at most 5 (the account's FilterLogEvents quota)".into(),
         ));
     }
-    let targets = prov::targets(&args.aws)?;
+    let targets = if args.simulate.is_some() {
+        vec![crate::provision::Target::cluster("simulated")]
+    } else {
+        prov::targets(&args.aws)?
+    };
     let now = Utc::now();
     let (since, until) =
         parse_window(Some(&args.since), args.until.as_deref(), now).map_err(AppError::Usage)?;
     let until = match (until, args.follow) {
+        _ if args.simulate.is_some() => None,
         (Some(u), _) => Some(ms(u)),
         (None, false) => Some(ms(now)),
         (None, true) => None,
@@ -273,7 +291,6 @@ async fn follow(
             newest.map(|n| (now - n) / 1000),
             throttled,
         );
-        p.shard.settings.ledger.lock().expire(now * 1000);
         if let Some(path) = &args.checkpoint {
             write_checkpoint(path, &Checkpoint::of(&p.tracker, &p.shard))?;
         }
@@ -309,6 +326,12 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
     }
     let mut p = prepare(&args)?;
     let mut printer = Printer::new(global.output(), p.targets.len() > 1);
+    if let Some(file) = &args.simulate {
+        simulate(global, &args, file, &mut p, &mut printer)?;
+        p.shard.finish();
+        print_rollup(global, &p.shard)?;
+        return Ok(exit::OK);
+    }
     let reading = std::cell::Cell::new(false);
     let outcome = prov::with_aws(&args.aws, async |clients| {
         check_groups(clients, &p, say).await?;
@@ -324,6 +347,70 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
     let code = outcome?;
     rollup?;
     Ok(code)
+}
+
+/// The benchmark's follow: the same polls over a simulated log group, the
+/// clock moved on by --poll-interval each time without waiting.
+fn simulate(
+    global: &GlobalArgs,
+    args: &TailArgs,
+    file: &std::path::Path,
+    p: &mut Prepared,
+    printer: &mut Printer,
+) -> anyhow::Result<()> {
+    struct NoWait;
+    impl Pace for NoWait {
+        async fn before_call(&mut self) {}
+        async fn throttled(&mut self, _n: u32) {}
+    }
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let start = p.tracker.config().since;
+    let source = crate::tail::sim::Simulated::new(
+        &text,
+        args.simulate_rate,
+        start,
+        !args.simulate_unfiltered,
+    );
+    drop(text);
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    let step = args.poll_interval.as_millis() as i64;
+    let end = start + (args.simulate_hours * 3_600_000.0) as i64;
+    let stdout = io::stdout();
+    let (mut events, mut pages, mut printed_n, mut busy) = (0u64, 0u64, 0u64, Duration::ZERO);
+    let began = std::time::Instant::now();
+    let mut now = start;
+    while now < end {
+        now += step;
+        let polled_at = std::time::Instant::now();
+        let (printed, polled) = rt
+            .block_on(engine::poll(
+                &source,
+                &mut NoWait,
+                &mut p.tracker,
+                &mut p.shard,
+                &p.rx,
+                now,
+            ))
+            .map_err(|(e, _, _)| AppError::Service(e.message))?;
+        print_all(printer, &stdout, &p.clusters, args, &printed)?;
+        busy += polled_at.elapsed();
+        events += polled.events;
+        pages += polled.pages;
+        printed_n += printed.len() as u64;
+    }
+    let wall = began.elapsed().as_secs_f64();
+    let (open, kept) = p.shard.settings.ledger.lock().kept();
+    global.reporter().line(format_args!(
+        "simulated {:.2} h: {events} events in {pages} pages, {printed_n} requests printed, \
+         {wall:.2} s ({:.0} events/s), {:.3} ms from a page to its lines on stdout; \
+         kept: {} event ids, {kept} request ids ({open} open)",
+        args.simulate_hours,
+        events as f64 / wall.max(1e-9),
+        busy.as_secs_f64() * 1000.0 / pages.max(1) as f64,
+        p.tracker.kept(),
+    ));
+    Ok(())
 }
 
 fn print_all(

@@ -224,6 +224,11 @@ impl Tracker {
         }
     }
 
+    /// The newest event timestamp read, over every group.
+    pub fn newest(&self) -> Option<i64> {
+        self.groups.iter().filter_map(|g| g.newest).max()
+    }
+
     /// Event ids kept in all (a bound on memory).
     pub fn kept(&self) -> usize {
         self.groups.iter().map(|g| g.ids.len()).sum()
@@ -331,6 +336,8 @@ pub struct Polled {
     pub events: u64,
     /// Throttled answers, each followed by a back-off and a retry.
     pub throttled: u32,
+    /// Pages read.
+    pub pages: u64,
     /// The newest event's timestamp, over every group.
     pub newest: Option<i64>,
 }
@@ -370,6 +377,7 @@ pub async fn poll<S: Source, P: Pace>(
                 Err(e) => return Err((e, printed, polled)),
             };
             throttled_run = 0;
+            polled.pages += 1;
             for ev in &page.events {
                 let Some(late) = tracker.accept(&read, ev) else {
                     continue;
@@ -398,8 +406,16 @@ pub async fn poll<S: Source, P: Pace>(
         }
     }
     tracker.prune();
+    // The ledger forgets by record time, as far behind the newest event
+    // read as its window says (not by the wall clock: a replay of last
+    // month must not forget what it printed a moment ago).
+    if let Some(newest) = tracker.newest() {
+        shard.settings.ledger.lock().expire(newest * 1000);
+    }
     Ok((printed, polled))
 }
+
+pub mod sim;
 
 #[cfg(test)]
 mod tests;

@@ -174,7 +174,6 @@ impl Rig {
             ))
             .map_err(|e| e.0)
             .unwrap();
-        self.shard.settings.ledger.lock().expire(now * 1000);
         self.printed.extend(printed);
         polled
     }
