@@ -14,7 +14,9 @@
 //! the ledger's auditIDs (kept for longer than the sweep reaches) let through
 //! only requests never seen: those are printed marked late.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -104,7 +106,7 @@ struct GroupState {
     newest: Option<i64>,
     /// Event ids read inside the lateness window, and when they were
     /// stamped, oldest first (roughly: late events join at the back).
-    ids: HashSet<u128>,
+    ids: FxHashSet<u128>,
     order: VecDeque<(i64, u128)>,
 }
 
@@ -116,12 +118,14 @@ pub struct Tracker {
     next_sweep: i64,
 }
 
+/// An event's key: a 128-bit hash of its stream and event id (CloudWatch's
+/// ids, not the log's content).
 fn event_key(stream: &str, event_id: &str) -> u128 {
-    let mut bytes = Vec::with_capacity(stream.len() + event_id.len() + 1);
-    bytes.extend_from_slice(stream.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(event_id.as_bytes());
-    xxhash_rust::xxh3::xxh3_128(&bytes)
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(stream.as_bytes());
+    h.update(&[0]);
+    h.update(event_id.as_bytes());
+    h.digest128()
 }
 
 impl Tracker {

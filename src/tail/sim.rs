@@ -19,6 +19,10 @@ pub struct Simulated {
     t0: i64,
     /// Apply the server filter, as FilterLogEvents does.
     filtered: bool,
+    /// The positions in the file of the lines that pass, for skipping.
+    passing: Vec<usize>,
+    /// The last time stamp formatted, to reuse within a millisecond.
+    stamp: std::cell::RefCell<(i64, String)>,
 }
 
 impl Simulated {
@@ -37,10 +41,11 @@ impl Simulated {
                 (l.len() >= quote + 36).then_some(quote)
             })
             .collect();
-        let passes = lines
+        let passes: Vec<bool> = lines
             .iter()
             .map(|l| memchr::memmem::find(l.as_bytes(), super::SERVER_FILTER.as_bytes()).is_some())
             .collect();
+        let passing = (0..lines.len()).filter(|&i| passes[i]).collect();
         Simulated {
             lines,
             id_at,
@@ -48,6 +53,8 @@ impl Simulated {
             rate,
             t0,
             filtered,
+            passing,
+            stamp: std::cell::RefCell::new((i64::MIN, String::new())),
         }
     }
 
@@ -82,15 +89,20 @@ impl Simulated {
         }
         let ts = self.time_of(k);
         // The event's own times are its simulated time too.
-        if let Some(t) = chrono::DateTime::from_timestamp_millis(ts) {
-            let stamp = t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let mut cached = self.stamp.borrow_mut();
+        if cached.0 != ts {
+            let t = chrono::DateTime::from_timestamp_millis(ts).unwrap_or_default();
+            *cached = (ts, t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        }
+        {
+            let stamp = &cached.1;
             for key in ["\"stageTimestamp\"", "\"requestReceivedTimestamp\""] {
                 if let Some(at) = message.find(key).map(|a| a + key.len()) {
                     if let Some(q) = message[at..].find('"').map(|q| at + q + 1) {
                         if message.len() >= q + stamp.len()
                             && message.as_bytes().get(q + stamp.len()) == Some(&b'"')
                         {
-                            message.replace_range(q..q + stamp.len(), &stamp);
+                            message.replace_range(q..q + stamp.len(), stamp);
                         }
                     }
                 }
@@ -119,12 +131,20 @@ impl Source for Simulated {
             None => self.first_at(start),
         };
         let mut events = Vec::new();
+        let n = self.lines.len() as u64;
         while self.time_of(k) <= end && events.len() < PAGE {
-            let i = (k % self.lines.len() as u64) as usize;
+            let i = (k % n) as usize;
             if !self.filtered || self.passes[i] {
                 events.push(self.event(k));
+                k += 1;
+            } else {
+                // On to the next line that passes, as the filter would.
+                k = match self.passing.partition_point(|&p| p < i) {
+                    j if j < self.passing.len() => k - i as u64 + self.passing[j] as u64,
+                    _ if self.passing.is_empty() => u64::MAX / 2,
+                    _ => k - i as u64 + n + self.passing[0] as u64,
+                };
             }
-            k += 1;
         }
         let next = (self.time_of(k) <= end).then(|| k.to_string());
         Ok(Page { events, next })
