@@ -64,6 +64,18 @@ fn tail_command(emu: &common::Emu, args: &[&str]) -> Command {
 fn a_replay_prints_each_secret_request_once_and_ends_with_the_rollup() {
     let emu = common::Emu::start();
     emu.audit_group("prod");
+    // An audit event CloudWatch cut short, in a stream of its own.
+    let cut = &common::audit_events()
+        .iter()
+        .find(|(_, m)| m.contains("\"secrets\""))
+        .unwrap()
+        .1[..300];
+    let now = chrono::Utc::now().timestamp_millis();
+    emu.group_with_events_in(
+        "/aws/eks/prod/cluster",
+        "kube-apiserver-audit-cut",
+        [(now - 60_000, cut)].into_iter(),
+    );
     let messages: Vec<&str> = common::audit_events()
         .iter()
         .map(|(_, m)| m.as_str())
@@ -104,6 +116,13 @@ fn a_replay_prints_each_secret_request_once_and_ends_with_the_rollup() {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["type"], "rollup");
     assert_eq!(rest[0]["summary"]["secret_requests"], expected.len() as u64);
+    // The cut event: counted as malformed and named by stream and event id.
+    assert_eq!(rest[0]["summary"]["malformed"], 1);
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("/aws/eks/prod/cluster kube-apiserver-audit-cut event "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -343,6 +343,8 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
     }
     // The rollup of what was read, also before an error.
     p.shard.finish();
+    // Events that could not be read, named by log stream and event id.
+    analysis::warn(say, &p.shard, &[cloudwatch_input()]);
     let rollup = print_rollup(global, &p.shard);
     let code = outcome?;
     rollup?;
@@ -434,15 +436,20 @@ fn print_all(
     Ok(())
 }
 
+/// The one input of a tail, as the rollup names it.
+fn cloudwatch_input() -> InputReport {
+    InputReport {
+        path: "CloudWatch Logs".into(),
+        ..InputReport::default()
+    }
+}
+
 /// The rollup of every request read: `analyze`'s table, or its JSON
 /// document on one line with `"type": "rollup"`; nothing for CSV.
 fn print_rollup(global: &GlobalArgs, shard: &Shard) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let reports = [InputReport {
-        path: "CloudWatch Logs".into(),
-        ..InputReport::default()
-    }];
+    let reports = [cloudwatch_input()];
     let rows = rollup::rollup(&shard.grouped, None, 1);
     let doc = Analysis {
         shard,

@@ -184,6 +184,41 @@ impl Emu {
         );
     }
 
+    /// Another stream, holding `events`, in a log group that exists.
+    pub fn group_with_events_in<'a>(
+        &self,
+        group: &str,
+        stream: &str,
+        events: impl Iterator<Item = (i64, &'a str)>,
+    ) {
+        let batch: Vec<_> = events
+            .map(|(ts, msg)| {
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(ts)
+                    .message(msg)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        self.block_on(async {
+            self.logs
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .send()
+                .await
+                .unwrap();
+            self.logs
+                .put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(batch))
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     /// A log group with one stream holding `events` (timestamp ms, message).
     pub fn group_with_events<'a>(
         &self,
