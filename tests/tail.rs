@@ -300,34 +300,10 @@ fn a_restart_from_its_checkpoint_prints_nothing_twice() {
 
 #[test]
 fn a_status_line_shows_on_a_terminal_and_is_cleared() {
-    use std::os::fd::{FromRawFd, OwnedFd};
     let emu = common::Emu::start();
     emu.audit_group("prod");
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty fills two descriptors, owned from here on.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0);
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let reader = std::thread::spawn(move || {
-        let mut f = std::fs::File::from(master);
-        let mut shown = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = f.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            shown.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&shown).into_owned()
-    });
+    let (master, slave) = common::pty(100);
+    let reader = common::drain(master);
     let status = tail_command(&emu, &["--cluster", "prod", "--since", "2h"])
         .stdout(Stdio::null())
         .stderr(Stdio::from(slave))

@@ -2,8 +2,9 @@
 //! of a given width, and its default view must fit that width; pipes and
 //! data formats keep every column (tests/snapshots.rs).
 
+mod common;
+
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
@@ -11,25 +12,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
 /// Runs the program with stdout on a terminal `cols` wide; returns the exit
 /// code, what the terminal showed (line ends as `\n`) and stderr.
 fn on_terminal(cols: u16, args: &[&str]) -> (i32, String, String) {
-    let (mut master, mut slave) = (0, 0);
-    let size = libc::winsize {
-        ws_row: 50,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty fills two descriptors, which are owned from here on.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (master, slave) = common::pty(cols);
+    let shown = common::drain(master);
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -48,18 +32,8 @@ fn on_terminal(cols: u16, args: &[&str]) -> (i32, String, String) {
         stderr.read_to_string(&mut s).unwrap();
         s
     });
-    // Read until the child has closed its end (EIO on Linux).
-    let mut master = std::fs::File::from(master);
-    let mut shown = Vec::new();
-    let mut buf = [0u8; 65536];
-    loop {
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => shown.extend_from_slice(&buf[..n]),
-        }
-    }
     let code = child.wait().unwrap().code().unwrap_or(-1);
-    let shown = String::from_utf8(shown).unwrap().replace("\r\n", "\n");
+    let shown = shown.join().unwrap().replace("\r\n", "\n");
     (code, shown, err.join().unwrap())
 }
 
@@ -140,49 +114,10 @@ fn requests_on_a_terminal_fit_too() {
     assert!(!shown.contains("AUDIT ID"), "{shown}");
 }
 
-/// A pseudo-terminal: (master as a file to read, slave to hand a child).
-fn pty(cols: u16) -> (std::fs::File, OwnedFd) {
-    let (mut master, mut slave) = (0, 0);
-    let size = libc::winsize {
-        ws_row: 50,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: as in `on_terminal`.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(rc, 0);
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    (std::fs::File::from(master), slave)
-}
-
-/// Everything the master side shows until the child's end closes.
-fn drain(mut master: std::fs::File) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut shown = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            shown.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&shown).into_owned()
-    })
-}
-
 #[test]
 fn a_quick_run_shows_no_progress_bar() {
-    let (master, slave) = pty(100);
-    let shown = drain(master);
+    let (master, slave) = common::pty(100);
+    let shown = common::drain(master);
     let out = Command::new(BIN)
         .args(["analyze", "fixtures/eks-audit.jsonl.gz"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -201,8 +136,8 @@ fn a_long_run_shows_a_bar_and_ctrl_c_clears_it() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: a valid path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let (master, slave) = pty(100);
-    let shown = drain(master);
+    let (master, slave) = common::pty(100);
+    let shown = common::drain(master);
     let mut child = Command::new(BIN)
         .arg("analyze")
         .arg(&fifo)

@@ -226,15 +226,6 @@ impl Emu {
         stream: &str,
         events: impl Iterator<Item = (i64, &'a str)>,
     ) {
-        let batch: Vec<_> = events
-            .map(|(ts, msg)| {
-                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                    .timestamp(ts)
-                    .message(msg)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
         self.block_on(async {
             self.logs
                 .create_log_group()
@@ -242,22 +233,8 @@ impl Emu {
                 .send()
                 .await
                 .unwrap();
-            self.logs
-                .create_log_stream()
-                .log_group_name(group)
-                .log_stream_name(stream)
-                .send()
-                .await
-                .unwrap();
-            self.logs
-                .put_log_events()
-                .log_group_name(group)
-                .log_stream_name(stream)
-                .set_log_events(Some(batch))
-                .send()
-                .await
-                .unwrap();
         });
+        self.group_with_events_in(group, stream, events);
     }
 }
 
@@ -370,4 +347,51 @@ pub fn measured(mut cmd: Command) -> (Output, i64) {
         stderr: stderr.join().unwrap(),
     };
     (out, peak)
+}
+
+/// A pseudo-terminal `cols` wide: its master side to read what a program
+/// showed, and its slave side to hand the program as stdout or stderr.
+pub fn pty(cols: u16) -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty fills two descriptors, which are owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let (master, slave) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    };
+    (std::fs::File::from(master), slave)
+}
+
+/// Everything a pty's master side shows until the program's end closes
+/// (EIO on Linux), read on a thread.
+pub fn drain(mut master: std::fs::File) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&shown).into_owned()
+    })
 }
