@@ -161,26 +161,11 @@ fn a_follow_prints_new_events_exactly_once_and_ctrl_c_prints_the_rollup() {
         .enumerate()
         .map(|(i, (_, m))| (now - 2000 + i as i64, m.clone()))
         .collect();
-    emu.block_on(async {
-        let batch: Vec<_> = events
-            .iter()
-            .map(|(ts, m)| {
-                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                    .timestamp(*ts)
-                    .message(m)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        emu.logs
-            .put_log_events()
-            .log_group_name(group)
-            .log_stream_name(stream)
-            .set_log_events(Some(batch))
-            .send()
-            .await
-            .unwrap();
-    });
+    emu.put_events(
+        group,
+        stream,
+        events.iter().map(|(ts, m)| (*ts, m.as_str())),
+    );
     // Several polls read the same window again: nothing twice.
     std::thread::sleep(Duration::from_millis(4000));
     // SAFETY: the child's pid.

@@ -191,6 +191,25 @@ impl Emu {
         stream: &str,
         events: impl Iterator<Item = (i64, &'a str)>,
     ) {
+        self.block_on(async {
+            self.logs
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .send()
+                .await
+                .unwrap();
+        });
+        self.put_events(group, stream, events);
+    }
+
+    /// Puts `events` (timestamp ms, message) into a stream that exists.
+    pub fn put_events<'a>(
+        &self,
+        group: &str,
+        stream: &str,
+        events: impl Iterator<Item = (i64, &'a str)>,
+    ) {
         let batch: Vec<_> = events
             .map(|(ts, msg)| {
                 aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
@@ -200,14 +219,10 @@ impl Emu {
                     .unwrap()
             })
             .collect();
+        if batch.is_empty() {
+            return;
+        }
         self.block_on(async {
-            self.logs
-                .create_log_stream()
-                .log_group_name(group)
-                .log_stream_name(stream)
-                .send()
-                .await
-                .unwrap();
             self.logs
                 .put_log_events()
                 .log_group_name(group)
