@@ -17,5 +17,6 @@ pub mod insights;
 pub mod output;
 pub mod pattern;
 pub mod provision;
+pub mod rules;
 pub mod tail;
 pub mod timearg;

@@ -26,6 +26,8 @@ pub struct Seen {
     pub code: Option<u16>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Its first record carried a request or response body.
+    pub payload: bool,
     pub origin: Origin,
 }
 
@@ -50,6 +52,7 @@ impl Seen {
             code: a.code,
             source_ip: own(&a.source_ip),
             user_agent: own(&a.user_agent),
+            payload: a.has_payload,
             origin: r.origin.clone(),
         }
     }

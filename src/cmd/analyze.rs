@@ -177,7 +177,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
 }
 
 /// The bytes of every input that has a size (stdin has none).
-fn total_bytes(inputs: &[input::Input]) -> u64 {
+pub fn total_bytes(inputs: &[input::Input]) -> u64 {
     inputs
         .iter()
         .filter(|i| !i.is_stdin())

@@ -1,6 +1,7 @@
 //! The command tree and one module per subcommand, each with its own
 //! arguments and a `run`; `run` here dispatches and returns the exit code.
 
+pub mod alert;
 pub mod analyze;
 pub mod iam_policy;
 pub mod provisioning;
@@ -53,6 +54,9 @@ const QUERIES: &str = "Examples:
   secret-audit queries show reads-by-secret
   secret-audit queries lint my-queries/*.query";
 
+const ALERT: &str = "Examples:
+  secret-audit alert fixtures/eks-audit.jsonl.gz
+  secret-audit alert --output json --rollup ./exported-logs/ > findings.json";
 const TAIL: &str = "Examples:
   secret-audit tail --cluster prod --since 1h
   secret-audit tail --cluster prod --follow --denied-only
@@ -107,6 +111,12 @@ pub enum Command {
     /// row (long ranges are split), scan statistics and cost.
     #[command(after_help = REPORT)]
     Report(report::ReportArgs),
+    /// The detection rules over exported audit logs: findings people act on
+    /// (bulk reads, cluster-wide lists, denied bursts, anonymous access,
+    /// cross-namespace service accounts, scripting clients, secret payloads
+    /// in the log); exit 1 when there is one.
+    #[command(after_help = ALERT)]
+    Alert(alert::AlertArgs),
     /// Every secret access in CloudWatch Logs as it happens, each request
     /// once: a replay of --since, or a live stream with --follow; the rollup
     /// at the end.
@@ -140,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(&cli.global, args),
         Command::Queries(args) => queries::run(&cli.global, args),
         Command::Tail(args) => tail::run(&cli.global, args),
+        Command::Alert(args) => alert::run(&cli.global, args),
         // Rendered in memory first: the generators panic on a closed pipe.
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -150,7 +150,7 @@ fn time_json(t: Option<i64>) -> Option<String> {
     t.map(|t| rfc3339(t, true))
 }
 
-fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
+pub fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value {
     let c = &shard.counts;
     let inputs: Vec<Value> = reports
         .iter()

@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod diag;
+pub mod findings;
 pub mod json;
 pub mod pattern_test;
 pub mod plan;

@@ -1,0 +1,113 @@
+//! `secret-audit alert PATH...`: the detection rules over exported audit
+//! logs, through the same pipeline as `analyze` (the rules read the
+//! ledger's tap: each request once, with its outcome). Exit 1 when it
+//! reports a finding.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::audit::group::{Grouped, Grouping};
+use crate::audit::ledger::{Ledger, Retention, Shared};
+use crate::audit::rollup::{self, DEFAULT_KEYS};
+use crate::audit::shard::Settings;
+use crate::audit::tap::Tap;
+use crate::cli::GlobalArgs;
+use crate::cmd::analyze::{at_least_one, parse_size};
+use crate::error::exit;
+use crate::input::{self, Format, ReadOptions};
+use crate::output::analysis::{self, Analysis};
+use crate::output::OutputFormat;
+
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// Files or directories (read recursively) to evaluate; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Add the rollup (as `analyze` prints it) to the JSON document.
+    #[arg(long)]
+    pub rollup: bool,
+    /// Records larger than this are malformed and skipped unread.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
+    pub max_record_size: usize,
+    /// Threads for reading (default: every core).
+    #[arg(long, value_name = "N", env = "SECRET_AUDIT_THREADS", value_parser = |s: &str| at_least_one(s, "omit --threads for every core"))]
+    pub threads: Option<usize>,
+}
+
+pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
+    let say = global.reporter();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let ledger = Ledger::new(
+        (
+            Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())),
+            Tap::to(tx),
+        ),
+        Retention::Whole,
+    );
+    let settings = Arc::new(Settings {
+        max_record_size: args.max_record_size,
+        keep_all_malformed: say.is_verbose(),
+        ledger: Arc::new(Shared::new(ledger)),
+        ..Settings::default()
+    });
+    let inputs = input::collect_inputs(&args.paths)?;
+    input::install_fault_handler();
+    crate::output::diag::install_interrupt_message();
+    let threads = input::threads(args.threads);
+    let progress = crate::output::progress::bytes_bar(
+        crate::cmd::analyze::total_bytes(&inputs),
+        say.is_quiet(),
+    );
+    let opts = ReadOptions {
+        threads,
+        format: args.format,
+        range_size: input::RANGE_SIZE,
+        window: input::WINDOW,
+        progress: Arc::new(progress.clone()),
+    };
+    let (shard, reports) = input::read_all(&inputs, settings, &opts);
+    progress.finish_and_clear();
+    analysis::warn(say, &shard, &reports);
+    let mut requests: Vec<_> = rx.try_iter().collect();
+    let cluster = reports
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let findings = crate::rules::evaluate(&crate::rules::defaults(), &mut requests, &cluster);
+    let totals = rollup::totals(&shard.grouped);
+    let summary = analysis::summary(&shard, &reports, &totals);
+    let rollup = if args.rollup && global.output() == OutputFormat::Json {
+        let rows = rollup::rollup(&shard.grouped, None, threads);
+        let doc = Analysis {
+            shard: &shard,
+            reports: &reports,
+            rows: &rows,
+            by: &DEFAULT_KEYS,
+            requests: false,
+            threads: 1,
+        };
+        let mut buf = Vec::new();
+        analysis::write(OutputFormat::Json, &doc, &mut buf)?;
+        let value: serde_json::Value = serde_json::from_slice(&buf)?;
+        Some(value["rollup"].clone())
+    } else {
+        None
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    crate::output::findings::write(global.output(), &findings, summary, rollup, &mut out)?;
+    out.flush().context("writing the findings")?;
+    Ok(if findings.is_empty() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}

@@ -1,0 +1,314 @@
+//! Each rule fires on its attack and stays quiet on the noise a healthy
+//! cluster makes; episodes and dedup keys.
+
+use super::*;
+use crate::audit::event::Stage;
+use crate::audit::origin::Origin;
+
+const T0: i64 = 1_800_000_000_000; // ms
+const MINUTE: i64 = 60_000;
+
+fn seen(
+    user: &str,
+    verb: &str,
+    ns: Option<&str>,
+    name: Option<&str>,
+    code: u16,
+    at_ms: i64,
+) -> Seen {
+    Seen {
+        audit_id: format!("00000000-0000-4000-8000-{:012}", at_ms % 1_000_000_000_000),
+        time: Some(at_ms * 1000),
+        stage: Stage::ResponseComplete,
+        verb: verb.into(),
+        namespace: ns.map(Into::into),
+        name: name.map(Into::into),
+        subresource: None,
+        user: user.into(),
+        impersonated_by: None,
+        code: Some(code),
+        source_ip: Some("203.0.113.9".into()),
+        user_agent: Some("kubectl/v1.29.3".into()),
+        payload: false,
+        origin: Origin::default(),
+    }
+}
+
+fn fired(requests: &mut [Seen]) -> Vec<&'static str> {
+    evaluate(&defaults(), requests, "prod")
+        .into_iter()
+        .map(|f| f.rule)
+        .collect()
+}
+
+/// The noise of a healthy cluster: operators listing and reading across
+/// namespaces, Helm, an app retrying a refused read in its own namespace,
+/// a scanner's single refused probe, a dashboard watching its namespace.
+fn benign() -> Vec<Seen> {
+    let mut out = Vec::new();
+    for i in 0..30 {
+        let t = T0 + i * 20_000;
+        out.push(seen(
+            "system:serviceaccount:external-secrets:external-secrets",
+            "get",
+            Some(&format!("ns{}", i % 7)),
+            Some(&format!("s{i}")),
+            200,
+            t,
+        ));
+        out.push(seen(
+            "system:serviceaccount:cert-manager:cert-manager",
+            "list",
+            None,
+            None,
+            200,
+            t,
+        ));
+        out.push(seen(
+            "eks:certificate-controller",
+            "get",
+            Some("kube-system"),
+            Some(&format!("k{i}")),
+            200,
+            t,
+        ));
+        out.push(seen(
+            "system:serviceaccount:monitoring:grafana",
+            "watch",
+            Some("monitoring"),
+            None,
+            200,
+            t,
+        ));
+    }
+    for i in 0..3 {
+        out.push(seen(
+            "system:serviceaccount:payments:api",
+            "get",
+            Some("payments"),
+            Some("db"),
+            403,
+            T0 + i * 30_000,
+        ));
+    }
+    out.push(seen(
+        "system:anonymous",
+        "list",
+        None,
+        None,
+        401,
+        T0 + 5_000,
+    ));
+    for i in 0..4 {
+        out.push(seen(
+            "arn:aws:sts::123456789012:assumed-role/CI/deployer",
+            "get",
+            Some("web"),
+            Some(&format!("sh.helm.release.v1.web.v{i}")),
+            200,
+            T0 + i * 1000,
+        ));
+    }
+    out
+}
+
+#[test]
+fn a_healthy_cluster_raises_nothing() {
+    assert_eq!(fired(&mut benign()), Vec::<&str>::new());
+}
+
+#[test]
+fn each_rule_fires_on_its_attack_and_on_nothing_else() {
+    let attacker = "arn:aws:sts::123456789012:assumed-role/Dev/mallory";
+    let cases: Vec<(&str, Vec<Seen>)> = vec![
+        ("secret-payload-in-log", {
+            let mut s = seen(
+                "kubernetes-admin",
+                "get",
+                Some("payments"),
+                Some("stripe"),
+                200,
+                T0,
+            );
+            s.payload = true;
+            vec![s]
+        }),
+        (
+            "anonymous-access-allowed",
+            vec![seen(
+                "system:anonymous",
+                "get",
+                Some("default"),
+                Some("token"),
+                200,
+                T0,
+            )],
+        ),
+        (
+            "anonymous-probing",
+            (0..25)
+                .map(|i| seen("system:anonymous", "list", None, None, 403, T0 + i * 10_000))
+                .collect(),
+        ),
+        (
+            "cluster-wide-secret-list",
+            vec![seen(attacker, "list", None, None, 200, T0)],
+        ),
+        (
+            "bulk-secret-reads",
+            (0..12)
+                .map(|i| {
+                    seen(
+                        attacker,
+                        "get",
+                        Some("payments"),
+                        Some(&format!("s{i}")),
+                        200,
+                        T0 + i * 20_000,
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "denied-burst",
+            (0..12)
+                .map(|i| {
+                    seen(
+                        attacker,
+                        "get",
+                        Some("billing"),
+                        Some("db"),
+                        403,
+                        T0 + i * 20_000,
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "cross-namespace-service-account",
+            vec![seen(
+                "system:serviceaccount:web:frontend",
+                "get",
+                Some("payments"),
+                Some("stripe"),
+                200,
+                T0,
+            )],
+        ),
+        ("scripting-client", {
+            let mut s = seen(
+                "system:serviceaccount:web:frontend",
+                "get",
+                Some("web"),
+                Some("tls"),
+                200,
+                T0,
+            );
+            s.user_agent = Some("curl/8.5.0".into());
+            vec![s]
+        }),
+    ];
+    for (rule, attack) in cases {
+        let mut all = benign();
+        all.extend(attack);
+        assert_eq!(fired(&mut all), vec![rule], "{rule}");
+    }
+}
+
+#[test]
+fn thresholds_are_not_reached_by_less() {
+    let who = "alice";
+    // Nine distinct secrets, or twelve reads of one.
+    let mut nine: Vec<Seen> = (0..9)
+        .map(|i| {
+            seen(
+                who,
+                "get",
+                Some("a"),
+                Some(&format!("s{i}")),
+                200,
+                T0 + i * 1000,
+            )
+        })
+        .collect();
+    assert!(fired(&mut nine).is_empty());
+    let mut same: Vec<Seen> = (0..12)
+        .map(|i| seen(who, "get", Some("a"), Some("s"), 200, T0 + i * 1000))
+        .collect();
+    assert!(fired(&mut same).is_empty());
+    // Twelve distinct, but spread over two hours: never ten in ten minutes.
+    let mut slow: Vec<Seen> = (0..12)
+        .map(|i| {
+            seen(
+                who,
+                "get",
+                Some("a"),
+                Some(&format!("s{i}")),
+                200,
+                T0 + i * 11 * MINUTE,
+            )
+        })
+        .collect();
+    assert!(fired(&mut slow).is_empty());
+}
+
+#[test]
+fn an_episode_is_one_finding_and_a_gap_starts_another() {
+    let who = "mallory";
+    let burst = |start: i64| -> Vec<Seen> {
+        (0..12)
+            .map(|i| {
+                seen(
+                    who,
+                    "get",
+                    Some("a"),
+                    Some(&format!("s{i}")),
+                    200,
+                    start + i * 1000,
+                )
+            })
+            .collect()
+    };
+    let mut one = burst(T0);
+    one.extend(burst(T0 + 5 * MINUTE));
+    let f = evaluate(&defaults(), &mut one, "prod");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].requests, 24);
+    assert_eq!(f[0].secrets.len(), 12);
+    assert_eq!(f[0].audit_ids.len(), AUDIT_IDS);
+    let mut two = burst(T0);
+    two.extend(burst(T0 + 60 * MINUTE));
+    let f = evaluate(&defaults(), &mut two, "prod");
+    assert_eq!(f.len(), 2);
+    assert_ne!(f[0].dedup_key, f[1].dedup_key);
+}
+
+#[test]
+fn dedup_keys_are_the_same_for_the_same_events_in_any_order() {
+    let who = "mallory";
+    let events: Vec<Seen> = (0..12)
+        .map(|i| {
+            seen(
+                who,
+                "get",
+                Some("a"),
+                Some(&format!("s{i}")),
+                200,
+                T0 + i * 1000,
+            )
+        })
+        .collect();
+    let mut forward = events.clone();
+    let mut backward: Vec<Seen> = events.into_iter().rev().collect();
+    let a = evaluate(&defaults(), &mut forward, "prod");
+    let b = evaluate(&defaults(), &mut backward, "prod");
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].dedup_key, b[0].dedup_key);
+    assert_eq!(a[0].dedup_key.len(), 32);
+    assert!(
+        a[0].summary
+            .starts_with("bulk-secret-reads: mallory made 12 request(s) on 12 secret(s)"),
+        "{}",
+        a[0].summary
+    );
+}
