@@ -104,3 +104,40 @@ fn findings_render_in_every_format() {
         );
     }
 }
+
+#[test]
+fn a_rules_file_changes_the_rules_and_list_rules_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[secret-payload-in-log]\nallow = [\"alice\"]\nseverity = \"critical\"\n",
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    let o = run(&[
+        "--rules",
+        rules,
+        "--output",
+        "json",
+        "fixtures/handmade/secret-payloads.jsonl",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "alice is allowlisted");
+    assert_eq!(findings[0]["principal"], "bob");
+    assert_eq!(findings[0]["severity"], "critical");
+    let listed = run(&["--rules", rules, "--list-rules", "--output", "json"]);
+    assert_eq!(listed.status.code(), Some(0));
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let payload = &list["rules"][0];
+    assert_eq!(payload["rule"], "secret-payload-in-log");
+    assert_eq!(payload["severity"], "critical");
+    assert_eq!(payload["allow"], serde_json::json!(["alice"]));
+    assert!(!payload["reason"].as_str().unwrap().is_empty());
+    // A mistake in the file is a usage error naming it.
+    std::fs::write(rules, "[nope]\n").unwrap();
+    let bad = run(&["--rules", rules, "fixtures/handmade/secret-payloads.jsonl"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no rule named \"nope\""));
+}

@@ -17,16 +17,24 @@ use crate::audit::shard::Settings;
 use crate::audit::tap::Tap;
 use crate::cli::GlobalArgs;
 use crate::cmd::analyze::{at_least_one, parse_size};
-use crate::error::exit;
+use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis::{self, Analysis};
 use crate::output::OutputFormat;
+use crate::rules::Rule;
 
 #[derive(Debug, Args)]
 pub struct AlertArgs {
     /// Files or directories (read recursively) to evaluate; `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "list_rules", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The rules config (TOML): per rule, enabled, severity, threshold,
+    /// window, allow (see `--list-rules` for the defaults).
+    #[arg(long, value_name = "FILE", env = "SECRET_AUDIT_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Print the effective rule set, with each default's reason, and stop.
+    #[arg(long)]
+    pub list_rules: bool,
     /// Read every input as this format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -41,8 +49,33 @@ pub struct AlertArgs {
     pub threads: Option<usize>,
 }
 
+/// The default rules with the config's changes.
+fn rule_set(args: &AlertArgs, say: crate::output::diag::Reporter) -> Result<Vec<Rule>, AppError> {
+    let defaults = crate::rules::defaults();
+    let Some(path) = &args.rules else {
+        return Ok(defaults);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AppError::Usage(format!("cannot read rules {}: {e}", path.display())))?;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (rules, warnings) = crate::rules::config::apply(defaults, &text, &today)
+        .map_err(|e| AppError::Usage(format!("rules {}: {e}", path.display())))?;
+    for w in warnings {
+        say.line(format_args!("warning: rules {}: {w}", path.display()));
+    }
+    Ok(rules)
+}
+
 pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let say = global.reporter();
+    let rules = rule_set(&args, say)?;
+    if args.list_rules {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        crate::output::findings::write_rules(global.output(), &rules, &mut out)?;
+        out.flush()?;
+        return Ok(exit::OK);
+    }
     let (tx, rx) = crossbeam_channel::unbounded();
     let ledger = Ledger::new(
         (
@@ -81,7 +114,7 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         .map(|r| r.path.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let findings = crate::rules::evaluate(&crate::rules::defaults(), &mut requests, &cluster);
+    let findings = crate::rules::evaluate(&rules, &mut requests, &cluster);
     let totals = rollup::totals(&shard.grouped);
     let summary = analysis::summary(&shard, &reports, &totals);
     let rollup = if args.rollup && global.output() == OutputFormat::Json {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::table::{Fit, Table};
 use super::{json as jsonout, OutputFormat};
-use crate::rules::Finding;
+use crate::rules::{Finding, Keyed, Rule};
 
 /// The version of the JSON document `alert --output json` writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -86,4 +86,54 @@ pub fn write(
             Ok(())
         }
     }
+}
+
+/// The effective rule set, for `alert --list-rules`.
+pub fn write_rules(format: OutputFormat, rules: &[Rule], out: &mut dyn Write) -> io::Result<()> {
+    if format == OutputFormat::Json {
+        let items: Vec<Value> = rules
+            .iter()
+            .map(|r| {
+                json!({
+                    "rule": r.name,
+                    "enabled": r.enabled,
+                    "severity": r.severity,
+                    "keyed_on": match r.keyed { Keyed::Principal => "principal", Keyed::Source => "source_ip" },
+                    "threshold": r.threshold,
+                    "window_seconds": r.window / 1000,
+                    "allow": r.allow,
+                    "reason": r.reason,
+                })
+            })
+            .collect();
+        return jsonout::write(out, &json!({ "rules": items }));
+    }
+    let mut t = Table::new(&[
+        ("RULE", false),
+        ("ON", false),
+        ("SEVERITY", false),
+        ("KEYED ON", false),
+        ("THRESHOLD", true),
+        ("WINDOW", false),
+        ("ALLOWLIST", false),
+        ("REASON", false),
+    ]);
+    for r in rules {
+        t.push(vec![
+            r.name.into(),
+            if r.enabled { "yes" } else { "no" }.into(),
+            r.severity.name().into(),
+            match r.keyed {
+                Keyed::Principal => "principal",
+                Keyed::Source => "source IP",
+            }
+            .into(),
+            r.threshold.to_string(),
+            format!("{}m", r.window / 60_000),
+            r.allow.join(" "),
+            r.reason.into(),
+        ]);
+    }
+    let t = t.fit(&["ALLOWLIST"], Fit::Head).fit(&["REASON"], Fit::Head);
+    t.write(format, out)
 }

@@ -15,8 +15,10 @@ use serde::Serialize;
 use crate::audit::event::is_denied;
 use crate::audit::tap::Seen;
 
+pub mod config;
+
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -64,6 +66,8 @@ pub struct Rule {
     /// Principals it never fires on (a trailing `*` matches a prefix).
     pub allow: Vec<String>,
     pub reason: &'static str,
+    /// Off only when a config says so.
+    pub enabled: bool,
     matches: fn(&Seen) -> bool,
 }
 
@@ -147,6 +151,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 1,
             window: 60 * MIN,
             allow: Vec::new(),
+            enabled: true,
             reason: "the audit policy logs secret values (RequestResponse level): anyone who reads the log reads the secrets",
             matches: |s| s.payload,
         },
@@ -158,6 +163,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 1,
             window: 60 * MIN,
             allow: Vec::new(),
+            enabled: true,
             reason: "an unauthenticated caller got a secret: RBAC grants system:anonymous more than it should",
             matches: |s| anonymous(s) && succeeded(s),
         },
@@ -169,6 +175,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 20,
             window: 10 * MIN,
             allow: Vec::new(),
+            enabled: true,
             reason: "a public endpoint is probed by scanners all day, so one refused probe pages nobody; 20 in 10 minutes from one address is a directed attempt (Splunk flags more than 5)",
             matches: |s| anonymous(s) && s.code.is_some_and(is_denied),
         },
@@ -180,6 +187,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 1,
             window: 60 * MIN,
             allow: list(&[EKS_PRINCIPALS, OPERATORS]),
+            enabled: true,
             reason: "a list or watch of every namespace's secrets dumps the cluster's credentials; only the operators allowlisted need it",
             matches: |s| {
                 matches!(s.verb.as_str(), "list" | "watch")
@@ -196,6 +204,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 10,
             window: 10 * MIN,
             allow: list(&[EKS_PRINCIPALS, OPERATORS]),
+            enabled: true,
             reason: "10 distinct secrets in 10 minutes: Elastic's 3 in 6 minutes fired 42,892 times a week, 93 % on controllers; Panther's 15 in 30 minutes misses a careful reader; controllers are allowlisted instead",
             matches: |s| s.verb == "get" && s.name.is_some() && succeeded(s),
         },
@@ -207,6 +216,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 10,
             window: 10 * MIN,
             allow: list(&[EKS_PRINCIPALS]),
+            enabled: true,
             reason: "an app missing an RBAC rule retries a few times in its own namespace; 10 refusals in 10 minutes is someone trying doors (Panther: 20 in 15)",
             matches: |s| !anonymous(s) && s.code.is_some_and(is_denied),
         },
@@ -218,6 +228,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 1,
             window: 60 * MIN,
             allow: list(&[EKS_PRINCIPALS, OPERATORS]),
+            enabled: true,
             reason: "a workload's service account reading secrets outside its own namespace is how a compromised pod spreads; no anchor rule checks it",
             matches: |s| {
                 let Some(own) = service_account_namespace(&s.user) else {
@@ -234,6 +245,7 @@ pub fn defaults() -> Vec<Rule> {
             threshold: 1,
             window: 60 * MIN,
             allow: list(&[EKS_PRINCIPALS]),
+            enabled: true,
             reason: "secrets read with curl, wget or an HTTP library rather than kubectl or a controller: a token used by hand",
             matches: |s| {
                 let ua = s.user_agent.as_deref().unwrap_or("").to_ascii_lowercase();
@@ -348,7 +360,7 @@ pub fn evaluate(rules: &[Rule], requests: &mut [Seen], cluster: &str) -> Vec<Fin
             continue;
         };
         for (i, rule) in rules.iter().enumerate() {
-            if !(rule.matches)(s) || allowed(&rule.allow, &s.user) {
+            if !rule.enabled || !(rule.matches)(s) || allowed(&rule.allow, &s.user) {
                 continue;
             }
             let key = match rule.keyed {

@@ -312,3 +312,91 @@ fn dedup_keys_are_the_same_for_the_same_events_in_any_order() {
         a[0].summary
     );
 }
+
+#[test]
+fn a_config_changes_what_it_names_and_nothing_else() {
+    let text = r#"
+[bulk-secret-reads]
+threshold = 3
+window = "1m"
+severity = "critical"
+allow = ["bob", { principal = "carol", until = "2026-12-31" }, { principal = "dave", until = "2020-01-01" }]
+
+[scripting-client]
+enabled = false
+"#;
+    let (rules, warnings) = config::apply(defaults(), text, "2026-12-03").unwrap();
+    let bulk = rules
+        .iter()
+        .find(|r| r.name == "bulk-secret-reads")
+        .unwrap();
+    assert_eq!(
+        (bulk.threshold, bulk.window, bulk.severity),
+        (3, MINUTE, Severity::Critical)
+    );
+    assert!(bulk.allow.contains(&"bob".to_string()) && bulk.allow.contains(&"carol".to_string()));
+    assert!(
+        !bulk.allow.contains(&"dave".to_string()),
+        "a lapsed entry allows nothing"
+    );
+    assert_eq!(
+        warnings,
+        vec!["bulk-secret-reads: the allowlist entry for dave lapsed on 2020-01-01"]
+    );
+    assert!(bulk.allow.len() > 3, "the defaults stay");
+    assert!(
+        !rules
+            .iter()
+            .find(|r| r.name == "scripting-client")
+            .unwrap()
+            .enabled
+    );
+    // Three distinct secrets in a minute now fire, for anyone but bob.
+    let mut three: Vec<Seen> = (0..3)
+        .map(|i| {
+            seen(
+                "mallory",
+                "get",
+                Some("a"),
+                Some(&format!("s{i}")),
+                200,
+                T0 + i * 1000,
+            )
+        })
+        .collect();
+    assert_eq!(evaluate(&rules, &mut three, "prod").len(), 1);
+    let mut bob: Vec<Seen> = (0..3)
+        .map(|i| {
+            seen(
+                "bob",
+                "get",
+                Some("a"),
+                Some(&format!("s{i}")),
+                200,
+                T0 + i * 1000,
+            )
+        })
+        .collect();
+    assert!(evaluate(&rules, &mut bob, "prod").is_empty());
+    let mut curl = seen("mallory", "get", Some("a"), Some("s"), 200, T0);
+    curl.user_agent = Some("curl/8.5.0".into());
+    assert!(evaluate(&rules, &mut [curl], "prod").is_empty(), "disabled");
+}
+
+#[test]
+fn a_bad_config_is_named_with_the_fix() {
+    let err = |text: &str| config::apply(defaults(), text, "2026-12-03").unwrap_err();
+    assert!(err("[bulk-reads]\nthreshold = 3\n")
+        .contains("no rule named \"bulk-reads\": the rules are secret-payload-in-log,"));
+    let typo = err("[denied-burst]\nthreshhold = 3\n");
+    assert!(
+        typo.starts_with("line 2: ") && typo.contains("threshhold"),
+        "{typo}"
+    );
+    assert!(err("[denied-burst]\nthreshold = 0\n").contains("threshold must be 1 or more"));
+    assert!(err("[denied-burst]\nwindow = \"soon\"\n").contains("denied-burst: window:"));
+    assert!(
+        err("[denied-burst]\nallow = [{ principal = \"x\", until = \"tomorrow\" }]\n")
+            .contains("is not a date like 2026-12-31")
+    );
+}
