@@ -400,3 +400,55 @@ fn a_bad_config_is_named_with_the_fix() {
             .contains("is not a date like 2026-12-31")
     );
 }
+
+#[test]
+fn a_known_person_from_a_new_address_fires_only_after_learning() {
+    let carol = "arn:aws:sts::123456789012:assumed-role/OnCall/carol";
+    let mut day: Vec<Seen> = (0..30)
+        .map(|i| {
+            seen(
+                carol,
+                "get",
+                Some("a"),
+                Some("s"),
+                200,
+                T0 + i * 60 * MINUTE,
+            )
+        })
+        .collect();
+    // Within the first 24 hours a new address is only learnt.
+    let mut early = seen(
+        carol,
+        "get",
+        Some("a"),
+        Some("s"),
+        200,
+        T0 + 2 * 60 * MINUTE + 1,
+    );
+    early.source_ip = Some("198.51.100.7".into());
+    day.push(early);
+    assert!(fired(&mut day.clone()).is_empty());
+    // After them, one never seen for her is a finding; a service account's
+    // changing pod address is not.
+    let mut late = seen(
+        carol,
+        "get",
+        Some("a"),
+        Some("s"),
+        200,
+        T0 + 26 * 60 * MINUTE + 1,
+    );
+    late.source_ip = Some("45.9.20.1".into());
+    day.push(late);
+    let mut pod = seen(
+        "system:serviceaccount:a:app",
+        "get",
+        Some("a"),
+        Some("s"),
+        200,
+        T0 + 27 * 60 * MINUTE,
+    );
+    pod.source_ip = Some("10.1.2.3".into());
+    day.push(pod);
+    assert_eq!(fired(&mut day), vec!["new-source-for-principal"]);
+}
