@@ -141,3 +141,32 @@ fn a_rules_file_changes_the_rules_and_list_rules_shows_them() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no rule named \"nope\""));
 }
+
+#[test]
+fn analyze_with_rules_gains_the_same_findings() {
+    let alert: serde_json::Value = serde_json::from_slice(
+        &run(&[
+            "--output",
+            "json",
+            "fixtures/handmade/secret-payloads.jsonl",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "analyze",
+            "--rules",
+            "/dev/null",
+            "--output",
+            "json",
+            "fixtures/handmade/secret-payloads.jsonl",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let analyze: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(analyze["findings"], alert["findings"]);
+    assert!(analyze["rollup"].is_array());
+}

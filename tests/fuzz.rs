@@ -372,6 +372,7 @@ fn read_and_render(
     for f in OutputFormat::ALL {
         let mut out = Vec::new();
         let a = Analysis {
+            findings: None,
             shard: &shard,
             reports: &reports,
             rows: &rows,

@@ -126,8 +126,13 @@ pub type Consumers = (Grouped, Tap);
 /// A ledger for a run over files: the rollup grouped so, every request id
 /// kept to the end, no tap.
 pub fn ledger(grouping: Grouping) -> Arc<Shared<Consumers>> {
+    tapped_ledger(grouping, Tap::default())
+}
+
+/// A ledger for a run over files that also hands each request to `tap`.
+pub fn tapped_ledger(grouping: Grouping, tap: Tap) -> Arc<Shared<Consumers>> {
     Arc::new(Shared::new(Ledger::new(
-        (Grouped::new(grouping), Tap::default()),
+        (Grouped::new(grouping), tap),
         Retention::Whole,
     )))
 }

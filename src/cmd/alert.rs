@@ -21,7 +21,6 @@ use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis::{self, Analysis};
 use crate::output::OutputFormat;
-use crate::rules::Rule;
 
 #[derive(Debug, Args)]
 pub struct AlertArgs {
@@ -49,26 +48,13 @@ pub struct AlertArgs {
     pub threads: Option<usize>,
 }
 
-/// The default rules with the config's changes.
-fn rule_set(args: &AlertArgs, say: crate::output::diag::Reporter) -> Result<Vec<Rule>, AppError> {
-    let defaults = crate::rules::defaults();
-    let Some(path) = &args.rules else {
-        return Ok(defaults);
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AppError::Usage(format!("cannot read rules {}: {e}", path.display())))?;
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let (rules, warnings) = crate::rules::config::apply(defaults, &text, &today)
-        .map_err(|e| AppError::Usage(format!("rules {}: {e}", path.display())))?;
-    for w in warnings {
-        say.line(format_args!("warning: rules {}: {w}", path.display()));
-    }
-    Ok(rules)
-}
-
 pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let say = global.reporter();
-    let rules = rule_set(&args, say)?;
+    let (rules, warnings) =
+        crate::rules::config::load(args.rules.as_deref()).map_err(AppError::Usage)?;
+    for w in warnings {
+        say.line(w);
+    }
     if args.list_rules {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
@@ -117,23 +103,9 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let findings = crate::rules::evaluate(&rules, &mut requests, &cluster);
     let totals = rollup::totals(&shard.grouped);
     let summary = analysis::summary(&shard, &reports, &totals);
-    let rollup = if args.rollup && global.output() == OutputFormat::Json {
-        let rows = rollup::rollup(&shard.grouped, None, threads);
-        let doc = Analysis {
-            shard: &shard,
-            reports: &reports,
-            rows: &rows,
-            by: &DEFAULT_KEYS,
-            requests: false,
-            threads: 1,
-        };
-        let mut buf = Vec::new();
-        analysis::write(OutputFormat::Json, &doc, &mut buf)?;
-        let value: serde_json::Value = serde_json::from_slice(&buf)?;
-        Some(value["rollup"].clone())
-    } else {
-        None
-    };
+    let rollup = (args.rollup && global.output() == OutputFormat::Json)
+        .then(|| rollup_json(&shard, &reports, threads))
+        .transpose()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     crate::output::findings::write(global.output(), &findings, summary, rollup, &mut out)?;
@@ -143,4 +115,26 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     } else {
         exit::CHECK_FAILED
     })
+}
+
+/// The rollup as `analyze --output json` has it.
+fn rollup_json(
+    shard: &crate::audit::shard::Shard,
+    reports: &[input::InputReport],
+    threads: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let rows = rollup::rollup(&shard.grouped, None, threads);
+    let doc = Analysis {
+        shard,
+        reports,
+        rows: &rows,
+        by: &DEFAULT_KEYS,
+        requests: false,
+        threads: 1,
+        findings: None,
+    };
+    let mut buf = Vec::new();
+    analysis::write(OutputFormat::Json, &doc, &mut buf)?;
+    let value: serde_json::Value = serde_json::from_slice(&buf)?;
+    Ok(value["rollup"].clone())
 }

@@ -14,6 +14,7 @@ use crate::cli::GlobalArgs;
 use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis::{self, Analysis};
+use crate::output::OutputFormat;
 use crate::timearg::parse_window;
 
 #[derive(Debug, Args)]
@@ -65,9 +66,88 @@ pub struct AnalyzeArgs {
     /// tests: small windows exercise the cuts between them).
     #[arg(long, value_name = "SIZE", hide = true, default_value_t = input::WINDOW, value_parser = |s: &str| if s == "0" { Ok(0) } else { parse_size(s) })]
     pub window_size: usize,
+    /// Also run the detection rules (the defaults changed by this TOML file;
+    /// `alert --list-rules` shows them) and add their findings.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     /// Exit 1 when the answer is incomplete (any malformed record).
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
+}
+
+/// What every shard of the run shares: the filters, the limits, and the
+/// ledger (fed to the rollup and, for the rules, to `tap`).
+fn settings(
+    args: &AnalyzeArgs,
+    (since, until): crate::timearg::Window,
+    by: &[Key],
+    tap: crate::audit::tap::Tap,
+    verbose: bool,
+) -> Arc<Settings> {
+    Arc::new(Settings {
+        filter: crate::audit::shard::Filter {
+            since: since.map(|t| t.timestamp_micros()),
+            until: until.map(|t| t.timestamp_micros()),
+            namespaces: args.namespace.clone(),
+            users: args.user.clone(),
+        },
+        max_record_size: args.max_record_size,
+        keep_all_malformed: verbose,
+        full_parse: args.full_parse,
+        probe: None,
+        ledger: crate::audit::shard::tapped_ledger(
+            if args.requests {
+                Grouping::Requests
+            } else {
+                Grouping::By(by.to_vec())
+            },
+            tap,
+        ),
+    })
+}
+
+/// The rules asked for with `--rules`, if any (their warnings said).
+fn rules_of(
+    args: &AnalyzeArgs,
+    say: crate::output::diag::Reporter,
+) -> Result<Option<Vec<crate::rules::Rule>>, AppError> {
+    let Some(path) = &args.rules else {
+        return Ok(None);
+    };
+    let (rules, warnings) = crate::rules::config::load(Some(path)).map_err(AppError::Usage)?;
+    for w in warnings {
+        say.line(w);
+    }
+    Ok(Some(rules))
+}
+
+/// The findings of the rules over the requests the tap handed on.
+fn findings_of(
+    rules: Option<&[crate::rules::Rule]>,
+    tap: Option<&crossbeam_channel::Receiver<crate::audit::tap::Seen>>,
+    reports: &[input::InputReport],
+) -> Option<Vec<crate::rules::Finding>> {
+    let (rules, rx) = (rules?, tap?);
+    let mut requests: Vec<_> = rx.try_iter().collect();
+    let inputs: Vec<&str> = reports.iter().map(|r| r.path.as_str()).collect();
+    Some(crate::rules::evaluate(
+        rules,
+        &mut requests,
+        &inputs.join(", "),
+    ))
+}
+
+/// The analysis; with findings, a text format gets them after it (JSON
+/// holds them already).
+fn write_out(format: OutputFormat, doc: &Analysis, out: &mut dyn Write) -> anyhow::Result<()> {
+    analysis::write(format, doc, out)?;
+    if let Some(f) = doc.findings {
+        if format != OutputFormat::Json {
+            writeln!(out)?;
+            crate::output::findings::write(format, f, serde_json::Value::Null, None, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// A count of at least one; `otherwise` says how to get the default.
@@ -104,29 +184,20 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         chrono::Utc::now(),
     )
     .map_err(AppError::Usage)?;
+    let rules = rules_of(&args, say)?;
+    let tap = rules.as_ref().map(|_| crossbeam_channel::unbounded());
     let mut by = Vec::new();
     for k in &args.by {
         if !by.contains(k) {
             by.push(*k);
         }
     }
-    let settings = Arc::new(Settings {
-        filter: crate::audit::shard::Filter {
-            since: since.map(|t| t.timestamp_micros()),
-            until: until.map(|t| t.timestamp_micros()),
-            namespaces: args.namespace.clone(),
-            users: args.user.clone(),
-        },
-        max_record_size: args.max_record_size,
-        keep_all_malformed: say.is_verbose(),
-        full_parse: args.full_parse,
-        probe: None,
-        ledger: crate::audit::shard::ledger(if args.requests {
-            Grouping::Requests
-        } else {
-            Grouping::By(by.clone())
-        }),
-    });
+    let ledger_tap = match &tap {
+        Some((tx, _)) => crate::audit::tap::Tap::to(tx.clone()),
+        None => crate::audit::tap::Tap::default(),
+    };
+    let settings = settings(&args, (since, until), &by, ledger_tap, say.is_verbose());
+    let tap = tap.map(|(_, rx)| rx);
     let inputs = input::collect_inputs(&args.paths)?;
     // Large files are scanned through mapped windows; this makes a file
     // that shrinks under them a read error instead of the end of the process.
@@ -145,6 +216,7 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     progress.finish_and_clear();
 
     analysis::warn(say, &shard, &reports);
+    let findings = findings_of(rules.as_deref(), tap.as_ref(), &reports);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let rows = if args.requests {
@@ -159,8 +231,9 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         by: &by,
         requests: args.requests,
         threads,
+        findings: findings.as_deref(),
     };
-    analysis::write(global.output(), &doc, &mut out)?;
+    write_out(global.output(), &doc, &mut out)?;
     out.flush().context("writing the report")?;
     let malformed = shard.counts.malformed;
     // The process ends next: the operating system takes back the rows and

@@ -458,6 +458,7 @@ fn print_rollup(global: &GlobalArgs, shard: &Shard) -> anyhow::Result<()> {
         by: &DEFAULT_KEYS,
         requests: false,
         threads: 1,
+        findings: None,
     };
     match global.output() {
         OutputFormat::Csv => {}

@@ -31,6 +31,8 @@ pub struct Analysis<'a> {
     pub requests: bool,
     /// Threads the JSON output may use.
     pub threads: usize,
+    /// The detection rules' findings, when they were asked for.
+    pub findings: Option<&'a [crate::rules::Finding]>,
 }
 
 /// Writes the analysis in `format`.
@@ -43,6 +45,7 @@ pub fn write(format: OutputFormat, a: &Analysis, out: &mut dyn Write) -> io::Res
             let head = Head {
                 schema_version: SCHEMA_VERSION,
                 summary,
+                findings: a.findings,
             };
             if a.requests {
                 let reqs = rollup::requests(&shard.grouped);
@@ -260,9 +263,11 @@ impl Serialize for RequestJson<'_, '_> {
 /// The `--output json` document before its last field, `rollup` (or
 /// `requests` with `--requests`).
 #[derive(serde::Serialize)]
-struct Head {
+struct Head<'a> {
     schema_version: u32,
     summary: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings: Option<&'a [crate::rules::Finding]>,
 }
 
 /// `n thing` or `n things`.

@@ -101,3 +101,21 @@ pub fn apply(
     }
     Ok((rules, warnings))
 }
+
+/// The default rules with the changes of the rules file at `path` (none:
+/// the defaults), and warnings; an error names the file and its mistake.
+pub fn load(path: Option<&std::path::Path>) -> Result<(Vec<Rule>, Vec<String>), String> {
+    let Some(path) = path else {
+        return Ok((super::defaults(), Vec::new()));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read rules {}: {e}", path.display()))?;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (rules, warnings) = apply(super::defaults(), &text, &today)
+        .map_err(|e| format!("rules {}: {e}", path.display()))?;
+    let warnings = warnings
+        .into_iter()
+        .map(|w| format!("warning: rules {}: {w}", path.display()))
+        .collect();
+    Ok((rules, warnings))
+}
