@@ -333,8 +333,10 @@ const AUDIT_IDS: usize = 10;
 struct Episode {
     rule: usize,
     key: String,
-    /// The requests of the last window (time, secret), for the threshold.
+    /// The requests of the last window (time, secret), for the threshold,
+    /// and how many of them name each secret.
     recent: std::collections::VecDeque<(i64, Option<String>)>,
+    recent_secrets: HashMap<String, usize>,
     first: i64,
     last: i64,
     requests: u64,
@@ -467,6 +469,7 @@ impl Episode {
             rule,
             key,
             recent: Default::default(),
+            recent_secrets: HashMap::new(),
             first: time,
             last: time,
             requests: 0,
@@ -481,20 +484,25 @@ impl Episode {
     }
 
     fn add(&mut self, s: &Seen, time: i64, rule: &Rule) {
+        fn note(set: &mut BTreeSet<String>, value: &str) {
+            if !set.contains(value) {
+                set.insert(value.to_owned());
+            }
+        }
         self.last = self.last.max(time);
         self.requests += 1;
-        self.principals.insert(s.user.clone());
+        note(&mut self.principals, &s.user);
         if let Some(ip) = &s.source_ip {
-            self.sources.insert(ip.clone());
+            note(&mut self.sources, ip);
         }
-        self.namespaces
-            .insert(s.namespace.clone().unwrap_or_else(|| "*".into()));
+        note(&mut self.namespaces, s.namespace.as_deref().unwrap_or("*"));
         let secret = s
             .name
             .as_ref()
             .map(|n| format!("{}/{n}", s.namespace.as_deref().unwrap_or("*")));
         if let Some(name) = &secret {
-            self.secrets.insert(name.clone());
+            note(&mut self.secrets, name);
+            *self.recent_secrets.entry(name.clone()).or_default() += 1;
         }
         if self.audit_ids.len() < AUDIT_IDS {
             self.audit_ids.push(s.audit_id.clone());
@@ -505,16 +513,18 @@ impl Episode {
             .front()
             .is_some_and(|(t, _)| time - t > rule.window)
         {
-            self.recent.pop_front();
+            if let Some((_, Some(old))) = self.recent.pop_front() {
+                if let Some(n) = self.recent_secrets.get_mut(&old) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.recent_secrets.remove(&old);
+                    }
+                }
+            }
         }
         let count = match rule.counting {
             Counting::Requests => self.recent.len(),
-            Counting::DistinctSecrets => self
-                .recent
-                .iter()
-                .filter_map(|(_, s)| s.as_deref())
-                .collect::<BTreeSet<_>>()
-                .len(),
+            Counting::DistinctSecrets => self.recent_secrets.len(),
         };
         if count >= rule.threshold {
             self.qualified = true;
