@@ -355,3 +355,46 @@ fn summary_every_prints_the_rollup_so_far_while_following() {
         requests.len() as u64
     );
 }
+
+#[test]
+fn with_rules_a_finding_line_comes_once_when_its_episode_qualifies() {
+    let emu = common::Emu::start();
+    let now = chrono::Utc::now();
+    let stamp =
+        (now - chrono::Duration::seconds(30)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let curl = format!(
+        r#"{{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "0a0a0a0a-0000-4000-8000-000000000001", "stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/web/secrets/tls", "verb": "get", "user": {{"username": "system:serviceaccount:web:frontend"}}, "sourceIPs": ["10.0.0.9"], "userAgent": "curl/8.5.0", "objectRef": {{"resource": "secrets", "namespace": "web", "name": "tls", "apiVersion": "v1"}}, "responseStatus": {{"code": 200}}, "stageTimestamp": "{stamp}"}}"#
+    );
+    emu.group_with_events(
+        "/aws/eks/prod/cluster",
+        "kube-apiserver-audit-0001",
+        [(now.timestamp_millis() - 30_000, curl.as_str())].into_iter(),
+    );
+    let o = tail_command(
+        &emu,
+        &[
+            "--cluster",
+            "prod",
+            "--since",
+            "5m",
+            "--rules",
+            "/dev/null",
+            "--output",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(common::code(&o), 0, "{}", common::stderr(&o));
+    let findings: Vec<Value> = common::stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "finding")
+        .collect();
+    assert_eq!(findings.len(), 1, "{}", common::stdout(&o));
+    assert_eq!(findings[0]["rule"], "scripting-client");
+    assert_eq!(
+        findings[0]["principal"],
+        "system:serviceaccount:web:frontend"
+    );
+}

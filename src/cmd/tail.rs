@@ -70,6 +70,10 @@ pub struct TailArgs {
     /// from it when it exists: a restart has no gap and no repeat.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
+    /// Also run the detection rules (the defaults changed by this TOML file):
+    /// a finding is printed the moment its episode qualifies.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     /// Benchmark: read this JSON-lines file as a log group whose events
     /// arrive at --simulate-rate a second, in simulated time (no AWS call,
     /// no waiting), for --simulate-hours; statistics on stderr.
@@ -138,9 +142,11 @@ struct Prepared {
     tracker: Tracker,
     shard: Shard,
     rx: crossbeam_channel::Receiver<Seen>,
+    /// The detection rules, with --rules.
+    engine: Option<crate::rules::Engine>,
 }
 
-fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
+fn prepare(args: &TailArgs, say: crate::output::diag::Reporter) -> Result<Prepared, AppError> {
     if !(args.max_rps > 0.0 && args.max_rps <= 5.0) {
         return Err(AppError::Usage(
             "--max-rps must be above 0 and at most 5 (the account's FilterLogEvents quota)".into(),
@@ -198,6 +204,17 @@ fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
             cp.restore(&mut tracker, &shard);
         }
     }
+    let engine = match &args.rules {
+        Some(path) => {
+            let (rules, warnings) =
+                crate::rules::config::load(Some(path)).map_err(AppError::Usage)?;
+            for w in warnings {
+                say.line(w);
+            }
+            Some(crate::rules::Engine::new(rules, &clusters.join(", ")))
+        }
+        None => None,
+    };
     Ok(Prepared {
         targets,
         groups,
@@ -206,6 +223,7 @@ fn prepare(args: &TailArgs) -> Result<Prepared, AppError> {
         tracker,
         shard,
         rx,
+        engine,
     })
 }
 
@@ -278,7 +296,7 @@ async fn follow(
         throttled += u64::from(polled.throttled);
         newest = newest.max(polled.newest);
         status.clear();
-        print_all(printer, &stdout, &p.clusters, args, &printed)?;
+        print_all(printer, &stdout, p, args, &printed)?;
         if let Some(every) = args.summary_every {
             if last_summary.elapsed() >= every {
                 last_summary = std::time::Instant::now();
@@ -324,7 +342,7 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
         )
         .into());
     }
-    let mut p = prepare(&args)?;
+    let mut p = prepare(&args, say)?;
     let mut printer = Printer::new(global.output(), p.targets.len() > 1);
     if let Some(file) = &args.simulate {
         simulate(global, &args, file, &mut p, &mut printer)?;
@@ -395,7 +413,7 @@ fn simulate(
                 now,
             ))
             .map_err(|(e, _, _)| AppError::Service(e.message))?;
-        print_all(printer, &stdout, &p.clusters, args, &printed)?;
+        print_all(printer, &stdout, p, args, &printed)?;
         busy += polled_at.elapsed();
         events += polled.events;
         pages += polled.pages;
@@ -415,23 +433,32 @@ fn simulate(
     Ok(())
 }
 
+/// Prints the requests the filters show, and with --rules, each finding
+/// the moment its episode qualifies (the rules see every request).
 fn print_all(
     printer: &mut Printer,
     stdout: &io::Stdout,
-    clusters: &[String],
+    p: &mut Prepared,
     args: &TailArgs,
     printed: &[Printed],
 ) -> anyhow::Result<()> {
     let mut out = stdout.lock();
-    for p in printed.iter().filter(|p| shown(args, &p.seen)) {
-        printer.request(
-            &mut out,
-            &Line {
-                cluster: &clusters[p.group],
-                late: p.late,
-                seen: &p.seen,
-            },
-        )?;
+    for r in printed {
+        if shown(args, &r.seen) {
+            printer.request(
+                &mut out,
+                &Line {
+                    cluster: &p.clusters[r.group],
+                    late: r.late,
+                    seen: &r.seen,
+                },
+            )?;
+        }
+        if let Some(engine) = &mut p.engine {
+            for f in engine.push(&r.seen) {
+                printer.finding(&mut out, &f)?;
+            }
+        }
     }
     Ok(())
 }

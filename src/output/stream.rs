@@ -117,6 +117,36 @@ impl Printer {
         })
     }
 
+    /// Writes a finding the moment its episode qualifies: a JSON Lines
+    /// object with `"type": "finding"`, or a line that stands out; CSV
+    /// streams requests only.
+    pub fn finding(&mut self, w: &mut dyn Write, f: &crate::rules::Finding) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => {
+                let mut v = serde_json::to_value(f).map_err(io::Error::other)?;
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("type".into(), "finding".into());
+                }
+                jsonout::write_line(&mut *w, &v)?;
+            }
+            OutputFormat::Csv => return Ok(()),
+            _ => {
+                let text = sanitize(&format!(
+                    "FINDING {} {}",
+                    f.severity.name().to_uppercase(),
+                    f.summary
+                ))
+                .into_owned();
+                if self.color {
+                    writeln!(w, "\u{1b}[1;33m{text}\u{1b}[0m")?;
+                } else {
+                    writeln!(w, "{text}")?;
+                }
+            }
+        }
+        w.flush()
+    }
+
     /// Writes one request and flushes it.
     pub fn request(&mut self, w: &mut dyn Write, line: &Line<'_>) -> io::Result<()> {
         match self.format {

@@ -403,27 +403,46 @@ impl Episode {
     }
 }
 
-/// Evaluates `rules` over requests (any order: they are put in time order
-/// here) and returns the findings, most severe first, then by time.
-pub fn evaluate(rules: &[Rule], requests: &mut [Seen], cluster: &str) -> Vec<Finding> {
-    requests.sort_by_key(|s| s.time.unwrap_or(i64::MIN));
-    let mut open: HashMap<(usize, String), Episode> = HashMap::new();
-    let mut findings = Vec::new();
-    let mut history: Vec<History> = rules.iter().map(|_| History::default()).collect();
-    let start = requests.iter().find_map(|s| s.time).map(|t| t / 1000);
-    for s in requests.iter() {
+/// The rules applied to requests as they come, in time order: episodes
+/// open and qualify as requests arrive (a stream prints a finding the
+/// moment its episode qualifies), and close at the end.
+pub struct Engine {
+    rules: Vec<Rule>,
+    cluster: String,
+    open: HashMap<(usize, String), Episode>,
+    history: Vec<History>,
+    start: Option<i64>,
+    closed: Vec<Finding>,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>, cluster: &str) -> Engine {
+        Engine {
+            history: rules.iter().map(|_| History::default()).collect(),
+            rules,
+            cluster: cluster.to_owned(),
+            open: HashMap::new(),
+            start: None,
+            closed: Vec::new(),
+        }
+    }
+
+    /// Applies every rule to one request; returns the findings whose
+    /// episode qualified with it (each episode once).
+    pub fn push(&mut self, s: &Seen) -> Vec<Finding> {
         let Some(time) = s.time.map(|t| t / 1000) else {
-            continue;
+            return Vec::new();
         };
-        for (i, rule) in rules.iter().enumerate() {
+        let start = *self.start.get_or_insert(time);
+        let mut now_qualified = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
             if !rule.enabled || !(rule.matches)(s) || allowed(&rule.allow, &s.user) {
                 continue;
             }
             if rule.learn > 0 {
                 // Learns always; fires only once its history is long enough.
-                let novel = history[i].novel(s);
-                let learned = start.is_some_and(|t0| time - t0 >= rule.learn);
-                if !(novel && learned) {
+                let novel = self.history[i].novel(s);
+                if !(novel && time - start >= rule.learn) {
                     continue;
                 }
             }
@@ -431,13 +450,12 @@ pub fn evaluate(rules: &[Rule], requests: &mut [Seen], cluster: &str) -> Vec<Fin
                 Keyed::Principal => s.user.clone(),
                 Keyed::Source => s.source_ip.clone().unwrap_or_else(|| "unknown".into()),
             };
-            let entry = open.entry((i, key.clone()));
-            let ep = match entry {
+            let ep = match self.open.entry((i, key.clone())) {
                 std::collections::hash_map::Entry::Occupied(mut o) => {
                     if time - o.get().last > rule.window {
                         let done = o.insert(Episode::new(i, key, s, time));
                         if done.qualified {
-                            findings.push(done.finding(rule, cluster));
+                            self.closed.push(done.finding(rule, &self.cluster));
                         }
                     }
                     o.into_mut()
@@ -446,21 +464,42 @@ pub fn evaluate(rules: &[Rule], requests: &mut [Seen], cluster: &str) -> Vec<Fin
                     v.insert(Episode::new(i, key, s, time))
                 }
             };
+            let before = ep.qualified;
             ep.add(s, time, rule);
+            if ep.qualified && !before {
+                now_qualified.push(ep.finding(rule, &self.cluster));
+            }
         }
+        now_qualified
     }
-    for ep in open.into_values() {
-        if ep.qualified {
-            findings.push(ep.finding(&rules[ep.rule], cluster));
+
+    /// Every finding, most severe first, then by time.
+    pub fn finish(mut self) -> Vec<Finding> {
+        let mut findings = std::mem::take(&mut self.closed);
+        for ep in self.open.into_values() {
+            if ep.qualified {
+                findings.push(ep.finding(&self.rules[ep.rule], &self.cluster));
+            }
         }
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.first_seen.cmp(&b.first_seen))
+                .then(a.dedup_key.cmp(&b.dedup_key))
+        });
+        findings
     }
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.first_seen.cmp(&b.first_seen))
-            .then(a.dedup_key.cmp(&b.dedup_key))
-    });
-    findings
+}
+
+/// Evaluates `rules` over requests (any order: they are put in time order
+/// here) and returns the findings, most severe first, then by time.
+pub fn evaluate(rules: &[Rule], requests: &mut [Seen], cluster: &str) -> Vec<Finding> {
+    requests.sort_by_key(|s| s.time.unwrap_or(i64::MIN));
+    let mut engine = Engine::new(rules.to_vec(), cluster);
+    for s in requests.iter() {
+        engine.push(s);
+    }
+    engine.finish()
 }
 
 impl Episode {

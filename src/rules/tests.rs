@@ -452,3 +452,31 @@ fn a_known_person_from_a_new_address_fires_only_after_learning() {
     day.push(pod);
     assert_eq!(fired(&mut day), vec!["new-source-for-principal"]);
 }
+
+#[test]
+fn a_stream_reports_each_episode_once_when_it_qualifies() {
+    let mut engine = Engine::new(defaults(), "prod");
+    let mut reported = Vec::new();
+    for i in 0..15 {
+        let s = seen(
+            "mallory",
+            "get",
+            Some("a"),
+            Some(&format!("s{i}")),
+            200,
+            T0 + i * 1000,
+        );
+        let now = engine.push(&s);
+        if !now.is_empty() {
+            reported.push((i, now));
+        }
+    }
+    // The tenth distinct secret qualifies the episode; later reads extend it.
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].0, 9);
+    let key = reported[0].1[0].dedup_key.clone();
+    let all = engine.finish();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].dedup_key, key, "the key stays fixed once reported");
+    assert_eq!(all[0].requests, 15);
+}
