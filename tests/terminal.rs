@@ -165,3 +165,27 @@ fn a_long_run_shows_a_bar_and_ctrl_c_clears_it() {
     );
     writer.join().unwrap();
 }
+
+#[test]
+fn every_offline_table_fits_80_columns() {
+    let pattern = "{ $.objectRef.resource = \"secrets\" }";
+    let runs: [&[&str]; 5] = [
+        &["alert", "--list-rules"],
+        &["alert", "fixtures/handmade/secret-payloads.jsonl"],
+        &["queries", "list"],
+        &["test-pattern", pattern, "fixtures/eks-audit.jsonl.gz"],
+        &[
+            "analyze",
+            "--by",
+            "user,user_agent",
+            "fixtures/eks-audit.jsonl.gz",
+        ],
+    ];
+    for args in runs {
+        let (_, shown, err) = on_terminal(80, args);
+        assert!(!shown.is_empty(), "{args:?}: {err}");
+        for line in shown.lines() {
+            assert!(width(line) <= 80, "{args:?}: {line}");
+        }
+    }
+}

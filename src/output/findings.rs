@@ -134,6 +134,9 @@ pub fn write_rules(format: OutputFormat, rules: &[Rule], out: &mut dyn Write) ->
             r.reason.into(),
         ]);
     }
-    let t = t.fit(&["ALLOWLIST"], Fit::Head).fit(&["REASON"], Fit::Head);
+    let t = t
+        .fit(&["ALLOWLIST", "REASON"], Fit::Head)
+        .wide_only(&["KEYED ON", "ALLOWLIST"])
+        .optional(&["ON", "WINDOW"]);
     t.write(format, out)
 }

@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 
 use super::sanitize::sanitize;
-use super::{json as jsonout, table::Table, OutputFormat};
+use super::table::{Fit, Table};
+use super::{json as jsonout, OutputFormat};
 use crate::audit::origin::Origin;
 use crate::input::InputReport;
 
@@ -53,6 +54,12 @@ pub fn write(format: OutputFormat, d: &PatternTest, out: &mut dyn Write) -> io::
         for e in d.examples {
             table.push(e.row());
         }
+        let table = table
+            .wide_only(&["RESOURCE", "STAGE"])
+            .fit(&["AT"], Fit::Tail)
+            .fit(&["USER"], Fit::Principal)
+            .fit(&["TIME"], Fit::Keep)
+            .optional(&["TIME"]);
         let headline = format!(
             "{} of {} log events match{} (malformed: {})",
             d.matched,

@@ -37,6 +37,8 @@ pub enum Fit {
     Head,
     /// Both ends are kept: `sh.helm.rel…web.v3`.
     Middle,
+    /// The end is kept: `…eks-audit.jsonl.gz:168`.
+    Tail,
     /// A principal: service accounts and ARNs keep their end
     /// (`…:monitoring:grafana`, `…role/Admin/alice`), other names both ends.
     Principal,
@@ -355,6 +357,7 @@ pub fn shorten(s: &str, width: usize, fit: Fit) -> String {
         fit == Fit::Principal && (s.starts_with("system:serviceaccount:") || s.starts_with("arn:"));
     match fit {
         Fit::Keep => s.to_owned(),
+        Fit::Tail => format!("…{}", end(s, room)),
         _ if keep_end => format!("…{}", end(s, room)),
         Fit::Head => format!("{}…", take(s.chars(), room).into_iter().collect::<String>()),
         Fit::Middle | Fit::Principal => {
