@@ -10,16 +10,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use crate::audit::group::{Grouped, Grouping};
-use crate::audit::ledger::{Ledger, Retention, Shared};
+use crate::audit::group::Grouping;
 use crate::audit::rollup::{self, DEFAULT_KEYS};
-use crate::audit::shard::Settings;
+use crate::audit::shard::{tapped_ledger, Settings};
 use crate::audit::tap::Tap;
 use crate::cli::GlobalArgs;
 use crate::cmd::analyze::{at_least_one, parse_size};
 use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
-use crate::output::analysis::{self, Analysis};
+use crate::output::analysis;
 use crate::output::OutputFormat;
 
 #[derive(Debug, Args)]
@@ -63,17 +62,10 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     let (tx, rx) = crossbeam_channel::unbounded();
-    let ledger = Ledger::new(
-        (
-            Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())),
-            Tap::to(tx),
-        ),
-        Retention::Whole,
-    );
     let settings = Arc::new(Settings {
         max_record_size: args.max_record_size,
         keep_all_malformed: say.is_verbose(),
-        ledger: Arc::new(Shared::new(ledger)),
+        ledger: tapped_ledger(Grouping::By(DEFAULT_KEYS.to_vec()), Tap::to(tx)),
         ..Settings::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;
@@ -94,17 +86,12 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
     analysis::warn(say, &shard, &reports);
-    let mut requests: Vec<_> = rx.try_iter().collect();
-    let cluster = reports
-        .iter()
-        .map(|r| r.path.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let findings = crate::rules::evaluate(&rules, &mut requests, &cluster);
+    let findings = crate::cmd::analyze::findings_of(Some(&rules), Some(&rx), &reports)
+        .expect("rules and a tap were given");
     let totals = rollup::totals(&shard.grouped);
     let summary = analysis::summary(&shard, &reports, &totals);
     let rollup = (args.rollup && global.output() == OutputFormat::Json)
-        .then(|| rollup_json(&shard, &reports, threads))
+        .then(|| analysis::rollup_value(&rollup::rollup(&shard.grouped, None, threads)))
         .transpose()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -115,26 +102,4 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     } else {
         exit::CHECK_FAILED
     })
-}
-
-/// The rollup as `analyze --output json` has it.
-fn rollup_json(
-    shard: &crate::audit::shard::Shard,
-    reports: &[input::InputReport],
-    threads: usize,
-) -> anyhow::Result<serde_json::Value> {
-    let rows = rollup::rollup(&shard.grouped, None, threads);
-    let doc = Analysis {
-        shard,
-        reports,
-        rows: &rows,
-        by: &DEFAULT_KEYS,
-        requests: false,
-        threads: 1,
-        findings: None,
-    };
-    let mut buf = Vec::new();
-    analysis::write(OutputFormat::Json, &doc, &mut buf)?;
-    let value: serde_json::Value = serde_json::from_slice(&buf)?;
-    Ok(value["rollup"].clone())
 }

@@ -121,8 +121,9 @@ fn rules_of(
     Ok(Some(rules))
 }
 
-/// The findings of the rules over the requests the tap handed on.
-fn findings_of(
+/// The findings of the rules over the requests the tap handed on (the
+/// inputs' paths name where they were found).
+pub fn findings_of(
     rules: Option<&[crate::rules::Rule]>,
     tap: Option<&crossbeam_channel::Receiver<crate::audit::tap::Seen>>,
     reports: &[input::InputReport],

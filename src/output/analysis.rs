@@ -192,6 +192,12 @@ pub fn summary(shard: &Shard, reports: &[InputReport], totals: &Totals) -> Value
     })
 }
 
+/// The rollup rows as the JSON document has them, as a value (for a
+/// document that holds them beside other parts).
+pub fn rollup_value(rows: &[Row]) -> serde_json::Result<Value> {
+    serde_json::to_value(rows.iter().map(RowJson).collect::<Vec<_>>())
+}
+
 /// A rollup row as JSON, written straight to the output.
 struct RowJson<'r, 'a>(&'r Row<'a>);
 
