@@ -16,7 +16,7 @@ use crate::audit::shard::{tapped_ledger, Settings};
 use crate::audit::tap::Tap;
 use crate::cli::GlobalArgs;
 use crate::cmd::analyze::{at_least_one, parse_size};
-use crate::error::{exit, AppError};
+use crate::error::exit;
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis;
 use crate::output::OutputFormat;
@@ -49,11 +49,7 @@ pub struct AlertArgs {
 
 pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let say = global.reporter();
-    let (rules, warnings) =
-        crate::rules::config::load(args.rules.as_deref()).map_err(AppError::Usage)?;
-    for w in warnings {
-        say.line(w);
-    }
+    let rules = crate::cmd::analyze::load_rules(args.rules.as_deref(), say)?;
     if args.list_rules {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());

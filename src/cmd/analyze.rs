@@ -106,19 +106,17 @@ fn settings(
     })
 }
 
-/// The rules asked for with `--rules`, if any (their warnings said).
-fn rules_of(
-    args: &AnalyzeArgs,
+/// The rules a `--rules` file makes of the defaults (none: the defaults),
+/// its warnings said; shared by every command that takes `--rules`.
+pub fn load_rules(
+    path: Option<&std::path::Path>,
     say: crate::output::diag::Reporter,
-) -> Result<Option<Vec<crate::rules::Rule>>, AppError> {
-    let Some(path) = &args.rules else {
-        return Ok(None);
-    };
-    let (rules, warnings) = crate::rules::config::load(Some(path)).map_err(AppError::Usage)?;
+) -> Result<Vec<crate::rules::Rule>, AppError> {
+    let (rules, warnings) = crate::rules::config::load(path).map_err(AppError::Usage)?;
     for w in warnings {
         say.line(w);
     }
-    Ok(Some(rules))
+    Ok(rules)
 }
 
 /// The findings of the rules over the requests the tap handed on (the
@@ -185,7 +183,11 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         chrono::Utc::now(),
     )
     .map_err(AppError::Usage)?;
-    let rules = rules_of(&args, say)?;
+    let rules = args
+        .rules
+        .as_deref()
+        .map(|path| load_rules(Some(path), say))
+        .transpose()?;
     let tap = rules.as_ref().map(|_| crossbeam_channel::unbounded());
     let mut by = Vec::new();
     for k in &args.by {

@@ -206,11 +206,7 @@ fn prepare(args: &TailArgs, say: crate::output::diag::Reporter) -> Result<Prepar
     }
     let engine = match &args.rules {
         Some(path) => {
-            let (rules, warnings) =
-                crate::rules::config::load(Some(path)).map_err(AppError::Usage)?;
-            for w in warnings {
-                say.line(w);
-            }
+            let rules = crate::cmd::analyze::load_rules(Some(path), say)?;
             Some(crate::rules::Engine::new(rules, &clusters.join(", ")))
         }
         None => None,
