@@ -217,7 +217,7 @@ impl Table {
             }
         }
         let mut widths = at_cap(lo);
-        // Room left under the cap goes to the columns cut shortest first.
+        // Room left under the cap goes to the cut columns, leftmost first.
         let mut spare = room.saturating_sub(widths.iter().sum());
         for c in 0..n {
             let more = (natural[c] - widths[c]).min(spare);
