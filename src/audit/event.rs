@@ -108,11 +108,37 @@ macro_rules! from_object {
 
 struct RawUser<'a> {
     username: Option<Text<'a>>,
+    groups: Option<Unauthenticated>,
 }
 
 from_object!(RawUser<'a> {
     username: Text<'a> = "username",
+    groups: Unauthenticated = "groups",
 });
+
+/// Whether a user's `groups` hold `system:unauthenticated`, read without
+/// allocating a vector.
+struct Unauthenticated(bool);
+
+impl<'de> Deserialize<'de> for Unauthenticated {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Unauthenticated;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut found = false;
+                while let Some(g) = seq.next_element::<Text<'de>>()? {
+                    found |= g.0 == "system:unauthenticated";
+                }
+                Ok(Unauthenticated(found))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
 
 struct RawObjectRef<'a> {
     resource: Option<Text<'a>>,
@@ -224,6 +250,9 @@ pub struct SecretAccess<'a> {
     pub time: Option<i64>,
     /// The record carries a request or response body.
     pub has_payload: bool,
+    /// The effective user is `system:anonymous` or in the group
+    /// `system:unauthenticated`.
+    pub anonymous: bool,
 }
 
 /// Verbs that read secrets. A `list` or `watch` without a name reads every
@@ -340,12 +369,22 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
     if obj.resource.as_ref().map(|r| &*r.0) != Some("secrets") {
         return Ok(Classified::NotSecret);
     }
+    let in_unauthenticated = |u: &Option<RawUser>| {
+        u.as_ref()
+            .and_then(|u| u.groups.as_ref())
+            .is_some_and(|g| g.0)
+    };
+    let unauthenticated = match &ev.impersonated_user {
+        Some(_) => in_unauthenticated(&ev.impersonated_user),
+        None => in_unauthenticated(&ev.user),
+    };
     let authenticated = ev.user.and_then(|u| u.username).map(|t| t.0);
     let impersonated = ev.impersonated_user.and_then(|u| u.username).map(|t| t.0);
     let (user, impersonated_by) = match impersonated {
         Some(imp) => (imp, authenticated),
         None => (authenticated.unwrap_or(Cow::Borrowed("")), None),
     };
+    let anonymous = unauthenticated || user == "system:anonymous";
     let code = ev
         .response_status
         .and_then(|s| s.code)
@@ -375,6 +414,7 @@ pub fn classify(record: &[u8]) -> Result<Classified<'_>, ParseError> {
         code,
         time,
         has_payload: ev.request_object.is_some() || ev.response_object.is_some(),
+        anonymous,
     }))
 }
 
@@ -525,6 +565,26 @@ mod tests {
             (&*escaped.verb, escaped.name.as_deref()),
             ("get", Some("a\"b"))
         );
+    }
+
+    #[test]
+    fn anonymous_is_the_user_system_anonymous_or_the_group_system_unauthenticated() {
+        let anonymous = |user: &str| {
+            let rec =
+                format!(r#"{{"verb":"get","user":{user},"objectRef":{{"resource":"secrets"}}}}"#);
+            let Classified::Secret(s) = classify(rec.as_bytes()).unwrap() else {
+                panic!("{rec}")
+            };
+            s.anonymous
+        };
+        assert!(anonymous(r#"{"username":"system:anonymous"}"#));
+        assert!(anonymous(
+            r#"{"username":"x","groups":["a","system:unauthenticated"]}"#
+        ));
+        assert!(!anonymous(
+            r#"{"username":"bob","groups":["system:authenticated"]}"#
+        ));
+        assert!(!anonymous(r#"{"username":"bob"}"#));
     }
 
     #[test]

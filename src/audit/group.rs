@@ -449,6 +449,7 @@ mod tests {
             code: Some(200),
             time: None,
             has_payload: false,
+            anonymous: false,
         }
     }
 

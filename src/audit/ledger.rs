@@ -326,6 +326,7 @@ mod tests {
             code,
             time: Some(time),
             has_payload: false,
+            anonymous: false,
         }
     }
 

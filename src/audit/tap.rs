@@ -28,6 +28,8 @@ pub struct Seen {
     pub user_agent: Option<String>,
     /// Its first record carried a request or response body.
     pub payload: bool,
+    /// `system:anonymous` or in the group `system:unauthenticated`.
+    pub anonymous: bool,
     pub origin: Origin,
 }
 
@@ -53,6 +55,7 @@ impl Seen {
             source_ip: own(&a.source_ip),
             user_agent: own(&a.user_agent),
             payload: a.has_payload,
+            anonymous: a.anonymous,
             origin: r.origin.clone(),
         }
     }

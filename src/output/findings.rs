@@ -130,7 +130,11 @@ pub fn write_rules(format: OutputFormat, rules: &[Rule], out: &mut dyn Write) ->
             .into(),
             r.threshold.to_string(),
             format!("{}m", r.window / 60_000),
-            r.allow.join(" "),
+            r.allow
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
             r.reason.into(),
         ]);
     }

@@ -1,24 +1,30 @@
 //! The rules config (`alert --rules FILE`): per rule, by name, any of
-//! `enabled`, `severity`, `threshold`, `window` and `allow` (principals
-//! added to the rule's allowlist, each a name, a `prefix*`, or
-//! `{ principal = "...", until = "YYYY-MM-DD" }`, which lapses after that
-//! day). What is not given keeps its default.
+//! `enabled`, `severity`, `threshold`, `window` and `allow`, entries added
+//! to the rule's allowlist. An entry is a principal (a name or a
+//! `prefix*`), or a table of any of `principal`, `namespace`, `user_agent`
+//! (names or `prefix*`) and `cidr`, all of which must match, with an
+//! optional `until = "YYYY-MM-DD"` after which it lapses. What is not
+//! given keeps its default.
 //!
 //! ```toml
 //! [bulk-secret-reads]
 //! threshold = 20
 //! window = "15m"
-//! allow = ["system:serviceaccount:ci:deployer", { principal = "alice", until = "2026-12-31" }]
+//! allow = [
+//!   "system:serviceaccount:ci:deployer",
+//!   { principal = "alice", cidr = "203.0.113.0/24", until = "2026-12-31" },
+//!   { namespace = "sandbox" },
+//! ]
 //!
 //! [scripting-client]
-//! enabled = false
+//! allow = [{ user_agent = "curl/*", cidr = "10.0.0.0/8" }]
 //! ```
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Rule, Severity};
+use super::{Allow, Rule, Severity};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,14 +34,61 @@ struct RuleConfig {
     threshold: Option<usize>,
     window: Option<String>,
     #[serde(default)]
-    allow: Vec<Allow>,
+    allow: Vec<toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Allow {
-    Principal(String),
-    Until { principal: String, until: String },
+/// One allowlist entry of the file: a principal, or a table (see the
+/// module comment).
+fn allow_entry(value: toml::Value) -> Result<Allow, String> {
+    let table = match value {
+        toml::Value::String(p) => return Ok(Allow::principal(&p)),
+        toml::Value::Table(t) => t,
+        other => {
+            return Err(format!(
+                "expected a principal or a table such as {{ principal = \"alice\", cidr = \"10.0.0.0/8\" }}, found {}",
+                other.type_str()
+            ))
+        }
+    };
+    let mut allow = Allow::default();
+    for (key, value) in table {
+        let toml::Value::String(text) = value else {
+            return Err(format!("{key} must be a string"));
+        };
+        match key.as_str() {
+            "principal" => allow.principal = Some(text),
+            "namespace" => allow.namespace = Some(text),
+            "user_agent" => allow.user_agent = Some(text),
+            "cidr" => {
+                let net = text
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("cidr {text:?} is not an address range like 10.0.0.0/8"))?;
+                allow.cidr = Some(net);
+            }
+            "until" => {
+                if chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").is_err() {
+                    return Err(format!("until {text:?} is not a date like 2026-12-31"));
+                }
+                allow.until = Some(text);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown key {key:?}: an entry has principal, namespace, user_agent, cidr and until"
+                ))
+            }
+        }
+    }
+    if allow.principal.is_none()
+        && allow.namespace.is_none()
+        && allow.user_agent.is_none()
+        && allow.cidr.is_none()
+    {
+        return Err(
+            "an entry needs at least one of principal, namespace, user_agent and cidr".into(),
+        );
+    }
+    Ok(allow)
 }
 
 /// The rules a config makes of `rules` on `today` (`YYYY-MM-DD`), and
@@ -78,23 +131,14 @@ pub fn apply(
                 crate::timearg::parse_duration(w).map_err(|e| format!("{name}: window: {e}"))?;
             rule.window = d.as_millis() as i64;
         }
-        for a in c.allow {
-            match a {
-                Allow::Principal(p) => rule.allow.push(p),
-                Allow::Until { principal, until } => {
-                    if chrono::NaiveDate::parse_from_str(&until, "%Y-%m-%d").is_err() {
-                        return Err(format!(
-                            "{name}: allow {principal:?}: until {until:?} is not a date like 2026-12-31"
-                        ));
-                    }
-                    if until.as_str() >= today {
-                        rule.allow.push(principal);
-                    } else {
-                        warnings.push(format!(
-                            "{name}: the allowlist entry for {principal} lapsed on {until}"
-                        ));
-                    }
+        for (i, value) in c.allow.into_iter().enumerate() {
+            let a =
+                allow_entry(value).map_err(|e| format!("{name}: allow entry {}: {e}", i + 1))?;
+            match &a.until {
+                Some(until) if until.as_str() < today => {
+                    warnings.push(format!("{name}: the allowlist entry {a} lapsed on {until}"))
                 }
+                _ => rule.allow.push(a),
             }
         }
         rule.enabled = c.enabled.unwrap_or(rule.enabled);

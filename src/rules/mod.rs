@@ -63,8 +63,8 @@ pub struct Rule {
     /// Milliseconds: the threshold's window, and the longest gap inside an
     /// episode.
     pub window: i64,
-    /// Principals it never fires on (a trailing `*` matches a prefix).
-    pub allow: Vec<String>,
+    /// Requests it never fires on.
+    pub allow: Vec<Allow>,
     pub reason: &'static str,
     /// Off only when a config says so.
     pub enabled: bool,
@@ -116,7 +116,7 @@ fn succeeded(s: &Seen) -> bool {
 }
 
 fn anonymous(s: &Seen) -> bool {
-    s.user == "system:anonymous"
+    s.anonymous
 }
 
 /// The namespace of a service account user, `system:serviceaccount:NS:NAME`.
@@ -126,18 +126,91 @@ fn service_account_namespace(user: &str) -> Option<&str> {
         .next()
 }
 
-fn allowed(allow: &[String], principal: &str) -> bool {
-    allow.iter().any(|a| match a.strip_suffix('*') {
-        Some(prefix) => principal.starts_with(prefix),
-        None => a == principal,
-    })
+/// A name, or a prefix when it ends in `*`.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => text.starts_with(prefix),
+        None => pattern == text,
+    }
 }
 
-fn list(items: &[&[&str]]) -> Vec<String> {
+/// One allowlist entry: a request it matches never makes a finding. Every
+/// part it gives must match (a principal from an address range, say);
+/// names take a trailing `*` for a prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allow {
+    pub principal: Option<String>,
+    /// The request's namespace (a cluster-wide request has none).
+    pub namespace: Option<String>,
+    /// The client's user agent, compared without regard to case.
+    pub user_agent: Option<String>,
+    /// The address range of the request's source IP.
+    pub cidr: Option<ipnet::IpNet>,
+    /// The last day it holds (`YYYY-MM-DD`); it has lapsed when loaded after.
+    pub until: Option<String>,
+}
+
+impl Allow {
+    pub fn principal(name: &str) -> Allow {
+        Allow {
+            principal: Some(name.to_owned()),
+            ..Allow::default()
+        }
+    }
+
+    pub fn matches(&self, s: &Seen) -> bool {
+        self.principal.as_deref().is_none_or(|p| glob(p, &s.user))
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|p| s.namespace.as_deref().is_some_and(|ns| glob(p, ns)))
+            && self.user_agent.as_deref().is_none_or(|p| {
+                s.user_agent
+                    .as_deref()
+                    .is_some_and(|ua| glob(&p.to_ascii_lowercase(), &ua.to_ascii_lowercase()))
+            })
+            && self.cidr.is_none_or(|net| {
+                s.source_ip
+                    .as_deref()
+                    .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+                    .is_some_and(|ip| net.contains(&ip))
+            })
+    }
+}
+
+impl std::fmt::Display for Allow {
+    /// `alice`, `namespace=sandbox`, `alice,cidr=203.0.113.0/24,until=2026-12-31`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<String> = self.principal.iter().cloned().collect();
+        for (key, value) in [
+            ("namespace", self.namespace.clone()),
+            ("user_agent", self.user_agent.clone()),
+            ("cidr", self.cidr.map(|c| c.to_string())),
+            ("until", self.until.clone()),
+        ] {
+            if let Some(v) = value {
+                parts.push(format!("{key}={v}"));
+            }
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl Serialize for Allow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn allowed(allow: &[Allow], s: &Seen) -> bool {
+    allow.iter().any(|a| a.matches(s))
+}
+
+fn list(items: &[&[&str]]) -> Vec<Allow> {
     items
         .iter()
         .flat_map(|l| l.iter())
-        .map(|s| s.to_string())
+        .map(|s| Allow::principal(s))
         .collect()
 }
 
@@ -436,7 +509,7 @@ impl Engine {
         let start = *self.start.get_or_insert(time);
         let mut now_qualified = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
-            if !rule.enabled || !(rule.matches)(s) || allowed(&rule.allow, &s.user) {
+            if !rule.enabled || !(rule.matches)(s) || allowed(&rule.allow, s) {
                 continue;
             }
             if rule.learn > 0 {

@@ -30,6 +30,7 @@ fn seen(
         source_ip: Some("203.0.113.9".into()),
         user_agent: Some("kubectl/v1.29.3".into()),
         payload: false,
+        anonymous: user == "system:anonymous",
         origin: Origin::default(),
     }
 }
@@ -334,14 +335,12 @@ enabled = false
         (bulk.threshold, bulk.window, bulk.severity),
         (3, MINUTE, Severity::Critical)
     );
-    assert!(bulk.allow.contains(&"bob".to_string()) && bulk.allow.contains(&"carol".to_string()));
-    assert!(
-        !bulk.allow.contains(&"dave".to_string()),
-        "a lapsed entry allows nothing"
-    );
+    let named = |p: &str| bulk.allow.iter().any(|a| a.principal.as_deref() == Some(p));
+    assert!(named("bob") && named("carol"));
+    assert!(!named("dave"), "a lapsed entry allows nothing");
     assert_eq!(
         warnings,
-        vec!["bulk-secret-reads: the allowlist entry for dave lapsed on 2020-01-01"]
+        vec!["bulk-secret-reads: the allowlist entry dave,until=2020-01-01 lapsed on 2020-01-01"]
     );
     assert!(bulk.allow.len() > 3, "the defaults stay");
     assert!(
@@ -399,6 +398,80 @@ fn a_bad_config_is_named_with_the_fix() {
         err("[denied-burst]\nallow = [{ principal = \"x\", until = \"tomorrow\" }]\n")
             .contains("is not a date like 2026-12-31")
     );
+    assert_eq!(
+        err("[denied-burst]\nallow = [\"a\", { cidr = \"10.0.0.0/33\" }]\n"),
+        "denied-burst: allow entry 2: cidr \"10.0.0.0/33\" is not an address range like 10.0.0.0/8"
+    );
+    assert_eq!(
+        err("[denied-burst]\nallow = [{ ip = \"10.0.0.1\" }]\n"),
+        "denied-burst: allow entry 1: unknown key \"ip\": an entry has principal, namespace, user_agent, cidr and until"
+    );
+    assert_eq!(
+        err("[denied-burst]\nallow = [{ until = \"2030-01-01\" }]\n"),
+        "denied-burst: allow entry 1: an entry needs at least one of principal, namespace, user_agent and cidr"
+    );
+    assert!(
+        err("[denied-burst]\nallow = [3]\n")
+            .contains("allow entry 1: expected a principal or a table")
+            && err("[denied-burst]\nallow = [3]\n").ends_with("found integer")
+    );
+}
+
+#[test]
+fn allowlists_name_namespaces_user_agents_and_address_ranges_and_all_parts_must_match() {
+    let text = r#"
+[scripting-client]
+allow = [
+  { namespace = "sandbox-*" },
+  { user_agent = "Curl/8.*", cidr = "10.0.0.0/8" },
+  { principal = "alice", cidr = "2001:db8::/32", until = "2030-01-01" },
+]
+"#;
+    let (rules, warnings) = config::apply(defaults(), text, "2026-12-03").unwrap();
+    assert!(warnings.is_empty());
+    let fires = |ns: &str, user: &str, ua: &str, ip: &str| {
+        let mut s = seen(user, "get", Some(ns), Some("db"), 200, T0);
+        s.user_agent = Some(ua.into());
+        s.source_ip = Some(ip.into());
+        !evaluate(&rules, &mut [s], "prod").is_empty()
+    };
+    assert!(fires("prod", "mallory", "curl/8.5.0", "203.0.113.9"));
+    assert!(
+        !fires("sandbox-7", "mallory", "curl/8.5.0", "203.0.113.9"),
+        "namespace prefix"
+    );
+    assert!(
+        !fires("prod", "mallory", "curl/8.5.0", "10.1.2.3"),
+        "agent (any case) and range"
+    );
+    assert!(
+        fires("prod", "mallory", "wget/1.21", "10.1.2.3"),
+        "the agent must match too"
+    );
+    assert!(
+        fires("prod", "mallory", "curl/7.1", "10.1.2.3"),
+        "curl/7 is not curl/8.*"
+    );
+    assert!(
+        !fires("prod", "alice", "curl/8.5.0", "2001:db8:4::2a"),
+        "principal and IPv6 range"
+    );
+    assert!(
+        fires("prod", "alice", "curl/8.5.0", "203.0.113.9"),
+        "alice from elsewhere"
+    );
+    assert!(
+        fires("prod", "bob", "curl/8.5.0", "2001:db8:4::2a"),
+        "someone else in the range"
+    );
+}
+
+#[test]
+fn the_unauthenticated_group_counts_as_anonymous() {
+    // A request whose user is in system:unauthenticated, whatever its name.
+    let mut s = seen("system:unknown", "get", Some("prod"), Some("db"), 200, T0);
+    s.anonymous = true;
+    assert_eq!(fired(&mut [s]), ["anonymous-access-allowed"]);
 }
 
 #[test]
