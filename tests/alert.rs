@@ -170,3 +170,170 @@ fn analyze_with_rules_gains_the_same_findings() {
     assert_eq!(analyze["findings"], alert["findings"]);
     assert!(analyze["rollup"].is_array());
 }
+
+/// The generator's two-day scenario for `seed`, written into `dir` as JSON
+/// lines of the secret records; returns its path and its labelled attacks.
+fn two_day(dir: &std::path::Path, seed: u64) -> (std::path::PathBuf, Vec<gen_audit::Attack>) {
+    let path = dir.join(format!("two-day-{seed}.jsonl"));
+    let spec = gen_audit::Spec {
+        seed,
+        ..gen_audit::Spec::two_day()
+    };
+    let truth = spec.write_file(&path).unwrap();
+    (path, truth.attacks)
+}
+
+fn findings(o: &Output) -> Vec<serde_json::Value> {
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    doc["findings"].as_array().unwrap().clone()
+}
+
+/// The attack a finding reports: same rule, and a request in common.
+fn caught<'a>(
+    f: &serde_json::Value,
+    attacks: &'a [gen_audit::Attack],
+) -> Option<&'a gen_audit::Attack> {
+    attacks.iter().find(|a| {
+        f["rule"] == a.rule.as_str()
+            && f["audit_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|id| a.audit_ids.iter().any(|x| id == x.as_str()))
+    })
+}
+
+#[test]
+fn the_two_day_scenario_every_attack_caught_and_nothing_else_fires() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules: Vec<String> = {
+        let o = run(&["--list-rules", "--output", "json"]);
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        doc["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let seeds = [1, 2, 3];
+    let (mut attacks_total, mut caught_total, mut false_total) = (0, 0, 0);
+    for seed in seeds {
+        let (path, attacks) = two_day(tmp.path(), seed);
+        // One attack of every rule's kind, all on day 2.
+        let mut kinds: Vec<&str> = attacks.iter().map(|a| a.rule.as_str()).collect();
+        kinds.sort();
+        let mut all: Vec<&str> = rules.iter().map(String::as_str).collect();
+        all.sort();
+        assert_eq!(kinds, all, "seed {seed}: an attack for each rule");
+        assert!(attacks.iter().all(|a| a.at.as_str() >= "2026-11-02"));
+        let o = run(&["--output", "json", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        let found = findings(&o);
+        for f in &found {
+            assert!(
+                f["first_seen"].as_str().unwrap() >= "2026-11-02",
+                "seed {seed}: nothing fires on the benign day: {f}"
+            );
+        }
+        let falses: Vec<_> = found
+            .iter()
+            .filter(|f| caught(f, &attacks).is_none())
+            .collect();
+        for a in &attacks {
+            let by = found
+                .iter()
+                .filter(|f| caught(f, std::slice::from_ref(a)).is_some())
+                .count();
+            assert_eq!(
+                by, 1,
+                "seed {seed}: {} at {} is one finding, found {by}",
+                a.rule, a.at
+            );
+        }
+        assert!(
+            falses.is_empty(),
+            "seed {seed}: false findings: {falses:#?}"
+        );
+        // The secret value the payload attack logged never reaches output.
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(!text.contains("czNjcjN0LXZhbHVl") && !text.contains("s3cr3t-value"));
+        attacks_total += attacks.len();
+        caught_total += attacks.len();
+        false_total += falses.len();
+    }
+    let cluster_days = 2 * seeds.len();
+    eprintln!(
+        "two-day scenario, {} clusters: {caught_total} of {attacks_total} attacks caught, {false_total} false findings in {cluster_days} cluster-days",
+        seeds.len()
+    );
+    assert!(false_total <= cluster_days);
+}
+
+#[test]
+fn a_state_file_carries_what_was_learnt_from_one_days_export_to_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, attacks) = two_day(tmp.path(), 7);
+    // Split the export at midnight, as daily exports come.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut day1, mut day2) = (String::new(), String::new());
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let day = if v["requestReceivedTimestamp"].as_str().unwrap() < "2026-11-02" {
+            &mut day1
+        } else {
+            &mut day2
+        };
+        day.push_str(line);
+        day.push('\n');
+    }
+    let (d1, d2) = (tmp.path().join("day1.jsonl"), tmp.path().join("day2.jsonl"));
+    std::fs::write(&d1, day1).unwrap();
+    std::fs::write(&d2, day2).unwrap();
+    let state = tmp.path().join("state.json");
+    let s = state.to_str().unwrap();
+    let new_source = |o: &Output| {
+        findings(o)
+            .iter()
+            .filter(|f| f["rule"] == "new-source-for-principal")
+            .count()
+    };
+    // Day 2 alone has no history: the learning rule may not fire.
+    let alone = run(&["--output", "json", d2.to_str().unwrap()]);
+    assert_eq!(new_source(&alone), 0);
+    // Day 1 with a state learns and says nothing; day 2 then compares.
+    let first = run(&["--output", "json", "--state", s, d1.to_str().unwrap()]);
+    assert_eq!((first.status.code(), findings(&first).len()), (Some(0), 0));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["schema_version"], 1);
+    let bob = "arn:aws:sts::123456789012:assumed-role/Developer/bob";
+    assert_eq!(
+        saved["history"]["new-source-for-principal"]["principals"][bob]["addresses"],
+        serde_json::json!(["198.51.100.23"])
+    );
+    let second = run(&["--output", "json", "--state", s, d2.to_str().unwrap()]);
+    let found = findings(&second);
+    assert_eq!(new_source(&second), 1);
+    let attack = attacks
+        .iter()
+        .find(|a| a.rule == "new-source-for-principal")
+        .unwrap();
+    let f = found
+        .iter()
+        .find(|f| f["rule"] == "new-source-for-principal")
+        .unwrap();
+    assert!(caught(f, std::slice::from_ref(attack)).is_some());
+    assert_eq!(found.len(), attacks.len(), "every attack, nothing else");
+    // A shorter --learn lets day 2 alone learn from its own first hours.
+    let short = run(&["--output", "json", "--learn", "6h", d2.to_str().unwrap()]);
+    assert_eq!(new_source(&short), 1);
+    // A file that is not a state is refused, and left alone.
+    std::fs::write(&state, "[]").unwrap();
+    let bad = run(&["--state", s, d2.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("is not a secret-audit state file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "[]");
+}

@@ -64,10 +64,22 @@ impl Seen {
 /// A token for a request already handed on.
 const HANDED: u32 = u32::MAX;
 
+/// Which requests a tap hands on (the rest it drops once their outcome is
+/// known).
+#[derive(Clone)]
+pub struct Keep(pub std::sync::Arc<dyn Fn(&Seen) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keep")
+    }
+}
+
 /// Hands each request to a receiver once (see the module comment).
 #[derive(Debug, Clone, Default)]
 pub struct Tap {
     out: Option<Sender<Seen>>,
+    keep: Option<Keep>,
     /// Requests seen without a response code yet, by slot.
     waiting: Vec<Option<Seen>>,
     free: Vec<u32>,
@@ -82,7 +94,18 @@ impl Tap {
         }
     }
 
+    /// This tap, handing on only the requests `keep` accepts.
+    pub fn keeping(self, keep: Keep) -> Tap {
+        Tap {
+            keep: Some(keep),
+            ..self
+        }
+    }
+
     fn send(&self, seen: Seen) {
+        if self.keep.as_ref().is_some_and(|k| !(k.0)(&seen)) {
+            return;
+        }
         if let Some(out) = &self.out {
             // The receiver gone means the run is ending: nothing to print to.
             let _ = out.send(seen);

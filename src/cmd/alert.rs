@@ -16,7 +16,7 @@ use crate::audit::shard::{tapped_ledger, Settings};
 use crate::audit::tap::Tap;
 use crate::cli::GlobalArgs;
 use crate::cmd::analyze::{at_least_one, parse_size};
-use crate::error::exit;
+use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis;
 use crate::output::OutputFormat;
@@ -39,6 +39,16 @@ pub struct AlertArgs {
     /// Add the rollup (as `analyze` prints it) to the JSON document.
     #[arg(long)]
     pub rollup: bool,
+    /// How much history a rule that compares with it (new source for a
+    /// principal) learns before it may fire: from --state, or else the
+    /// input's first DURATION.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::timearg::parse_duration)]
+    pub learn: std::time::Duration,
+    /// Keep what the learning rules learn in FILE (JSON), and start from it:
+    /// run over each day's export with the same FILE and every day is
+    /// compared with the days before. Created when missing.
+    #[arg(long, value_name = "FILE", env = "SECRET_AUDIT_STATE")]
+    pub state: Option<PathBuf>,
     /// Records larger than this are malformed and skipped unread.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
     pub max_record_size: usize,
@@ -49,7 +59,14 @@ pub struct AlertArgs {
 
 pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let say = global.reporter();
-    let rules = crate::cmd::analyze::load_rules(args.rules.as_deref(), say)?;
+    let mut rules = crate::cmd::analyze::load_rules(args.rules.as_deref(), say)?;
+    for rule in rules.iter_mut().filter(|r| r.learn > 0) {
+        rule.learn = args.learn.as_millis() as i64;
+    }
+    let learned = match &args.state {
+        Some(path) => crate::rules::state::load(path).map_err(AppError::Usage)?,
+        None => Default::default(),
+    };
     if args.list_rules {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
@@ -61,7 +78,10 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let settings = Arc::new(Settings {
         max_record_size: args.max_record_size,
         keep_all_malformed: say.is_verbose(),
-        ledger: tapped_ledger(Grouping::By(DEFAULT_KEYS.to_vec()), Tap::to(tx)),
+        ledger: tapped_ledger(
+            Grouping::By(DEFAULT_KEYS.to_vec()),
+            Tap::to(tx).keeping(crate::rules::wanted(&rules)),
+        ),
         ..Settings::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;
@@ -82,8 +102,11 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
     analysis::warn(say, &shard, &reports);
-    let findings = crate::cmd::analyze::findings_of(Some(&rules), Some(&rx), &reports)
-        .expect("rules and a tap were given");
+    let (findings, learned) =
+        crate::cmd::analyze::learned_findings_of(&rules, &rx, &reports, learned);
+    if let Some(path) = &args.state {
+        crate::rules::state::save(path, &learned).map_err(anyhow::Error::msg)?;
+    }
     let totals = rollup::totals(&shard.grouped);
     let summary = analysis::summary(&shard, &reports, &totals);
     let rollup = (args.rollup && global.output() == OutputFormat::Json)

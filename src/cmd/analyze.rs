@@ -126,14 +126,20 @@ pub fn findings_of(
     tap: Option<&crossbeam_channel::Receiver<crate::audit::tap::Seen>>,
     reports: &[input::InputReport],
 ) -> Option<Vec<crate::rules::Finding>> {
-    let (rules, rx) = (rules?, tap?);
-    let mut requests: Vec<_> = rx.try_iter().collect();
+    Some(learned_findings_of(rules?, tap?, reports, Default::default()).0)
+}
+
+/// [`findings_of`] starting from what earlier runs learnt; also returns
+/// what the learning rules know after this run.
+pub fn learned_findings_of(
+    rules: &[crate::rules::Rule],
+    tap: &crossbeam_channel::Receiver<crate::audit::tap::Seen>,
+    reports: &[input::InputReport],
+    learned: crate::rules::Learned,
+) -> (Vec<crate::rules::Finding>, crate::rules::Learned) {
+    let mut requests: Vec<_> = tap.try_iter().collect();
     let inputs: Vec<&str> = reports.iter().map(|r| r.path.as_str()).collect();
-    Some(crate::rules::evaluate(
-        rules,
-        &mut requests,
-        &inputs.join(", "),
-    ))
+    crate::rules::evaluate_learned(rules, &mut requests, &inputs.join(", "), learned)
 }
 
 /// The analysis; with findings, a text format gets them after it (JSON
@@ -195,9 +201,11 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
             by.push(*k);
         }
     }
-    let ledger_tap = match &tap {
-        Some((tx, _)) => crate::audit::tap::Tap::to(tx.clone()),
-        None => crate::audit::tap::Tap::default(),
+    let ledger_tap = match (&tap, &rules) {
+        (Some((tx, _)), Some(rules)) => {
+            crate::audit::tap::Tap::to(tx.clone()).keeping(crate::rules::wanted(rules))
+        }
+        _ => crate::audit::tap::Tap::default(),
     };
     let settings = settings(&args, (since, until), &by, ledger_tap, say.is_verbose());
     let tap = tap.map(|(_, rx)| rx);

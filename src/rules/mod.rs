@@ -8,7 +8,7 @@
 //! are evaluated in time order. The defaults know EKS: its control plane
 //! and the operators that read secrets all day are not suspects.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -16,6 +16,7 @@ use crate::audit::event::is_denied;
 use crate::audit::tap::Seen;
 
 pub mod config;
+pub mod state;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -69,7 +70,8 @@ pub struct Rule {
     /// Off only when a config says so.
     pub enabled: bool,
     /// Milliseconds of history the rule learns before it may fire (0: it
-    /// needs none); the first part of the input is its history.
+    /// needs none): from the state of earlier runs, or the first part of
+    /// the input.
     pub learn: i64,
     matches: fn(&Seen) -> bool,
 }
@@ -77,8 +79,11 @@ pub struct Rule {
 const MIN: i64 = 60_000;
 
 /// The control plane and the add-ons that read secrets all day on EKS.
+/// Kubelets (`system:node:*`) read the secrets of their own pods, which
+/// the Node authorizer holds them to.
 const EKS_PRINCIPALS: &[&str] = &[
     "eks:*",
+    "system:node:*",
     "system:kube-controller-manager",
     "system:kube-scheduler",
     "system:apiserver",
@@ -346,34 +351,57 @@ pub fn defaults() -> Vec<Rule> {
             allow: list(&[EKS_PRINCIPALS]),
             enabled: true,
             learn: 24 * 60 * MIN,
-            reason: "a person or role known from the first 24 hours reads secrets from an address or client never seen for it: a stolen credential; service accounts are left out (pod addresses change all day)",
+            reason: "a person or role reads secrets from an address or client (kubectl, Helm... whatever the version) never seen for it in its history (earlier runs' --state, or the input's first --learn period, 24 h): a stolen credential; service accounts are left out (pod addresses change all day)",
             matches: |s| is_read(s) && succeeded(s) && service_account_namespace(&s.user).is_none(),
         },
     ]
 }
 
-/// What each principal was seen reading secrets from: its addresses and
-/// clients.
-#[derive(Default)]
-struct History {
-    seen: HashMap<String, (BTreeSet<String>, BTreeSet<String>)>,
+/// The client of a user agent: its product, without version or platform
+/// (`kubectl/v1.29.3 (darwin/arm64) ...` is `kubectl`), so an upgrade is
+/// not a new client.
+fn client(user_agent: &str) -> &str {
+    user_agent.split(['/', ' ']).next().unwrap_or("").trim()
 }
 
+/// What a learning rule knows: since when, and what each principal was
+/// seen reading secrets from (kept between runs by `alert --state`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct History {
+    /// Milliseconds since the epoch of the first request it learnt.
+    pub since_ms: Option<i64>,
+    pub principals: BTreeMap<String, Sources>,
+}
+
+/// A principal's source addresses and clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Sources {
+    pub addresses: BTreeSet<String>,
+    pub clients: BTreeSet<String>,
+}
+
+/// Every learning rule's history, by rule name.
+pub type Learned = BTreeMap<String, History>;
+
 impl History {
-    /// Learns a request; returns whether its address or client was new for
-    /// a principal already known.
-    fn novel(&mut self, s: &Seen) -> bool {
-        let ip = s.source_ip.clone().unwrap_or_default();
-        let ua = s.user_agent.clone().unwrap_or_default();
-        match self.seen.get_mut(&s.user) {
+    /// Learns a request at `time`; returns whether its address or client
+    /// was new for a principal already known.
+    fn novel(&mut self, s: &Seen, time: i64) -> bool {
+        self.since_ms = Some(self.since_ms.map_or(time, |t| t.min(time)));
+        let ip = s.source_ip.as_deref().unwrap_or("");
+        let ua = client(s.user_agent.as_deref().unwrap_or(""));
+        match self.principals.get_mut(&s.user) {
             None => {
-                self.seen
-                    .insert(s.user.clone(), (BTreeSet::from([ip]), BTreeSet::from([ua])));
+                let known = Sources {
+                    addresses: BTreeSet::from([ip.to_owned()]),
+                    clients: BTreeSet::from([ua.to_owned()]),
+                };
+                self.principals.insert(s.user.clone(), known);
                 false
             }
-            Some((ips, uas)) => {
-                let new_ip = ips.insert(ip);
-                let new_ua = uas.insert(ua);
+            Some(known) => {
+                let new_ip = !known.addresses.contains(ip) && known.addresses.insert(ip.to_owned());
+                let new_ua = !known.clients.contains(ua) && known.clients.insert(ua.to_owned());
                 new_ip || new_ua
             }
         }
@@ -484,20 +512,36 @@ pub struct Engine {
     cluster: String,
     open: HashMap<(usize, String), Episode>,
     history: Vec<History>,
-    start: Option<i64>,
     closed: Vec<Finding>,
 }
 
 impl Engine {
     pub fn new(rules: Vec<Rule>, cluster: &str) -> Engine {
+        Engine::learned(rules, cluster, Learned::new())
+    }
+
+    /// An engine whose learning rules start from what earlier runs learnt.
+    pub fn learned(rules: Vec<Rule>, cluster: &str, mut learned: Learned) -> Engine {
         Engine {
-            history: rules.iter().map(|_| History::default()).collect(),
+            history: rules
+                .iter()
+                .map(|r| learned.remove(r.name).unwrap_or_default())
+                .collect(),
             rules,
             cluster: cluster.to_owned(),
             open: HashMap::new(),
-            start: None,
             closed: Vec::new(),
         }
+    }
+
+    /// What the learning rules know now, to keep for the next run.
+    pub fn history(&self) -> Learned {
+        self.rules
+            .iter()
+            .zip(&self.history)
+            .filter(|(r, _)| r.learn > 0)
+            .map(|(r, h)| (r.name.to_owned(), h.clone()))
+            .collect()
     }
 
     /// Applies every rule to one request; returns the findings whose
@@ -506,7 +550,6 @@ impl Engine {
         let Some(time) = s.time.map(|t| t / 1000) else {
             return Vec::new();
         };
-        let start = *self.start.get_or_insert(time);
         let mut now_qualified = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.enabled || !(rule.matches)(s) || allowed(&rule.allow, s) {
@@ -514,8 +557,10 @@ impl Engine {
             }
             if rule.learn > 0 {
                 // Learns always; fires only once its history is long enough.
-                let novel = self.history[i].novel(s);
-                if !(novel && time - start >= rule.learn) {
+                let history = &mut self.history[i];
+                let novel = history.novel(s, time);
+                let since = history.since_ms.unwrap_or(time);
+                if !(novel && time - since >= rule.learn) {
                     continue;
                 }
             }
@@ -564,15 +609,39 @@ impl Engine {
     }
 }
 
+/// Whether any of `rules` would look at a request (the rest can be dropped
+/// unread: they neither make a finding nor teach a learning rule).
+pub fn wanted(rules: &[Rule]) -> crate::audit::tap::Keep {
+    let rules = rules.to_vec();
+    crate::audit::tap::Keep(std::sync::Arc::new(move |s: &Seen| {
+        s.time.is_some()
+            && rules
+                .iter()
+                .any(|r| r.enabled && (r.matches)(s) && !allowed(&r.allow, s))
+    }))
+}
+
 /// Evaluates `rules` over requests (any order: they are put in time order
 /// here) and returns the findings, most severe first, then by time.
 pub fn evaluate(rules: &[Rule], requests: &mut [Seen], cluster: &str) -> Vec<Finding> {
+    evaluate_learned(rules, requests, cluster, Learned::new()).0
+}
+
+/// [`evaluate`] with what earlier runs learnt; returns the findings and
+/// what the learning rules know after these requests.
+pub fn evaluate_learned(
+    rules: &[Rule],
+    requests: &mut [Seen],
+    cluster: &str,
+    learned: Learned,
+) -> (Vec<Finding>, Learned) {
     requests.sort_by_key(|s| s.time.unwrap_or(i64::MIN));
-    let mut engine = Engine::new(rules.to_vec(), cluster);
+    let mut engine = Engine::learned(rules.to_vec(), cluster, learned);
     for s in requests.iter() {
         engine.push(s);
     }
-    engine.finish()
+    let history = engine.history();
+    (engine.finish(), history)
 }
 
 impl Episode {

@@ -20,6 +20,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use crate::event::{Event, ObjectRef, ResponseStatus, User};
 
+mod scenario;
+pub use scenario::Attack;
+
 pub const ACCOUNT: &str = "123456789012";
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -218,6 +221,8 @@ pub struct Cluster {
     /// Watches still open: (when they end, sequence, the event to log then).
     open: BinaryHeap<Reverse<(i64, u64, OpenWatch)>>,
     opened: u64,
+    /// The two-day scenario (`--scenario two-day`), when it runs.
+    scenario: Option<scenario::Plan>,
 }
 
 /// A watch's ResponseComplete record, waiting for its time.
@@ -270,13 +275,26 @@ impl Cluster {
             burst: VecDeque::new(),
             open: BinaryHeap::new(),
             opened: 0,
+            scenario: None,
         }
+    }
+
+    /// Microseconds since the epoch of the latest request.
+    pub fn now(&self) -> i64 {
+        self.now
     }
 
     /// The records of the next request: usually one; with `--stages-all`
     /// sometimes a RequestReceived record first; or a watch that ends now.
     pub fn next_records(&mut self, out: &mut Vec<Event>) {
-        self.now += i64::from(self.r.u32(200..=4000));
+        let gap = i64::from(self.r.u32(200..=4000));
+        self.now += match &self.scenario {
+            Some(_) => gap * scenario::SLOWER,
+            None => gap,
+        };
+        if self.burst.is_empty() {
+            self.start_due_attack();
+        }
         if let Some(Reverse((due, _, _))) = self.open.peek() {
             if *due <= self.now {
                 let Reverse((due, _, OpenWatch(mut done))) = self.open.pop().unwrap();
@@ -578,6 +596,7 @@ impl Cluster {
             user_agent: ua.to_string(),
             object_ref,
             response_status: Some(status),
+            request_object: None,
             request_received_timestamp: recv,
             stage_timestamp: done,
             annotations,
@@ -784,8 +803,16 @@ impl Cluster {
     }
 
     fn secret_request(&mut self) -> Event {
+        if self.scenario.is_some() {
+            if let Some(first) = self.scenario_noise() {
+                return first;
+            }
+        }
         let ns = self.pick(NAMESPACES);
-        let x = self.r.f64();
+        let mut x = self.r.f64();
+        if self.scenario.is_some() {
+            x = self.scenario_mix(x);
+        }
         let mut burst: Vec<Event> = Vec::new();
         if x < 0.40 {
             // A workload reads its own secrets.
@@ -853,7 +880,13 @@ impl Cluster {
         } else if x < 0.76 {
             // People with kubectl, k9s or Helm.
             let verb = self.pick(&["get", "get", "list"]);
-            let who = self.r.usize(..HUMANS.len());
+            // In the scenario, CI does not browse secrets by hand.
+            let people = if self.scenario.is_some() {
+                CI
+            } else {
+                HUMANS.len()
+            };
+            let who = self.r.usize(..people);
             let human = self.human(who);
             let ua = self.pick(KUBECTL_UA);
             let name = (verb == "get").then(|| self.secret_of(ns));

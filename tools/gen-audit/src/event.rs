@@ -29,6 +29,9 @@ pub struct Event {
     pub object_ref: Option<ObjectRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_status: Option<ResponseStatus>,
+    /// The body of the request, logged at the RequestResponse level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_object: Option<serde_json::Value>,
     /// Microseconds since the epoch.
     #[serde(serialize_with = "micro_time")]
     pub request_received_timestamp: i64,

@@ -5,7 +5,10 @@
 //! what a cluster does; [`format`] how each export writes it). `--stages-all`
 //! adds a RequestReceived record before some requests' first stage;
 //! `--exotic` adds impersonation, 401 answers and Panic stages to some secret
-//! requests. Neither changes the other events.
+//! requests. Neither changes the other events. `--scenario two-day` writes a
+//! small cluster's benign day and then a day with one labelled attack of
+//! each kind the detection rules know (the truth's `attacks`);
+//! `--only-secrets` writes only the records on secrets.
 //!
 //! A development tool: the tests, `scripts/make-fixtures` and `scripts/bench`
 //! use it; the shipped binary does not depend on it.
@@ -23,7 +26,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use cluster::Cluster;
+pub use cluster::{Attack, Cluster};
 pub use event::Event;
 pub use format::Format;
 
@@ -34,6 +37,34 @@ pub enum Size {
     Requests(u64),
     /// Stop once about this many bytes were written, before compression.
     Bytes(u64),
+    /// Stop at this many microseconds after the start.
+    Span(i64),
+}
+
+/// A story the cluster tells instead of its steady mix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// A benign day, then a day with one labelled attack of each kind.
+    TwoDay,
+}
+
+impl Scenario {
+    /// How long the scenario runs, in microseconds.
+    pub fn span(self) -> i64 {
+        match self {
+            Scenario::TwoDay => 2 * 86_400_000_000,
+        }
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scenario, String> {
+        match s {
+            "two-day" => Ok(Scenario::TwoDay),
+            _ => Err(format!("unknown scenario {s:?}; the one there is: two-day")),
+        }
+    }
 }
 
 /// What to generate and how to write it.
@@ -47,6 +78,10 @@ pub struct Spec {
     pub size: Size,
     pub format: Format,
     pub gzip: bool,
+    pub scenario: Option<Scenario>,
+    /// Write only the records on secrets (what a filter on secrets lets
+    /// through); the truth counts what was written.
+    pub only_secrets: bool,
 }
 
 impl Spec {
@@ -60,12 +95,36 @@ impl Spec {
             size: Size::Requests(1000),
             format,
             gzip: false,
+            scenario: None,
+            only_secrets: false,
+        }
+    }
+
+    /// The two-day scenario as JSON lines of the records on secrets, seed 7.
+    pub fn two_day() -> Spec {
+        Spec {
+            scenario: Some(Scenario::TwoDay),
+            size: Size::Span(Scenario::TwoDay.span()),
+            only_secrets: true,
+            ..Spec::new(Format::Jsonl)
         }
     }
 
     pub fn cluster(&self) -> Cluster {
         let start = self.start.timestamp_micros();
-        Cluster::new(self.seed, start, self.stages_all, self.exotic)
+        let cluster = Cluster::new(self.seed, start, self.stages_all, self.exotic);
+        match self.scenario {
+            Some(Scenario::TwoDay) => cluster.two_day(self.seed),
+            None => cluster,
+        }
+    }
+
+    fn done(&self, requests: u64, bytes: u64, cluster: &Cluster) -> bool {
+        match self.size {
+            Size::Requests(n) => requests >= n,
+            Size::Bytes(n) => bytes >= n,
+            Size::Span(span) => cluster.now() >= self.start.timestamp_micros() + span,
+        }
     }
 
     /// Writes the log to `out`; returns its truth.
@@ -85,22 +144,22 @@ impl Spec {
         let mut cluster = self.cluster();
         let mut records = Vec::new();
         let mut requests = 0;
-        loop {
-            match self.size {
-                Size::Requests(n) if requests >= n => break,
-                Size::Bytes(n) if writer.written() >= n => break,
-                _ => {}
-            }
+        while !self.done(requests, writer.written(), &cluster) {
             requests += 1;
             records.clear();
             cluster.next_records(&mut records);
             for ev in &records {
+                if self.only_secrets && !ev.is_secret() {
+                    continue;
+                }
                 truth.note(ev);
                 writer.record(ev)?;
             }
         }
         writer.finish()?;
-        Ok(truth.finish())
+        let mut truth = truth.finish();
+        truth.attacks = cluster.attacks();
+        Ok(truth)
     }
 
     /// The records themselves, in the order a log holds them (for tests that
@@ -110,14 +169,22 @@ impl Spec {
         let mut cluster = self.cluster();
         let (mut all, mut requests, mut bytes) = (Vec::new(), 0, 0);
         loop {
-            match self.size {
-                Size::Requests(n) if requests >= n => return all,
-                Size::Bytes(n) if bytes >= n => return all,
-                _ => {}
+            if self.done(requests, bytes, &cluster) {
+                return all;
             }
             requests += 1;
             let from = all.len();
             cluster.next_records(&mut all);
+            if self.only_secrets {
+                let mut i = from;
+                while i < all.len() {
+                    if all[i].is_secret() {
+                        i += 1;
+                    } else {
+                        all.remove(i);
+                    }
+                }
+            }
             if let Size::Bytes(_) = self.size {
                 bytes += all[from..]
                     .iter()
@@ -184,6 +251,10 @@ pub struct Truth {
     /// Log events a correct read metric filter counts: secrets,
     /// get/list/watch, ResponseComplete, code below 400.
     pub metric_read_events: u64,
+    /// The attacks a scenario injected, each with the rule that must
+    /// report it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attacks: Vec<Attack>,
 }
 
 /// Counts a log's truth record by record.
@@ -245,6 +316,7 @@ impl Tally {
             secret_denied: denied,
             distinct_namespace_secret_user: self.keys.len() as u64,
             metric_read_events: self.metric_read_events,
+            attacks: Vec::new(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use gen_audit::{parse_start, Format, Size, Spec};
+use gen_audit::{parse_start, Format, Scenario, Size, Spec};
 
 /// Writes realistic, deterministic Amazon EKS audit logs in an export format
 /// and prints their ground truth as JSON (records, secret records, secret
@@ -44,6 +44,14 @@ struct Args {
     /// Impersonation, 401 answers and Panic stages on some secret requests.
     #[arg(long)]
     exotic: bool,
+    /// two-day: a small cluster's benign day, then a day with one attack of
+    /// each kind the detection rules know, listed in the truth's `attacks`
+    /// (two days long unless --events or --mb says otherwise).
+    #[arg(long)]
+    scenario: Option<Scenario>,
+    /// Write only the records on secrets.
+    #[arg(long)]
+    only_secrets: bool,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +62,7 @@ fn main() -> ExitCode {
     }
     let size = match (a.mb, a.events) {
         (Some(mb), None) => Size::Bytes((mb * 1e6) as u64),
+        (None, None) if a.scenario.is_some() => Size::Span(a.scenario.unwrap().span()),
         (None, n) => Size::Requests(n.unwrap_or(1000)),
         (Some(_), Some(_)) => {
             eprintln!("gen-audit: give --mb or --events, not both");
@@ -68,6 +77,8 @@ fn main() -> ExitCode {
         size,
         format: a.format,
         gzip: a.gzip,
+        scenario: a.scenario,
+        only_secrets: a.only_secrets,
     };
     let result = if a.out.as_os_str() == "-" {
         let stdout = io::stdout().lock();
