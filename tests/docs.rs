@@ -13,7 +13,8 @@
 //! `<!-- doc-test: emulator reset; audit-group prod; ... -->` runs the block
 //! against the local AWS emulator (reset, then the listed set-up steps);
 //! `<!-- doc-test: emulator; STEP -->` goes on from the state the page's
-//! previous block left; `<!-- doc-test: not run: REASON -->` skips a block
+//! previous block left; `<!-- doc-test: generate two-day -->` writes the
+//! generator's two-day scenario to `two-day.jsonl`; `<!-- doc-test: not run: REASON -->` skips a block
 //! (a real AWS account only). Commands this file never runs are listed in
 //! [`NOT_RUN`] with the reason.
 //!
@@ -388,6 +389,13 @@ fn every_command_in_the_docs_prints_what_the_docs_show() {
                         .as_ref()
                         .unwrap_or_else(|| panic!("{name}:{}: no emulator yet", block.at));
                     set_up(e, &steps[1..]);
+                }
+                // The generator's two-day scenario, as the README's
+                // gen-audit command writes it.
+                Some("generate two-day") => {
+                    gen_audit::Spec::two_day()
+                        .write_file(&shell.dir.path().join("two-day.jsonl"))
+                        .unwrap();
                 }
                 Some("") | None => steps.clear(),
                 Some(other) => panic!("{name}:{}: unknown directive {other:?}", block.at),

@@ -60,5 +60,5 @@ fn the_documented_commands_run_as_written() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 1, "the README shows one gen-audit command");
+    assert_eq!(ran, 2, "the README shows two gen-audit commands");
 }
