@@ -13,7 +13,6 @@ use clap::Args;
 use crate::audit::group::Grouping;
 use crate::audit::rollup::{self, DEFAULT_KEYS};
 use crate::audit::shard::{tapped_ledger, Settings};
-use crate::audit::tap::Tap;
 use crate::cli::GlobalArgs;
 use crate::cmd::analyze::{at_least_one, parse_size};
 use crate::error::{exit, AppError};
@@ -74,14 +73,11 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         out.flush()?;
         return Ok(exit::OK);
     }
-    let (tx, rx) = crossbeam_channel::unbounded();
+    let (tap, collecting) = crate::cmd::analyze::rules_tap(Some(&rules));
     let settings = Arc::new(Settings {
         max_record_size: args.max_record_size,
         keep_all_malformed: say.is_verbose(),
-        ledger: tapped_ledger(
-            Grouping::By(DEFAULT_KEYS.to_vec()),
-            Tap::to(tx).keeping(crate::rules::wanted(&rules)),
-        ),
+        ledger: tapped_ledger(Grouping::By(DEFAULT_KEYS.to_vec()), tap),
         ..Settings::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;
@@ -102,8 +98,12 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     let (shard, reports) = input::read_all(&inputs, settings, &opts);
     progress.finish_and_clear();
     analysis::warn(say, &shard, &reports);
-    let (findings, learned) =
-        crate::cmd::analyze::learned_findings_of(&rules, &rx, &reports, learned);
+    let (findings, learned) = crate::cmd::analyze::learned_findings_of(
+        &rules,
+        collecting.expect("rules were given").finish(),
+        &reports,
+        learned,
+    );
     if let Some(path) = &args.state {
         crate::rules::state::save(path, &learned).map_err(anyhow::Error::msg)?;
     }

@@ -119,27 +119,38 @@ pub fn load_rules(
     Ok(rules)
 }
 
-/// The findings of the rules over the requests the tap handed on (the
-/// inputs' paths name where they were found).
-pub fn findings_of(
+/// With rules, a tap that hands on what they look at, and the backlog it
+/// fills while the inputs are read; without, a tap that does nothing.
+pub fn rules_tap(
     rules: Option<&[crate::rules::Rule]>,
-    tap: Option<&crossbeam_channel::Receiver<crate::audit::tap::Seen>>,
-    reports: &[input::InputReport],
-) -> Option<Vec<crate::rules::Finding>> {
-    Some(learned_findings_of(rules?, tap?, reports, Default::default()).0)
+) -> (
+    crate::audit::tap::Tap,
+    Option<crate::rules::backlog::Collecting>,
+) {
+    let Some(rules) = rules else {
+        return (crate::audit::tap::Tap::default(), None);
+    };
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let tap = crate::audit::tap::Tap::to(tx).keeping(crate::rules::wanted(rules));
+    (tap, Some(crate::rules::backlog::Collecting::start(rx)))
 }
 
-/// [`findings_of`] starting from what earlier runs learnt; also returns
-/// what the learning rules know after this run.
+/// The findings of the rules over the requests the tap handed on (the
+/// inputs' paths name where they were found), starting from what earlier
+/// runs learnt; also what the learning rules know after this run.
 pub fn learned_findings_of(
     rules: &[crate::rules::Rule],
-    tap: &crossbeam_channel::Receiver<crate::audit::tap::Seen>,
+    backlog: crate::rules::backlog::Backlog,
     reports: &[input::InputReport],
     learned: crate::rules::Learned,
 ) -> (Vec<crate::rules::Finding>, crate::rules::Learned) {
-    let mut requests: Vec<_> = tap.try_iter().collect();
     let inputs: Vec<&str> = reports.iter().map(|r| r.path.as_str()).collect();
-    crate::rules::evaluate_learned(rules, &mut requests, &inputs.join(", "), learned)
+    let mut engine = crate::rules::Engine::learned(rules.to_vec(), &inputs.join(", "), learned);
+    for s in backlog.into_sorted() {
+        engine.push(&s);
+    }
+    let history = engine.history();
+    (engine.finish(), history)
 }
 
 /// The analysis; with findings, a text format gets them after it (JSON
@@ -194,21 +205,14 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
         .as_deref()
         .map(|path| load_rules(Some(path), say))
         .transpose()?;
-    let tap = rules.as_ref().map(|_| crossbeam_channel::unbounded());
     let mut by = Vec::new();
     for k in &args.by {
         if !by.contains(k) {
             by.push(*k);
         }
     }
-    let ledger_tap = match (&tap, &rules) {
-        (Some((tx, _)), Some(rules)) => {
-            crate::audit::tap::Tap::to(tx.clone()).keeping(crate::rules::wanted(rules))
-        }
-        _ => crate::audit::tap::Tap::default(),
-    };
+    let (ledger_tap, collecting) = rules_tap(rules.as_deref());
     let settings = settings(&args, (since, until), &by, ledger_tap, say.is_verbose());
-    let tap = tap.map(|(_, rx)| rx);
     let inputs = input::collect_inputs(&args.paths)?;
     // Large files are scanned through mapped windows; this makes a file
     // that shrinks under them a read error instead of the end of the process.
@@ -227,7 +231,10 @@ pub fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<u8> {
     progress.finish_and_clear();
 
     analysis::warn(say, &shard, &reports);
-    let findings = findings_of(rules.as_deref(), tap.as_ref(), &reports);
+    let findings = rules
+        .as_deref()
+        .zip(collecting)
+        .map(|(rules, c)| learned_findings_of(rules, c.finish(), &reports, Default::default()).0);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let rows = if args.requests {

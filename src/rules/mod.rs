@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::audit::event::is_denied;
 use crate::audit::tap::Seen;
 
+pub mod backlog;
 pub mod config;
 pub mod state;
 
