@@ -9,6 +9,7 @@ pub mod insights;
 pub mod limit;
 pub mod logs;
 pub mod record;
+pub mod sns;
 
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ pub struct Clients {
     // The SDK clients stay inside this module: commands call its functions.
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
     pub region: String,
 }
 
@@ -149,10 +151,17 @@ fn clients(config: &aws_config::SdkConfig, region: String) -> Clients {
     if let Some(r) = record::RecordCalls::from_env("cloudwatch") {
         cloudwatch = cloudwatch.interceptor(r);
     }
+    let mut sns = aws_sdk_sns::config::Builder::from(config)
+        .retry_classifier(NoFutileRetry)
+        .interceptor(limit::LimitBody);
+    if let Some(r) = record::RecordCalls::from_env("sns") {
+        sns = sns.interceptor(r);
+    }
     let (logs, cloudwatch) = (logs.build(), cloudwatch.build());
     Clients {
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
+        sns: aws_sdk_sns::Client::from_conf(sns.build()),
         region,
     }
 }

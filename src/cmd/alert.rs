@@ -62,10 +62,14 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     for rule in rules.iter_mut().filter(|r| r.learn > 0) {
         rule.learn = args.learn.as_millis() as i64;
     }
-    let learned = match &args.state {
-        Some(path) => crate::rules::state::load(path).map_err(AppError::Usage)?,
+    let (_lock, mut state) = match &args.state {
+        Some(path) => (
+            Some(crate::rules::state::lock(path).map_err(AppError::Usage)?),
+            crate::rules::state::load(path).map_err(AppError::Usage)?,
+        ),
         None => Default::default(),
     };
+    let learned = std::mem::take(&mut state.history);
     if args.list_rules {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
@@ -105,7 +109,8 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         learned,
     );
     if let Some(path) = &args.state {
-        crate::rules::state::save(path, &learned).map_err(anyhow::Error::msg)?;
+        state.history = learned;
+        crate::rules::state::save(path, &state).map_err(anyhow::Error::msg)?;
     }
     let totals = rollup::totals(&shard.grouped);
     let summary = analysis::summary(&shard, &reports, &totals);

@@ -17,6 +17,7 @@ use crate::audit::tap::Seen;
 
 pub mod backlog;
 pub mod config;
+pub mod schedule;
 pub mod state;
 
 /// How bad a finding is.
@@ -426,6 +427,12 @@ pub struct Finding {
     pub audit_ids: Vec<String>,
     pub dedup_key: String,
     pub summary: String,
+    /// What the episode is keyed on: the principal, or the source IP.
+    #[serde(skip)]
+    pub key: String,
+    /// First and last request, milliseconds since the epoch.
+    #[serde(skip)]
+    pub span_ms: (i64, i64),
 }
 
 /// Audit ids a finding lists at most.
@@ -501,6 +508,8 @@ impl Episode {
             audit_ids: self.audit_ids.clone(),
             dedup_key: format!("{:032x}", h.digest128()),
             summary,
+            key: self.key.clone(),
+            span_ms: (self.first, self.last),
         }
     }
 }

@@ -1,12 +1,16 @@
 //! The state file of `alert --state FILE`: what the learning rules learnt
 //! in earlier runs, so a run over one day's export compares it with the
-//! days before. JSON, written whole to a temporary file and renamed over
-//! the old one, so a crash leaves the old state or the new, never half.
+//! days before; for scheduled runs on CloudWatch also the high-water mark
+//! (where the last run's interval ended) and the episodes already sent.
+//! JSON, written whole to a temporary file and renamed over the old one,
+//! so a crash leaves the old state or the new, never half; a lock file
+//! beside it keeps two runs from using it at once.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::schedule::Sent;
 use super::Learned;
 
 /// The version of the state file's layout.
@@ -15,15 +19,32 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct StateFile {
     schema_version: u32,
+    #[serde(flatten)]
+    state: State,
+}
+
+/// What a state file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The log groups of the scheduled runs that keep it (none over files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_groups: Vec<String>,
+    /// Milliseconds: the last scheduled run owned events ingested up to
+    /// here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_water_ms: Option<i64>,
     /// By rule name.
-    history: Learned,
+    pub history: Learned,
+    /// Episodes reported, while a later request could still extend them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<Sent>,
 }
 
 /// What the state file at `path` holds; nothing when it does not exist yet.
-pub fn load(path: &Path) -> Result<Learned, String> {
+pub fn load(path: &Path) -> Result<State, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Learned::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(format!("cannot read state {}: {e}", path.display())),
     };
     let state: StateFile = serde_json::from_str(&text).map_err(|e| {
@@ -39,14 +60,14 @@ pub fn load(path: &Path) -> Result<Learned, String> {
             state.schema_version
         ));
     }
-    Ok(state.history)
+    Ok(state.state)
 }
 
-/// Writes `learned` to `path` (see the module comment).
-pub fn save(path: &Path, learned: &Learned) -> Result<(), String> {
+/// Writes `state` to `path` (see the module comment).
+pub fn save(path: &Path, state: &State) -> Result<(), String> {
     let state = StateFile {
         schema_version: SCHEMA_VERSION,
-        history: learned.clone(),
+        state: state.clone(),
     };
     let mut text = serde_json::to_string_pretty(&state).expect("the state serializes");
     text.push('\n');
@@ -58,6 +79,36 @@ pub fn save(path: &Path, learned: &Learned) -> Result<(), String> {
         .map_err(|e| format!("cannot write state {}: {e}", path.display()))
 }
 
+/// The lock of a state file, held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock of the state file at `path` (`PATH.lock`), or says that
+/// another run holds it.
+pub fn lock(path: &Path) -> Result<Lock, String> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| format!("cannot open the lock {}: {e}", Path::new(&name).display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another alert run is using state {}: two runs at once could send a finding twice, so this one stops (run them one after another)",
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!(
+            "cannot lock state {}: {e}",
+            path.display()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,7 +117,7 @@ mod tests {
     fn a_state_survives_a_round_trip_and_a_missing_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        assert!(load(&path).unwrap().is_empty());
+        assert_eq!(load(&path).unwrap(), State::default());
         let mut learned = Learned::new();
         let mut h = super::super::History {
             since_ms: Some(1_800_000_000_000),
@@ -78,8 +129,20 @@ mod tests {
             .addresses
             .insert("198.51.100.23".into());
         learned.insert("new-source-for-principal".into(), h);
-        save(&path, &learned).unwrap();
-        assert_eq!(load(&path).unwrap(), learned);
+        let state = State {
+            log_groups: vec!["/aws/eks/prod/cluster".into()],
+            high_water_ms: Some(1_800_000_300_000),
+            history: learned,
+            sent: vec![Sent {
+                rule: "scripting-client".into(),
+                key: "bob".into(),
+                first_ms: 1,
+                last_ms: 2,
+                dedup_key: "k".into(),
+            }],
+        };
+        save(&path, &state).unwrap();
+        assert_eq!(load(&path).unwrap(), state);
         assert!(!dir.path().join("state.json.tmp").exists());
     }
 
