@@ -299,7 +299,6 @@ fn a_late_event_older_than_the_first_extends_the_episode_and_keeps_its_key() {
 
 #[test]
 fn beyond_the_look_back_an_event_is_never_read_and_never_reported_twice() {
-    let rules = defaults();
     // A scripting client's only request, ingested 3 hours after its time:
     // before every window's reads by then.
     let late = req(
@@ -310,7 +309,7 @@ fn beyond_the_look_back_an_event_is_never_read_and_never_reported_twice() {
         180 * MIN,
         1,
     );
-    let found = run_all(&[late.clone()], true, T0, T0 + 5 * 60 * MIN, |_| false);
+    let found = run_all(&[late], true, T0, T0 + 5 * 60 * MIN, |_| false);
     assert!(found.is_empty(), "no run reads it: {found:?}");
     // Within the look-back it is reported, once.
     let on_time = req(
@@ -323,5 +322,4 @@ fn beyond_the_look_back_an_event_is_never_read_and_never_reported_twice() {
     );
     let found = run_all(&[on_time], true, T0, T0 + 5 * 60 * MIN, |_| false);
     assert_eq!(found.len(), 1);
-    let _ = rules;
 }
