@@ -24,6 +24,8 @@ pub enum Scope {
     LogGroup,
     /// The alarms setup manages (`secret-audit-<target>-*`).
     Alarm,
+    /// The SNS topics `alert` publishes to.
+    Topic,
     /// No resource-level permission: `*`.
     Any,
 }
@@ -88,6 +90,14 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("logs:FilterLogEvents", LogGroup),
         ],
     ),
+    (
+        "alert",
+        &[
+            ("logs:DescribeLogStreams", LogGroup),
+            ("logs:FilterLogEvents", LogGroup),
+            ("sns:Publish", Topic),
+        ],
+    ),
 ];
 
 /// The actions of one command; `None` for a command that calls no AWS API.
@@ -105,6 +115,8 @@ pub struct Context {
     pub region: Option<String>,
     pub account_id: Option<String>,
     pub targets: Vec<Target>,
+    /// The SNS topics (ARNs) `alert` publishes to; none: any.
+    pub topics: Vec<String>,
 }
 
 impl Context {
@@ -142,6 +154,8 @@ impl Context {
                 .iter()
                 .map(|t| self.arn("cloudwatch", &format!("alarm:{}*", t.prefix())))
                 .collect(),
+            Topic if self.topics.is_empty() => vec![self.arn("sns", "*")],
+            Topic => self.topics.clone(),
         }
     }
 }
@@ -163,6 +177,7 @@ pub fn policy(commands: &[&str], ctx: &Context) -> Value {
             let sid = match scope {
                 LogGroup => "AuditLogGroups",
                 Alarm => "ManagedAlarms",
+                Topic => "AlertTopics",
                 Any => "NoResourceLevelPermissions",
             };
             let mut resources = ctx.resources(scope);
@@ -188,7 +203,26 @@ mod tests {
             region: Some("eu-west-1".into()),
             account_id: Some("123456789012".into()),
             targets,
+            topics: Vec::new(),
         }
+    }
+
+    #[test]
+    fn alert_publishes_only_to_its_topic() {
+        let mut c = ctx(vec![Target::cluster("prod")]);
+        let p = policy(&["alert"], &c);
+        let topics = statement(&p, "AlertTopics").unwrap();
+        assert_eq!(topics["Action"], json!(["sns:Publish"]));
+        assert_eq!(
+            topics["Resource"],
+            json!(["arn:aws:sns:eu-west-1:123456789012:*"])
+        );
+        c.topics = vec!["arn:aws:sns:eu-west-1:123456789012:secret-alerts".into()];
+        let p = policy(&["alert"], &c);
+        assert_eq!(
+            statement(&p, "AlertTopics").unwrap()["Resource"],
+            json!(["arn:aws:sns:eu-west-1:123456789012:secret-alerts"])
+        );
     }
 
     fn statement<'a>(p: &'a Value, sid: &str) -> Option<&'a Value> {

@@ -19,6 +19,7 @@ pub enum CommandName {
     Teardown,
     Report,
     Tail,
+    Alert,
     All,
 }
 
@@ -43,6 +44,9 @@ pub struct IamPolicyArgs {
     /// ARN partition (aws, aws-cn, aws-us-gov).
     #[arg(long, default_value = "aws", value_name = "PARTITION")]
     pub partition: String,
+    /// The SNS topic `alert` publishes to (repeatable; none: any topic).
+    #[arg(long = "sns-topic-arn", value_name = "ARN")]
+    pub sns_topic_arns: Vec<String>,
 }
 
 fn parse_account(s: &str) -> Result<String, String> {
@@ -64,6 +68,7 @@ pub fn run(global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
             CommandName::Teardown => vec!["teardown"],
             CommandName::Report => vec!["report"],
             CommandName::Tail => vec!["tail"],
+            CommandName::Alert => vec!["alert"],
         };
         for n in add {
             if !names.contains(&n) {
@@ -90,6 +95,7 @@ pub fn run(global: &GlobalArgs, args: IamPolicyArgs) -> anyhow::Result<u8> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         targets,
+        topics: args.sns_topic_arns.clone(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -146,16 +146,26 @@ fn run_engine(
     (engine.finish(), history)
 }
 
+/// What a run knows was reported before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Reported<'a> {
+    /// The episodes a state says were sent.
+    pub sent: &'a [Sent],
+    /// No run before this one kept a state (stateless, or the state's first
+    /// run): what the events ingested by the window's start make stands for
+    /// what earlier runs reported.
+    pub unknown_before: bool,
+}
+
 /// The findings of a run over `requests` (what it read, any order), given
-/// what the learning rules knew and the episodes sent before (`None`
-/// without a state: then the first evaluation stands for them).
+/// what the learning rules knew and what was reported before.
 pub fn decide(
     rules: &[Rule],
     cluster: &str,
     requests: &[Seen],
     window: &Window,
     learned: Learned,
-    sent: Option<&[Sent]>,
+    reported: Reported<'_>,
 ) -> Decision {
     let mut by_time: Vec<&Seen> = requests.iter().collect();
     by_time.sort_by_key(|s| s.time.unwrap_or(i64::MIN));
@@ -167,14 +177,11 @@ pub fn decide(
             .collect()
     };
     let (now, after) = run_engine(rules, cluster, &ingested_by(window.end), learned.clone());
-    let before: Vec<Sent> = match sent {
-        Some(sent) => sent.to_vec(),
-        None => run_engine(rules, cluster, &ingested_by(window.start), learned)
-            .0
-            .iter()
-            .map(Sent::of)
-            .collect(),
-    };
+    let mut before: Vec<Sent> = reported.sent.to_vec();
+    if reported.unknown_before {
+        let earlier = run_engine(rules, cluster, &ingested_by(window.start), learned).0;
+        before.extend(earlier.iter().map(Sent::of));
+    }
     let window_of = |name: &str| {
         rules
             .iter()

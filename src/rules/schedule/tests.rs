@@ -168,7 +168,10 @@ fn run_all(
             })
             .cloned()
             .collect();
-        let known = (stateful && hw.is_some()).then_some(sent.as_slice());
+        let known = Reported {
+            sent: &sent,
+            unknown_before: hw.is_none(),
+        };
         let d = decide(&rules, "prod", &visible, &w, learned.clone(), known);
         if stateful {
             let newly: Vec<Sent> = d.new.iter().map(Sent::of).collect();
@@ -232,8 +235,12 @@ fn a_replayed_run_reports_nothing_with_a_state_and_the_same_without() {
         .filter(|r| ingestion(r).unwrap() <= at)
         .cloned()
         .collect();
-    let a = decide(&rules, "prod", &visible, &w, Learned::new(), None);
-    let b = decide(&rules, "prod", &visible, &w, Learned::new(), None);
+    let stateless = Reported {
+        sent: &[],
+        unknown_before: true,
+    };
+    let a = decide(&rules, "prod", &visible, &w, Learned::new(), stateless);
+    let b = decide(&rules, "prod", &visible, &w, Learned::new(), stateless);
     let keys = |d: &Decision| {
         d.new
             .iter()
@@ -272,7 +279,11 @@ fn a_late_event_older_than_the_first_extends_the_episode_and_keeps_its_key() {
         })
         .collect();
     let w1 = s.window(T0 + 10 * MIN, Some(T0), rule_window()).unwrap();
-    let d1 = decide(&rules, "prod", &reqs, &w1, Learned::new(), Some(&[]));
+    let none = Reported {
+        sent: &[],
+        unknown_before: false,
+    };
+    let d1 = decide(&rules, "prod", &reqs, &w1, Learned::new(), none);
     assert_eq!(d1.new.len(), 1);
     let first = Sent::of(&d1.new[0]);
     // A read stamped a minute before the first, ingested 8 minutes late.
@@ -286,7 +297,10 @@ fn a_late_event_older_than_the_first_extends_the_episode_and_keeps_its_key() {
         &reqs,
         &w2,
         Learned::new(),
-        Some(std::slice::from_ref(&first)),
+        Reported {
+            sent: std::slice::from_ref(&first),
+            unknown_before: false,
+        },
     );
     assert!(d2.new.is_empty(), "not a new finding: {:?}", d2.new);
     assert_eq!(d2.extended.len(), 1);
@@ -322,4 +336,54 @@ fn beyond_the_look_back_an_event_is_never_read_and_never_reported_twice() {
     );
     let found = run_all(&[on_time], true, T0, T0 + 5 * 60 * MIN, |_| false);
     assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn after_a_failed_delivery_the_next_run_sends_exactly_what_was_not_sent() {
+    let (requests, _) = stream();
+    let s = schedule();
+    let rules = defaults();
+    let hw = T0 + 5 * MIN;
+    // A run whose window holds two findings; only the first is published.
+    let at = T0 + 60 * MIN;
+    let w = s.window(at, Some(hw), rule_window()).unwrap();
+    let visible: Vec<Seen> = requests
+        .iter()
+        .filter(|r| ingestion(r).unwrap() <= at)
+        .cloned()
+        .collect();
+    let fresh = Reported {
+        sent: &[],
+        unknown_before: false,
+    };
+    let d = decide(&rules, "prod", &visible, &w, Learned::new(), fresh);
+    assert!(d.new.len() >= 2, "{:?}", d.new);
+    let published = vec![Sent::of(&d.new[0])];
+    // The state keeps what was sent, not the high-water mark: the next run
+    // evaluates the same interval (and a little more) again.
+    let later = at + 5 * MIN;
+    let w2 = s.window(later, Some(hw), rule_window()).unwrap();
+    let visible: Vec<Seen> = requests
+        .iter()
+        .filter(|r| ingestion(r).unwrap() <= later)
+        .cloned()
+        .collect();
+    let known = Reported {
+        sent: &published,
+        unknown_before: false,
+    };
+    let d2 = decide(&rules, "prod", &visible, &w2, Learned::new(), known);
+    let keys = |fs: &[Finding]| fs.iter().map(|f| f.dedup_key.clone()).collect::<Vec<_>>();
+    let mut expected = keys(&d.new[1..]);
+    let mut got: Vec<String> = keys(&d2.new)
+        .into_iter()
+        .filter(|k| expected.contains(k))
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "the unsent ones, again");
+    assert!(
+        !keys(&d2.new).contains(&d.new[0].dedup_key),
+        "not the sent one"
+    );
 }
