@@ -39,6 +39,15 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(secs as u64))
 }
 
+/// A duration that may be zero (`0s`).
+pub fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    let secs = span_secs(text, "duration", "e.g. 0s, 30s, 2m")?;
+    if secs < 0 {
+        return Err(format!("duration {text:?} must not be negative"));
+    }
+    Ok(std::time::Duration::from_secs(secs as u64))
+}
+
 /// A point in time given on the command line, resolved against `now`.
 pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let t = text.trim();

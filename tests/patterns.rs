@@ -169,12 +169,51 @@ const CALLS: &[(&str, &[&str])] = &[
     ("teardown", &["teardown", "--cluster", "prod"]),
     ("report", &["report", "--cluster", "prod", "--since", "2h"]),
     ("tail", &["tail", "--cluster", "prod", "--since", "2h"]),
+    (
+        "alert",
+        &[
+            "alert",
+            "--cluster",
+            "prod",
+            "--since",
+            "2h",
+            "--send",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:alerts",
+        ],
+    ),
 ];
+
+/// A topic `alert` can publish to, and a read by curl for it to publish.
+fn something_to_alert_on(emu: &common::Emu) {
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .endpoint_url(emu.url())
+            .region(aws_sdk_sns::config::Region::new(common::REGION))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .build(),
+    );
+    emu.block_on(async { sns.create_topic().name("alerts").send().await.unwrap() });
+    let at = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let t = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let event = format!(
+        r#"{{"auditID":"5a0f3c1e-0000-4000-8000-000000000001","stage":"ResponseComplete","verb":"get","user":{{"username":"system:serviceaccount:ops:tool"}},"sourceIPs":["192.168.1.9"],"userAgent":"curl/8.5.0","objectRef":{{"resource":"secrets","namespace":"ops","name":"db"}},"responseStatus":{{"code":200}},"requestReceivedTimestamp":"{t}","stageTimestamp":"{t}"}}"#
+    );
+    emu.group_with_events_in(
+        "/aws/eks/prod/cluster",
+        "kube-apiserver-audit-alert",
+        [(at.timestamp_millis(), event.as_str())].into_iter(),
+    );
+}
 
 #[test]
 fn every_action_a_command_calls_is_in_its_policy() {
     let emu = common::Emu::start();
     emu.audit_group("prod");
+    something_to_alert_on(&emu);
     let dir = tempfile::tempdir().unwrap();
     let url = emu.url();
     let mut recorded_any = 0;
@@ -190,7 +229,9 @@ fn every_action_a_command_calls_is_in_its_policy() {
                 ("SECRET_AUDIT_RECORD_CALLS", record.to_str().unwrap()),
             ],
         );
-        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        // alert exits 1: it found the read by curl.
+        let expected = if *command == "alert" { 1 } else { 0 };
+        assert_eq!(code(&o), expected, "{args:?}: {}", stderr(&o));
         let calls = std::fs::read_to_string(&record).unwrap_or_default();
         let policy = run_isolated(
             &[
@@ -221,6 +262,9 @@ fn every_action_a_command_calls_is_in_its_policy() {
             recorded_any += 1;
         }
         assert!(!calls.is_empty(), "{command}: no call recorded");
+        if *command == "alert" {
+            assert!(calls.lines().any(|c| c == "sns:Publish"), "{calls}");
+        }
     }
     assert!(recorded_any >= 20, "{recorded_any}");
 }

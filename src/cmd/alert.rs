@@ -1,7 +1,8 @@
 //! `secret-audit alert PATH...`: the detection rules over exported audit
 //! logs, through the same pipeline as `analyze` (the rules read the
-//! ledger's tap: each request once, with its outcome). Exit 1 when it
-//! reports a finding.
+//! ledger's tap: each request once, with its outcome); with `--cluster` or
+//! `--log-group-name`, on a schedule against CloudWatch Logs
+//! (`cmd::scheduled`). Exit 1 when it reports a finding.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -19,11 +20,17 @@ use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis;
 use crate::output::OutputFormat;
+use crate::rules::Rule;
 
 #[derive(Debug, Args)]
 pub struct AlertArgs {
     /// Files or directories (read recursively) to evaluate; `-` reads stdin.
-    #[arg(required_unless_present = "list_rules", value_name = "PATH")]
+    /// With --cluster or --log-group-name instead: CloudWatch Logs.
+    #[arg(
+        required_unless_present_any = ["list_rules", "clusters", "log_group_names"],
+        conflicts_with_all = ["clusters", "log_group_names"],
+        value_name = "PATH"
+    )]
     pub paths: Vec<PathBuf>,
     /// The rules config (TOML): per rule, enabled, severity, threshold,
     /// window, allow (see `--list-rules` for the defaults).
@@ -51,6 +58,10 @@ pub struct AlertArgs {
     /// Records larger than this are malformed and skipped unread.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size, env = "SECRET_AUDIT_MAX_RECORD_SIZE")]
     pub max_record_size: usize,
+    #[command(flatten)]
+    pub schedule: crate::cmd::scheduled::ScheduleArgs,
+    #[command(flatten)]
+    pub aws: crate::cli::AwsArgs,
     /// Threads for reading (default: every core).
     #[arg(long, value_name = "N", env = "SECRET_AUDIT_THREADS", value_parser = |s: &str| at_least_one(s, "omit --threads for every core"))]
     pub threads: Option<usize>,
@@ -62,6 +73,34 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     for rule in rules.iter_mut().filter(|r| r.learn > 0) {
         rule.learn = args.learn.as_millis() as i64;
     }
+    if args.list_rules {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        crate::output::findings::write_rules(global.output(), &rules, &mut out)?;
+        out.flush()?;
+        return Ok(exit::OK);
+    }
+    if !args.aws.clusters.is_empty() || !args.aws.log_group_names.is_empty() {
+        return crate::cmd::scheduled::run(
+            global,
+            &args.schedule,
+            &args.aws,
+            args.state.as_deref(),
+            rules,
+        );
+    }
+    if args.schedule.since.is_some() || args.schedule.sns_topic_arn.is_some() {
+        return Err(AppError::Usage(
+            "--since, --until and --sns-topic-arn are for runs on CloudWatch (--cluster or --log-group-name); over files every event is evaluated and findings go to stdout".into(),
+        )
+        .into());
+    }
+    over_files(global, &args, rules)
+}
+
+/// `alert PATH...`.
+fn over_files(global: &GlobalArgs, args: &AlertArgs, rules: Vec<Rule>) -> anyhow::Result<u8> {
+    let say = global.reporter();
     let (_lock, mut state) = match &args.state {
         Some(path) => (
             Some(crate::rules::state::lock(path).map_err(AppError::Usage)?),
@@ -70,13 +109,6 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         None => Default::default(),
     };
     let learned = std::mem::take(&mut state.history);
-    if args.list_rules {
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
-        crate::output::findings::write_rules(global.output(), &rules, &mut out)?;
-        out.flush()?;
-        return Ok(exit::OK);
-    }
     let (tap, collecting) = crate::cmd::analyze::rules_tap(Some(&rules));
     let settings = Arc::new(Settings {
         max_record_size: args.max_record_size,

@@ -7,6 +7,7 @@ pub mod iam_policy;
 pub mod provisioning;
 pub mod queries;
 pub mod report;
+pub mod scheduled;
 pub mod setup;
 pub mod status;
 pub mod tail;

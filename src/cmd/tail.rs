@@ -92,10 +92,20 @@ pub struct TailArgs {
 }
 
 /// Calls at most `rps` a second; throttled answers back off with jitter.
-struct Paced {
+pub(crate) struct Paced {
     gap: Duration,
     last: Option<tokio::time::Instant>,
     say: crate::output::diag::Reporter,
+}
+
+impl Paced {
+    pub(crate) fn new(rps: f64, say: crate::output::diag::Reporter) -> Paced {
+        Paced {
+            gap: Duration::from_secs_f64(1.0 / rps),
+            last: None,
+            say,
+        }
+    }
 }
 
 impl Pace for Paced {
@@ -110,7 +120,7 @@ impl Pace for Paced {
         let base = Duration::from_millis(500) * 2u32.pow(n.min(6));
         let jitter = Duration::from_millis(u64::from(rand_u32() % 500));
         self.say.line(format_args!(
-            "tail: throttled by FilterLogEvents; waiting {:.1}s and going on",
+            "throttled by FilterLogEvents; waiting {:.1}s and going on",
             (base + jitter).as_secs_f64()
         ));
         tokio::time::sleep(base + jitter).await;
@@ -136,7 +146,6 @@ fn shown(args: &TailArgs, seen: &Seen) -> bool {
 /// A tail ready to read: what to read, and where requests go.
 struct Prepared {
     targets: Vec<crate::provision::Target>,
-    groups: Vec<String>,
     clusters: Vec<String>,
     until: Option<i64>,
     tracker: Tracker,
@@ -213,7 +222,6 @@ fn prepare(args: &TailArgs, say: crate::output::diag::Reporter) -> Result<Prepar
     };
     Ok(Prepared {
         targets,
-        groups,
         clusters,
         until,
         tracker,
@@ -224,13 +232,15 @@ fn prepare(args: &TailArgs, say: crate::output::diag::Reporter) -> Result<Prepar
 }
 
 /// Fails on a log group that does not exist; says so of one without audit
-/// streams rather than waiting on it silently.
-async fn check_groups(
+/// streams rather than waiting on it silently (`command` names who says).
+pub(crate) async fn check_groups(
     clients: &crate::aws::Clients,
-    p: &Prepared,
+    targets: &[crate::provision::Target],
+    command: &str,
     say: crate::output::diag::Reporter,
 ) -> anyhow::Result<()> {
-    for (t, g) in p.targets.iter().zip(&p.groups) {
+    for t in targets {
+        let g = &t.log_group;
         match crate::aws::logs::audit_streams(clients, g)
             .await
             .map_err(prov::aws_error)?
@@ -243,7 +253,7 @@ async fn check_groups(
                 .into())
             }
             Some(s) if s.count == 0 => say.line(format_args!(
-                "tail: {g} has no kube-apiserver-audit streams: is audit logging enabled for {}?",
+                "{command}: {g} has no kube-apiserver-audit streams: is audit logging enabled for {}?",
                 t.name
             )),
             Some(_) => {}
@@ -263,11 +273,7 @@ async fn follow(
     say: crate::output::diag::Reporter,
 ) -> anyhow::Result<u8> {
     let source = crate::aws::logs::LogEvents::new(clients);
-    let mut pace = Paced {
-        gap: Duration::from_secs_f64(1.0 / args.max_rps),
-        last: None,
-        say,
-    };
+    let mut pace = Paced::new(args.max_rps, say);
     let stdout = io::stdout();
     let mut status = Status::new(say.is_quiet());
     let (mut events, mut requests, mut throttled, mut newest) = (0u64, 0u64, 0u64, None);
@@ -348,7 +354,7 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
     }
     let reading = std::cell::Cell::new(false);
     let outcome = prov::with_aws(&args.aws, async |clients| {
-        check_groups(clients, &p, say).await?;
+        check_groups(clients, &p.targets, "tail", say).await?;
         reading.set(true);
         follow(global, clients, &args, &mut p, &mut printer, say).await
     });

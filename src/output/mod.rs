@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod diag;
 pub mod findings;
 pub mod json;
+pub mod notify;
 pub mod pattern_test;
 pub mod plan;
 pub mod progress;
