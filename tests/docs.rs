@@ -12,6 +12,8 @@
 //! An HTML comment on the line before a block says what it needs:
 //! `<!-- doc-test: emulator reset; audit-group prod; ... -->` runs the block
 //! against the local AWS emulator (reset, then the listed set-up steps);
+//! (steps: `audit-group C`, `spread-group C`, `filter C NAME`,
+//! `delete-metric-filter C NAME`, `attacks C`, `sns-queue NAME`);
 //! `<!-- doc-test: emulator; STEP -->` goes on from the state the page's
 //! previous block left; `<!-- doc-test: generate two-day -->` writes the
 //! generator's two-day scenario to `two-day.jsonl`; `<!-- doc-test: not run: REASON -->` skips a block
@@ -158,8 +160,8 @@ fn blocks(text: &str) -> Vec<Block> {
 struct Shell {
     env: Vec<(String, String)>,
     last: Vec<i32>,
-    /// The working directory: empty but for a link to the fixtures, so
-    /// what a command writes stays out of the repository.
+    /// The working directory: empty but for links to the fixtures and the
+    /// scripts, so what a command writes stays out of the repository.
     dir: tempfile::TempDir,
 }
 
@@ -175,11 +177,10 @@ impl Shell {
             std::env::var("PATH").unwrap_or_default()
         );
         let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(
-            Path::new(ROOT).join("fixtures"),
-            dir.path().join("fixtures"),
-        )
-        .unwrap();
+        for linked in ["fixtures", "scripts"] {
+            std::os::unix::fs::symlink(Path::new(ROOT).join(linked), dir.path().join(linked))
+                .unwrap();
+        }
         Shell {
             dir,
             env: vec![
@@ -323,6 +324,54 @@ fn set_up(emu: &common::Emu, steps: &[&str]) {
                     "kube-apiserver-audit-5d2e4c1b0a9f8e7d",
                     spread.into_iter(),
                 );
+            }
+            // Two attacks in another stream, a minute ago: a secret read
+            // with curl, and a developer listing every namespace's secrets.
+            ["attacks", cluster] => {
+                let at = chrono::Utc::now() - chrono::Duration::minutes(1);
+                let t = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                let event = |id: u32, user: &str, ns: Option<&str>, verb: &str, ua: &str| {
+                    let (uri, obj) = match ns {
+                        Some(ns) => (
+                            format!("/api/v1/namespaces/{ns}/secrets/db"),
+                            format!(
+                                r#"{{"resource":"secrets","namespace":"{ns}","name":"db","apiVersion":"v1"}}"#
+                            ),
+                        ),
+                        None => (
+                            "/api/v1/secrets".to_owned(),
+                            r#"{"resource":"secrets","apiVersion":"v1"}"#.to_owned(),
+                        ),
+                    };
+                    format!(
+                        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"7e3c1a52-0000-4000-8000-{id:012}","stage":"ResponseComplete","requestURI":"{uri}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["203.0.113.50"],"userAgent":"{ua}","objectRef":{obj},"responseStatus":{{"metadata":{{}},"code":200}},"requestReceivedTimestamp":"{t}","stageTimestamp":"{t}"}}"#
+                    )
+                };
+                let events = [
+                    event(
+                        1,
+                        "system:serviceaccount:payments:billing",
+                        Some("payments"),
+                        "get",
+                        "curl/8.5.0",
+                    ),
+                    event(
+                        2,
+                        "arn:aws:sts::123456789012:assumed-role/Developer/dave",
+                        None,
+                        "list",
+                        "kubectl/v1.29.3 (linux/amd64) kubernetes/6813625",
+                    ),
+                ];
+                emu.group_with_events_in(
+                    &format!("/aws/eks/{cluster}/cluster"),
+                    "kube-apiserver-audit-attacks",
+                    events.iter().map(|e| (at.timestamp_millis(), e.as_str())),
+                );
+            }
+            // An SNS topic with an SQS queue of the same name subscribed.
+            ["sns-queue", name] => {
+                emu.topic_with_queue(name);
             }
             ["filter", cluster, name] => emu.block_on(async {
                 emu.logs

@@ -234,6 +234,63 @@ impl Emu {
         });
     }
 
+    /// An SNS topic `name` with an SQS queue `name` subscribed to it; the
+    /// topic's ARN.
+    pub fn topic_with_queue(&self, name: &str) -> String {
+        let creds = Credentials::new("testing", "testing", None, None, "tests");
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(self.url())
+                .region(Region::new(REGION))
+                .credentials_provider(creds.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(self.url())
+                .region(Region::new(REGION))
+                .credentials_provider(creds)
+                .build(),
+        );
+        self.block_on(async {
+            let url = sqs
+                .create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            let arn_key = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(arn_key.clone())
+                .send()
+                .await
+                .unwrap();
+            let queue_arn = attrs.attributes.unwrap()[&arn_key].clone();
+            let topic = sns
+                .create_topic()
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .topic_arn
+                .unwrap();
+            sns.subscribe()
+                .topic_arn(&topic)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .send()
+                .await
+                .unwrap();
+            topic
+        })
+    }
+
     /// A log group with one stream holding `events` (timestamp ms, message).
     pub fn group_with_events<'a>(
         &self,
