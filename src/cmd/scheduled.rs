@@ -335,9 +335,10 @@ fn say_catching_up(plan: &Plan, high_water: Option<i64>, w: &Window) {
 }
 
 /// Writes the state after a run: the episodes sent (all new ones, or the
-/// first `published_before_failure`), and, when nothing failed, the
-/// high-water mark and the history (after a failure the next run owns the
-/// same interval again, and sends what was not sent).
+/// first `published_before_failure`, and those taken as reported before
+/// the state), and, when nothing failed, the high-water mark and the
+/// history (after a failure the next run owns the same interval again, and
+/// sends what was not sent).
 fn keep(
     plan: &Plan,
     path: &Path,
@@ -346,16 +347,23 @@ fn keep(
     d: &Decision,
     published_before_failure: Option<usize>,
 ) -> anyhow::Result<()> {
-    let sent_now: Vec<Sent> = d.new[..published_before_failure.unwrap_or(d.new.len())]
-        .iter()
-        .map(Sent::of)
-        .collect();
+    let mut sent_now: Vec<Sent> = d.assumed.clone();
+    sent_now.extend(
+        d.new[..published_before_failure.unwrap_or(d.new.len())]
+            .iter()
+            .map(Sent::of),
+    );
     let forget = w.end - plan.schedule.max_lag - 2 * plan.rule_window;
     st.sent = merge_sent(std::mem::take(&mut st.sent), &d.extended, &sent_now, forget);
     st.log_groups = plan.groups.clone();
-    if published_before_failure.is_none() {
-        st.high_water_ms = Some(w.end);
-        st.history = d.learned.clone();
+    match published_before_failure {
+        None => {
+            st.high_water_ms = Some(w.end);
+            st.history = d.learned.clone();
+        }
+        // The next run owns this interval again (from its start, even on
+        // the state's first run), and sends what was not sent.
+        Some(_) => st.high_water_ms = Some(st.high_water_ms.unwrap_or(w.start)),
     }
     state::save(path, &st).map_err(anyhow::Error::msg)
 }
@@ -525,7 +533,8 @@ fn replay(plan: &Plan, requests: &[Seen], windows: &[Window]) -> Vec<Finding> {
             std::mem::take(&mut st.history),
             reported,
         );
-        let newly: Vec<Sent> = d.new.iter().map(Sent::of).collect();
+        let mut newly = d.assumed.clone();
+        newly.extend(d.new.iter().map(Sent::of));
         let forget = w.end - plan.schedule.max_lag - 2 * plan.rule_window;
         st.sent = merge_sent(std::mem::take(&mut st.sent), &d.extended, &newly, forget);
         st.history = d.learned;

@@ -128,6 +128,9 @@ pub struct Decision {
     /// Episodes reported before that grew in this run: their state entry,
     /// extended (the dedup key as first reported).
     pub extended: Vec<Sent>,
+    /// With nothing known before: the episodes taken as reported by earlier
+    /// runs (those of the first evaluation), for the state to keep.
+    pub assumed: Vec<Sent>,
     /// What the learning rules know after the run's events.
     pub learned: Learned,
 }
@@ -178,9 +181,11 @@ pub fn decide(
     };
     let (now, after) = run_engine(rules, cluster, &ingested_by(window.end), learned.clone());
     let mut before: Vec<Sent> = reported.sent.to_vec();
+    let mut assumed = Vec::new();
     if reported.unknown_before {
         let earlier = run_engine(rules, cluster, &ingested_by(window.start), learned).0;
-        before.extend(earlier.iter().map(Sent::of));
+        assumed = earlier.iter().map(Sent::of).collect();
+        before.extend(assumed.iter().cloned());
     }
     let window_of = |name: &str| {
         rules
@@ -212,6 +217,7 @@ pub fn decide(
     Decision {
         new,
         extended,
+        assumed,
         learned: after,
     }
 }

@@ -174,7 +174,8 @@ fn run_all(
         };
         let d = decide(&rules, "prod", &visible, &w, learned.clone(), known);
         if stateful {
-            let newly: Vec<Sent> = d.new.iter().map(Sent::of).collect();
+            let mut newly = d.assumed.clone();
+            newly.extend(d.new.iter().map(Sent::of));
             sent = merge_sent(
                 sent,
                 &d.extended,
@@ -386,4 +387,54 @@ fn after_a_failed_delivery_the_next_run_sends_exactly_what_was_not_sent() {
         !keys(&d2.new).contains(&d.new[0].dedup_key),
         "not the sent one"
     );
+}
+
+#[test]
+fn a_first_run_that_fails_to_deliver_is_owned_again_by_the_next() {
+    let (requests, _) = stream();
+    let s = schedule();
+    let rules = defaults();
+    // The state's first run at T0 + 62m owns (T0 + 55m, T0 + 60m]: the
+    // episodes ingested before are taken as reported (and kept so).
+    let at = T0 + 62 * MIN;
+    let w = s.window(at, None, rule_window()).unwrap();
+    let visible: Vec<Seen> = requests
+        .iter()
+        .filter(|r| ingestion(r).unwrap() <= at)
+        .cloned()
+        .collect();
+    let first = Reported {
+        sent: &[],
+        unknown_before: true,
+    };
+    let d = decide(&rules, "prod", &visible, &w, Learned::new(), first);
+    assert!(
+        !d.assumed.is_empty(),
+        "earlier episodes are taken as reported"
+    );
+    // Nothing was published: the next run resumes from this window's
+    // start, knowing what was assumed, and finds the same new findings.
+    let later = at + 5 * MIN;
+    let w2 = s.window(later, Some(w.start), rule_window()).unwrap();
+    assert_eq!(w2.start, w.start);
+    let visible: Vec<Seen> = requests
+        .iter()
+        .filter(|r| ingestion(r).unwrap() <= later)
+        .cloned()
+        .collect();
+    let known = Reported {
+        sent: &d.assumed,
+        unknown_before: false,
+    };
+    let d2 = decide(&rules, "prod", &visible, &w2, Learned::new(), known);
+    let keys = |fs: &[Finding]| fs.iter().map(|f| f.dedup_key.clone()).collect::<Vec<_>>();
+    for k in keys(&d.new) {
+        assert!(keys(&d2.new).contains(&k), "{k} is sent by the next run");
+    }
+    for a in &d.assumed {
+        assert!(
+            !keys(&d2.new).contains(&a.dedup_key),
+            "an assumed one is not"
+        );
+    }
 }
