@@ -188,7 +188,12 @@ fn open_state(
     };
     let lock = state::lock(path).map_err(AppError::Usage)?;
     let st = state::load(path).map_err(AppError::Usage)?;
-    if !st.log_groups.is_empty() && st.log_groups != groups {
+    let sorted = |g: &[String]| {
+        let mut g = g.to_vec();
+        g.sort();
+        g
+    };
+    if !st.log_groups.is_empty() && sorted(&st.log_groups) != sorted(groups) {
         return Err(AppError::Usage(format!(
             "state {} belongs to the runs on {}: give each set of log groups a state file of its own",
             path.display(),
@@ -218,23 +223,10 @@ fn scheduled(global: &GlobalArgs, plan: &Plan, state_path: Option<&Path>) -> any
             "alert: nothing new to evaluate: an earlier run owned the events ingested up to {}",
             rfc(high_water.unwrap_or_default())
         ));
-        let at = at.timestamp_millis();
         write_findings(
             global,
             &[],
-            summary(
-                plan,
-                &Window {
-                    start: at,
-                    end: at,
-                    read_from: at,
-                    read_to: at,
-                    behind: 0,
-                },
-                0,
-                0,
-                None,
-            ),
+            json!({ "log_groups": plan.groups, "ingested_to": high_water.map(rfc), "published": null }),
         )?;
         return Ok(exit::OK);
     };
@@ -244,19 +236,27 @@ fn scheduled(global: &GlobalArgs, plan: &Plan, state_path: Option<&Path>) -> any
         sent: &st.sent,
         unknown_before: st.high_water_ms.is_none(),
     };
-    let (d, events, requests, delivered) = prov::with_aws(plan.aws, async |clients| {
+    let run = prov::with_aws(plan.aws, async |clients| {
         evaluate(clients, plan, &w, history, reported).await
     })?;
+    let Evaluated {
+        decision: d,
+        events,
+        requests,
+        delivered,
+    } = run;
     let published = delivered.as_ref().map(|(n, _)| *n);
+    let failure = delivered.and_then(|(n, e)| e.map(|e| (n, e)));
+    // The state first: what was published must be remembered even if
+    // printing fails.
+    if let Some(path) = state_path {
+        keep(plan, path, st, &w, &d, failure.as_ref().map(|(n, _)| *n))?;
+    }
     write_findings(
         global,
         &d.new,
         summary(plan, &w, events, requests, published),
     )?;
-    let failure = delivered.and_then(|(n, e)| e.map(|e| (n, e)));
-    if let Some(path) = state_path {
-        keep(plan, path, st, &w, &d, failure.as_ref().map(|(n, _)| *n))?;
-    }
     if let Some((n, e)) = failure {
         let next = if state_path.is_some() {
             "the state keeps them for the next run, which sends them"
@@ -272,14 +272,15 @@ fn scheduled(global: &GlobalArgs, plan: &Plan, state_path: Option<&Path>) -> any
     })
 }
 
-/// What a run found and delivered: the decision, events and requests
-/// read, and with a topic how many findings went out and the failure.
-type Evaluated = (
-    Decision,
-    u64,
-    usize,
-    Option<(usize, Option<crate::aws::error::AwsError>)>,
-);
+/// What a run found and delivered.
+struct Evaluated {
+    decision: Decision,
+    /// Events and secret requests read.
+    events: u64,
+    requests: usize,
+    /// With a topic: how many findings went out, and the failure.
+    delivered: Option<(usize, Option<crate::aws::error::AwsError>)>,
+}
 
 /// Reads the window, decides, and publishes with a topic.
 async fn evaluate(
@@ -313,7 +314,12 @@ async fn evaluate(
         ),
         None => None,
     };
-    Ok((d, events, requests.len(), delivered))
+    Ok(Evaluated {
+        decision: d,
+        events,
+        requests: requests.len(),
+        delivered,
+    })
 }
 
 /// Says how a run stands against the schedule after missed runs.
@@ -334,11 +340,7 @@ fn say_catching_up(plan: &Plan, high_water: Option<i64>, w: &Window) {
     }
 }
 
-/// Writes the state after a run: the episodes sent (all new ones, or the
-/// first `published_before_failure`, and those taken as reported before
-/// the state), and, when nothing failed, the high-water mark and the
-/// history (after a failure the next run owns the same interval again, and
-/// sends what was not sent).
+/// Writes the state after a run (see [`State::after_run`]).
 fn keep(
     plan: &Plan,
     path: &Path,
@@ -347,24 +349,14 @@ fn keep(
     d: &Decision,
     published_before_failure: Option<usize>,
 ) -> anyhow::Result<()> {
-    let mut sent_now: Vec<Sent> = d.assumed.clone();
-    sent_now.extend(
-        d.new[..published_before_failure.unwrap_or(d.new.len())]
-            .iter()
-            .map(Sent::of),
+    st.after_run(
+        &plan.schedule,
+        plan.rule_window,
+        w,
+        d,
+        published_before_failure,
     );
-    let forget = w.end - plan.schedule.max_lag - 2 * plan.rule_window;
-    st.sent = merge_sent(std::mem::take(&mut st.sent), &d.extended, &sent_now, forget);
     st.log_groups = plan.groups.clone();
-    match published_before_failure {
-        None => {
-            st.high_water_ms = Some(w.end);
-            st.history = d.learned.clone();
-        }
-        // The next run owns this interval again (from its start, even on
-        // the state's first run), and sends what was not sent.
-        Some(_) => st.high_water_ms = Some(st.high_water_ms.unwrap_or(w.start)),
-    }
     state::save(path, &st).map_err(anyhow::Error::msg)
 }
 
@@ -525,17 +517,26 @@ fn replay(plan: &Plan, requests: &[Seen], windows: &[Window]) -> Vec<Finding> {
             sent: &st.sent,
             unknown_before: i == 0,
         };
+        // What the run of this window would have read.
+        let read: Vec<Seen> = requests
+            .iter()
+            .filter(|r| {
+                r.time
+                    .is_some_and(|t| (w.read_from * 1000..=w.read_to * 1000).contains(&t))
+            })
+            .cloned()
+            .collect();
         let d = decide(
             &plan.rules,
             &plan.cluster,
-            requests,
+            &read,
             w,
             std::mem::take(&mut st.history),
             reported,
         );
         let mut newly = d.assumed.clone();
         newly.extend(d.new.iter().map(Sent::of));
-        let forget = w.end - plan.schedule.max_lag - 2 * plan.rule_window;
+        let forget = plan.schedule.forget_before(w.end, plan.rule_window);
         st.sent = merge_sent(std::mem::take(&mut st.sent), &d.extended, &newly, forget);
         st.history = d.learned;
         found.extend(d.new);
@@ -554,9 +555,10 @@ fn backfill(global: &GlobalArgs, plan: &Plan) -> anyhow::Result<u8> {
     let since = since.expect("--since was given").timestamp_millis();
     let windows = backfill_windows(plan, since, until.unwrap_or(now).timestamp_millis());
     let (Some(first), Some(last)) = (windows.first(), windows.last()) else {
-        return Err(
-            AppError::Usage("--since to --until holds no whole --every interval".into()).into(),
-        );
+        return Err(AppError::Usage(
+            "--since must come before --until (and both before now)".into(),
+        )
+        .into());
     };
     let span = Window {
         start: first.start,
@@ -602,7 +604,7 @@ fn backfill(global: &GlobalArgs, plan: &Plan) -> anyhow::Result<u8> {
             n,
             found.len(),
             e,
-            "run the backfill again to send them",
+            "publishing stopped at the first failure (a new backfill sends every finding again)",
         ));
     }
     Ok(if found.is_empty() {

@@ -43,6 +43,20 @@ fn subject(text: &str) -> String {
     s
 }
 
+/// A text of at most 4 KiB (the head of a message stays small whatever a
+/// principal's name holds), cut on a character boundary.
+fn clip(text: &str) -> String {
+    const MAX: usize = 4096;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
 /// The finding's JSON, its longest lists cut until it fits `room` bytes.
 fn fitted(f: &Finding, room: usize) -> String {
     let mut v = serde_json::to_value(f).expect("a finding serializes");
@@ -75,8 +89,8 @@ pub fn finding(f: &Finding, cluster: &str) -> Notice {
         "{} {}\n\n{}\n\nprincipal: {}\nsource IP: {}\nrequests: {}\nfrom {} to {}\ndedup key: {}\n\n",
         f.severity.name().to_uppercase(),
         f.rule,
-        sanitize(&f.summary),
-        sanitize(&f.principal),
+        clip(&sanitize(&f.summary)),
+        clip(&sanitize(&f.principal)),
         sanitize(f.source_ip.as_deref().unwrap_or("-")),
         f.requests,
         f.first_seen,
@@ -119,7 +133,7 @@ pub fn digest(findings: &[Finding], cluster: &str, limit: usize) -> Notice {
             "{} {} {} {} {}\n",
             f.severity.name(),
             f.rule,
-            sanitize(&f.principal),
+            clip(&sanitize(&f.principal)),
             f.first_seen,
             f.dedup_key
         );

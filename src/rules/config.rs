@@ -67,10 +67,10 @@ fn allow_entry(value: toml::Value) -> Result<Allow, String> {
                 allow.cidr = Some(net);
             }
             "until" => {
-                if chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").is_err() {
-                    return Err(format!("until {text:?} is not a date like 2026-12-31"));
-                }
-                allow.until = Some(text);
+                let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                    .map_err(|_| format!("until {text:?} is not a date like 2026-12-31"))?;
+                // Written back in full, so that dates compare as text.
+                allow.until = Some(date.format("%Y-%m-%d").to_string());
             }
             _ => {
                 return Err(format!(

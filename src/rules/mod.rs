@@ -402,6 +402,7 @@ impl History {
                 false
             }
             Some(known) => {
+                // Looked up first: a string is made only for what is new.
                 let new_ip = !known.addresses.contains(ip) && known.addresses.insert(ip.to_owned());
                 let new_ua = !known.clients.contains(ua) && known.clients.insert(ua.to_owned());
                 new_ip || new_ua
@@ -466,6 +467,15 @@ fn time_text(ms: i64) -> String {
 }
 
 impl Episode {
+    fn span(&self, rule: &Rule) -> Span {
+        Span {
+            rule: rule.name,
+            key: self.key.clone(),
+            first_ms: self.first,
+            last_ms: self.last,
+        }
+    }
+
     fn finding(&self, rule: &Rule, cluster: &str) -> Finding {
         let principal = self
             .principals
@@ -523,6 +533,18 @@ pub struct Engine {
     open: HashMap<(usize, String), Episode>,
     history: Vec<History>,
     closed: Vec<Finding>,
+    /// With `tracking_spans`: every closed episode, qualified or not.
+    spans: Option<Vec<Span>>,
+}
+
+/// An episode's extent, whether it qualified or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub rule: &'static str,
+    pub key: String,
+    /// First and last request, milliseconds since the epoch.
+    pub first_ms: i64,
+    pub last_ms: i64,
 }
 
 impl Engine {
@@ -541,7 +563,15 @@ impl Engine {
             cluster: cluster.to_owned(),
             open: HashMap::new(),
             closed: Vec::new(),
+            spans: None,
         }
+    }
+
+    /// This engine, also keeping the extent of every episode, qualified or
+    /// not (see [`Engine::finish_with_spans`]).
+    pub fn tracking_spans(mut self) -> Engine {
+        self.spans = Some(Vec::new());
+        self
     }
 
     /// What the learning rules know now, to keep for the next run.
@@ -582,6 +612,9 @@ impl Engine {
                 std::collections::hash_map::Entry::Occupied(mut o) => {
                     if time - o.get().last > rule.window {
                         let done = o.insert(Episode::new(i, key, s, time));
+                        if let Some(spans) = &mut self.spans {
+                            spans.push(done.span(rule));
+                        }
                         if done.qualified {
                             self.closed.push(done.finding(rule, &self.cluster));
                         }
@@ -602,11 +635,22 @@ impl Engine {
     }
 
     /// Every finding, most severe first, then by time.
-    pub fn finish(mut self) -> Vec<Finding> {
+    pub fn finish(self) -> Vec<Finding> {
+        self.finish_with_spans().0
+    }
+
+    /// Every finding, and with `tracking_spans` the extent of every
+    /// episode (qualified or not), by rule and key.
+    pub fn finish_with_spans(mut self) -> (Vec<Finding>, Vec<Span>) {
         let mut findings = std::mem::take(&mut self.closed);
+        let mut spans = self.spans.take();
         for ep in self.open.into_values() {
+            let rule = &self.rules[ep.rule];
+            if let Some(spans) = &mut spans {
+                spans.push(ep.span(rule));
+            }
             if ep.qualified {
-                findings.push(ep.finding(&self.rules[ep.rule], &self.cluster));
+                findings.push(ep.finding(rule, &self.cluster));
             }
         }
         findings.sort_by(|a, b| {
@@ -615,7 +659,7 @@ impl Engine {
                 .then(a.first_seen.cmp(&b.first_seen))
                 .then(a.dedup_key.cmp(&b.dedup_key))
         });
-        findings
+        (findings, spans.unwrap_or_default())
     }
 }
 

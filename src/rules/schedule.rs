@@ -26,7 +26,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, Finding, Learned, Rule};
+use super::{Engine, Finding, Learned, Rule, Span};
 use crate::audit::origin::Origin;
 use crate::audit::tap::Seen;
 
@@ -59,6 +59,13 @@ pub struct Window {
 }
 
 impl Schedule {
+    /// When a sent episode can be forgotten by the run that starts at
+    /// `next_start`: it ended more than a rule window before the earliest
+    /// request that run reads, so no request it reads can extend it.
+    pub fn forget_before(&self, next_start: i64, rule_window: i64) -> i64 {
+        next_start - self.max_lag - 2 * rule_window
+    }
+
     /// The window of a run at `at`, after `high_water` (where the previous
     /// run ended; `None` without a state), for rules whose longest window
     /// is `rule_window`. `None` when there is nothing new to own (the
@@ -135,18 +142,21 @@ pub struct Decision {
     pub learned: Learned,
 }
 
+/// The findings of the rules over `requests` (in time order), the extent
+/// of every episode, and what the learning rules know after them.
 fn run_engine(
     rules: &[Rule],
     cluster: &str,
     requests: &[&Seen],
     learned: Learned,
-) -> (Vec<Finding>, Learned) {
-    let mut engine = Engine::learned(rules.to_vec(), cluster, learned);
+) -> (Vec<Finding>, Vec<Span>, Learned) {
+    let mut engine = Engine::learned(rules.to_vec(), cluster, learned).tracking_spans();
     for s in requests {
         engine.push(s);
     }
     let history = engine.history();
-    (engine.finish(), history)
+    let (findings, spans) = engine.finish_with_spans();
+    (findings, spans, history)
 }
 
 /// What a run knows was reported before it.
@@ -179,7 +189,7 @@ pub fn decide(
             .filter(|s| ingestion(s).is_none_or(|i| i <= t))
             .collect()
     };
-    let (now, after) = run_engine(rules, cluster, &ingested_by(window.end), learned.clone());
+    let (now, spans, after) = run_engine(rules, cluster, &ingested_by(window.end), learned.clone());
     let mut before: Vec<Sent> = reported.sent.to_vec();
     let mut assumed = Vec::new();
     if reported.unknown_before {
@@ -193,27 +203,38 @@ pub fn decide(
             .find(|r| r.name == name)
             .map_or(0, |r| r.window)
     };
-    let mut new = Vec::new();
+    // An episode reported before grows with every request of its rule and
+    // key that follows within the window, whether or not what this run
+    // reads of it qualifies again: a trickle keeps it open.
     let mut extended: Vec<Sent> = Vec::new();
-    for f in now {
-        let w = window_of(f.rule);
-        match before
-            .iter()
-            .find(|s| same_episode(f.rule, &f.key, f.span_ms, s, w))
-        {
-            None => new.push(f),
-            Some(s) => {
-                let grown = Sent {
-                    first_ms: s.first_ms.min(f.span_ms.0),
-                    last_ms: s.last_ms.max(f.span_ms.1),
-                    ..s.clone()
-                };
-                if grown != *s {
-                    extended.push(grown);
-                }
+    for s in &mut before {
+        let original = s.clone();
+        let w = window_of(&s.rule);
+        loop {
+            let grown = spans
+                .iter()
+                .filter(|sp| same_episode(sp.rule, &sp.key, (sp.first_ms, sp.last_ms), s, w))
+                .fold((s.first_ms, s.last_ms), |(f, l), sp| {
+                    (f.min(sp.first_ms), l.max(sp.last_ms))
+                });
+            if grown == (s.first_ms, s.last_ms) {
+                break;
             }
+            (s.first_ms, s.last_ms) = grown;
+        }
+        if *s != original {
+            extended.push(s.clone());
         }
     }
+    let new = now
+        .into_iter()
+        .filter(|f| {
+            let w = window_of(f.rule);
+            !before
+                .iter()
+                .any(|s| same_episode(f.rule, &f.key, f.span_ms, s, w))
+        })
+        .collect();
     Decision {
         new,
         extended,
@@ -222,15 +243,16 @@ pub fn decide(
     }
 }
 
-/// The state's sent episodes after a run: grown ones replaced, newly sent
-/// ones added, and those too old to meet a request the next run reads
-/// (ending more than `horizon` ms before `read_from`) dropped.
+/// The state's sent episodes after a run: newly sent ones added, grown
+/// ones replaced (whether they were known or added now), and those that
+/// ended before `forget_before` dropped ([`Schedule::forget_before`]).
 pub fn merge_sent(
     mut sent: Vec<Sent>,
     extended: &[Sent],
     newly: &[Sent],
     forget_before: i64,
 ) -> Vec<Sent> {
+    sent.extend(newly.iter().cloned());
     for e in extended {
         if let Some(s) = sent
             .iter_mut()
@@ -239,7 +261,6 @@ pub fn merge_sent(
             *s = e.clone();
         }
     }
-    sent.extend(newly.iter().cloned());
     sent.retain(|s| s.last_ms >= forget_before);
     sent
 }

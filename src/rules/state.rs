@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::schedule::Sent;
+use super::schedule::{merge_sent, Decision, Schedule, Sent, Window};
 use super::Learned;
 
 /// The version of the state file's layout.
@@ -38,6 +38,43 @@ pub struct State {
     /// Episodes reported, while a later request could still extend them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sent: Vec<Sent>,
+}
+
+impl State {
+    /// What a scheduled run leaves for the next: the episodes sent (all
+    /// new ones, or the first `published_before_failure`, and those taken as
+    /// reported before the state), and when nothing failed the high-water
+    /// mark and the history. After a failure the mark stays (at the
+    /// window's start on the state's first run), so the next run owns the
+    /// interval again and sends what was not sent; sent episodes are
+    /// forgotten only when the run starting at the mark cannot meet them.
+    pub fn after_run(
+        &mut self,
+        schedule: &Schedule,
+        rule_window: i64,
+        w: &Window,
+        d: &Decision,
+        published_before_failure: Option<usize>,
+    ) {
+        let published = &d.new[..published_before_failure.unwrap_or(d.new.len())];
+        let mut sent_now: Vec<Sent> = d.assumed.clone();
+        sent_now.extend(published.iter().map(Sent::of));
+        match published_before_failure {
+            None => {
+                self.high_water_ms = Some(w.end);
+                self.history = d.learned.clone();
+            }
+            Some(_) => self.high_water_ms = Some(self.high_water_ms.unwrap_or(w.start)),
+        }
+        let next_start = self.high_water_ms.expect("set just now");
+        let forget = schedule.forget_before(next_start, rule_window);
+        self.sent = merge_sent(
+            std::mem::take(&mut self.sent),
+            &d.extended,
+            &sent_now,
+            forget,
+        );
+    }
 }
 
 /// What the state file at `path` holds; nothing when it does not exist yet.

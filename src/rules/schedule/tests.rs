@@ -438,3 +438,33 @@ fn a_first_run_that_fails_to_deliver_is_owned_again_by_the_next() {
         );
     }
 }
+
+#[test]
+fn a_trickle_keeps_a_reported_episode_open_and_a_later_burst_is_not_new() {
+    // Ten distinct reads at once, then one every 5 minutes for three hours
+    // (never 10 minutes apart: one episode), then another burst.
+    let user = "system:serviceaccount:team:app";
+    let mut reqs = Vec::new();
+    let mut n = 0u64;
+    let mut add = |reqs: &mut Vec<Seen>, secret: String, at: i64| {
+        n += 1;
+        reqs.push(req(user, &secret, "app/1.0", at, 1_000, n));
+    };
+    for i in 0..10 {
+        add(&mut reqs, format!("a{i}"), T0 + 2 * MIN + i * 1_000);
+    }
+    for k in 1..=36 {
+        add(&mut reqs, "a0".into(), T0 + 2 * MIN + k * 5 * MIN);
+    }
+    for i in 0..10 {
+        add(
+            &mut reqs,
+            format!("b{i}"),
+            T0 + 2 * MIN + 182 * MIN + i * 1_000,
+        );
+    }
+    let whole = crate::rules::evaluate(&defaults(), &mut reqs.clone(), "prod");
+    assert_eq!(whole.len(), 1, "over the whole log it is one episode");
+    let found = run_all(&reqs, true, T0, T0 + 5 * 60 * MIN, |_| false);
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
