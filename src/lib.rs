@@ -6,6 +6,7 @@
 //! the only module that touches the AWS SDK; `provision` holds the desired
 //! CloudWatch state and its plan as plain data.
 
+pub mod alerting;
 pub mod audit;
 pub mod aws;
 pub mod cli;

@@ -303,16 +303,7 @@ pub async fn audit_streams(
     aws::logs::audit_streams(clients, &target.log_group).await
 }
 
-/// "4m", "3h", "2d": a short age for humans.
-pub fn age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=7199 => format!("{}m", s / 60),
-        7200..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
+pub use crate::output::age;
 
 #[cfg(test)]
 mod tests {

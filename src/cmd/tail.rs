@@ -91,48 +91,6 @@ pub struct TailArgs {
     pub aws: AwsArgs,
 }
 
-/// Calls at most `rps` a second; throttled answers back off with jitter.
-pub(crate) struct Paced {
-    gap: Duration,
-    last: Option<tokio::time::Instant>,
-    say: crate::output::diag::Reporter,
-}
-
-impl Paced {
-    pub(crate) fn new(rps: f64, say: crate::output::diag::Reporter) -> Paced {
-        Paced {
-            gap: Duration::from_secs_f64(1.0 / rps),
-            last: None,
-            say,
-        }
-    }
-}
-
-impl Pace for Paced {
-    async fn before_call(&mut self) {
-        if let Some(last) = self.last {
-            tokio::time::sleep_until(last + self.gap).await;
-        }
-        self.last = Some(tokio::time::Instant::now());
-    }
-
-    async fn throttled(&mut self, n: u32) {
-        let base = Duration::from_millis(500) * 2u32.pow(n.min(6));
-        let jitter = Duration::from_millis(u64::from(rand_u32() % 500));
-        self.say.line(format_args!(
-            "throttled by FilterLogEvents; waiting {:.1}s and going on",
-            (base + jitter).as_secs_f64()
-        ));
-        tokio::time::sleep(base + jitter).await;
-    }
-}
-
-fn rand_u32() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-}
-
 fn ms(t: chrono::DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -231,37 +189,6 @@ fn prepare(args: &TailArgs, say: crate::output::diag::Reporter) -> Result<Prepar
     })
 }
 
-/// Fails on a log group that does not exist; says so of one without audit
-/// streams rather than waiting on it silently (`command` names who says).
-pub(crate) async fn check_groups(
-    clients: &crate::aws::Clients,
-    targets: &[crate::provision::Target],
-    command: &str,
-    say: crate::output::diag::Reporter,
-) -> anyhow::Result<()> {
-    for t in targets {
-        let g = &t.log_group;
-        match crate::aws::logs::audit_streams(clients, g)
-            .await
-            .map_err(prov::aws_error)?
-        {
-            None => {
-                return Err(AppError::Service(format!(
-                    "log group {g} does not exist: check the cluster name and region \
-                     (and that the cluster's audit log is on)"
-                ))
-                .into())
-            }
-            Some(s) if s.count == 0 => say.line(format_args!(
-                "{command}: {g} has no kube-apiserver-audit streams: is audit logging enabled for {}?",
-                t.name
-            )),
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
 /// Polls until done (`--until`, or one pass without `--follow`), Ctrl-C or
 /// an error, printing as it goes and saving the checkpoint after each poll.
 async fn follow(
@@ -273,7 +200,7 @@ async fn follow(
     say: crate::output::diag::Reporter,
 ) -> anyhow::Result<u8> {
     let source = crate::aws::logs::LogEvents::new(clients);
-    let mut pace = Paced::new(args.max_rps, say);
+    let mut pace = crate::tail::pace::Paced::new(args.max_rps, say);
     let stdout = io::stdout();
     let mut status = Status::new(say.is_quiet());
     let (mut events, mut requests, mut throttled, mut newest) = (0u64, 0u64, 0u64, None);
@@ -354,7 +281,7 @@ pub fn run(global: &GlobalArgs, args: TailArgs) -> anyhow::Result<u8> {
     }
     let reading = std::cell::Cell::new(false);
     let outcome = prov::with_aws(&args.aws, async |clients| {
-        check_groups(clients, &p.targets, "tail", say).await?;
+        crate::alerting::check_groups(clients, &p.targets, "tail", say).await?;
         reading.set(true);
         follow(global, clients, &args, &mut p, &mut printer, say).await
     });

@@ -122,3 +122,14 @@ pub fn rfc3339(micros: i64, precise: bool) -> String {
         .map(|t| t.to_rfc3339_opts(fmt, true))
         .unwrap_or_default()
 }
+
+/// "4m", "3h", "2d": a short age for humans.
+pub fn age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}

@@ -419,6 +419,7 @@ pub async fn poll<S: Source, P: Pace>(
     Ok((printed, polled))
 }
 
+pub mod pace;
 pub mod sim;
 
 #[cfg(test)]

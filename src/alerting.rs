@@ -1,0 +1,389 @@
+//! One scheduled run of the detection rules on CloudWatch Logs, whoever
+//! runs it: `alert --cluster` from cron (its state in a file) or the Lambda
+//! function (its state in a table). Loads the state, works out the window
+//! the run owns (`rules::schedule`), reads it through `tail`'s reader,
+//! decides, publishes each new finding to SNS after claiming it in the
+//! store, and saves the state.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::audit::group::{Grouped, Grouping};
+use crate::audit::ledger::{Ledger, Retention, Shared};
+use crate::audit::rollup::DEFAULT_KEYS;
+use crate::audit::shard::{Settings, Shard};
+use crate::audit::tap::{Seen, Tap};
+use crate::aws::error::AwsError;
+use crate::error::AppError;
+use crate::insights::runner::ApiErrorKind;
+use crate::output::diag::Reporter;
+use crate::output::notify;
+use crate::rules::schedule::{decide, Decision, Reported, Schedule, Window};
+use crate::rules::state::{self, State};
+use crate::rules::{Finding, Rule};
+use crate::tail::{Config, Tracker};
+
+/// What the runs are asked to do.
+pub struct Plan {
+    pub targets: Vec<crate::provision::Target>,
+    pub groups: Vec<String>,
+    /// The clusters' names, for findings and messages.
+    pub cluster: String,
+    pub rules: Vec<Rule>,
+    pub schedule: Schedule,
+    /// The longest window of the enabled rules.
+    pub rule_window: i64,
+    /// FilterLogEvents calls a second at most.
+    pub max_rps: f64,
+    pub topic: Option<String>,
+    /// More new findings than this go out as one digest.
+    pub max_findings: usize,
+    pub say: Reporter,
+}
+
+impl Plan {
+    pub fn new(
+        targets: Vec<crate::provision::Target>,
+        rules: Vec<Rule>,
+        schedule: Schedule,
+        say: Reporter,
+    ) -> Plan {
+        Plan {
+            cluster: targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            groups: targets.iter().map(|t| t.log_group.clone()).collect(),
+            targets,
+            rule_window: rules
+                .iter()
+                .filter(|r| r.enabled)
+                .map(|r| r.window)
+                .max()
+                .unwrap_or(0),
+            rules,
+            schedule,
+            max_rps: 2.0,
+            topic: None,
+            max_findings: 20,
+            say,
+        }
+    }
+}
+
+/// Where the runs keep their state, and how a finding is claimed before it
+/// is published.
+pub trait Store {
+    /// The state; an empty one the first time.
+    fn load(&mut self) -> impl Future<Output = Result<State, AppError>>;
+    fn save(&mut self, st: &State) -> impl Future<Output = Result<(), AppError>>;
+    /// Claims a finding before it is published: false when its episode was
+    /// claimed already (by a duplicated invocation, or the other path).
+    fn claim(&mut self, f: &Finding, window: i64) -> impl Future<Output = Result<bool, AppError>>;
+    /// Gives a claim back after its publish failed, so a later run sends it.
+    fn release(&mut self, f: &Finding) -> impl Future<Output = Result<(), AppError>>;
+}
+
+/// The state in a file (`alert --state`), locked for the run; none without
+/// one. One run at a time holds it, so a claim always succeeds.
+pub struct FileStore {
+    path: Option<PathBuf>,
+    state: State,
+    _lock: Option<state::Lock>,
+}
+
+impl FileStore {
+    /// Locks and reads the state file of the runs on `groups` (before any
+    /// AWS call: a second run at once stops here).
+    pub fn open(path: Option<PathBuf>, groups: &[String]) -> Result<FileStore, AppError> {
+        let Some(p) = &path else {
+            return Ok(FileStore {
+                path,
+                state: State::default(),
+                _lock: None,
+            });
+        };
+        let lock = state::lock(p).map_err(AppError::Usage)?;
+        let st = state::load(p).map_err(AppError::Usage)?;
+        let sorted = |g: &[String]| {
+            let mut g = g.to_vec();
+            g.sort();
+            g
+        };
+        if !st.log_groups.is_empty() && sorted(&st.log_groups) != sorted(groups) {
+            return Err(AppError::Usage(format!(
+                "state {} belongs to the runs on {}: give each set of log groups a state file of its own",
+                p.display(),
+                st.log_groups.join(", ")
+            )));
+        }
+        Ok(FileStore {
+            path,
+            state: st,
+            _lock: Some(lock),
+        })
+    }
+}
+
+impl Store for FileStore {
+    async fn load(&mut self) -> Result<State, AppError> {
+        Ok(self.state.clone())
+    }
+
+    async fn save(&mut self, st: &State) -> Result<(), AppError> {
+        match &self.path {
+            Some(path) => state::save(path, st).map_err(AppError::Usage),
+            None => Ok(()),
+        }
+    }
+
+    async fn claim(&mut self, _f: &Finding, _window: i64) -> Result<bool, AppError> {
+        Ok(true)
+    }
+
+    async fn release(&mut self, _f: &Finding) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+/// Fails on a log group that does not exist; says so of one without audit
+/// streams rather than waiting on it silently (`command` names who says).
+pub async fn check_groups(
+    clients: &crate::aws::Clients,
+    targets: &[crate::provision::Target],
+    command: &str,
+    say: crate::output::diag::Reporter,
+) -> anyhow::Result<()> {
+    for t in targets {
+        let g = &t.log_group;
+        match crate::aws::logs::audit_streams(clients, g)
+            .await
+            .map_err(|e| anyhow::Error::new(AppError::from(e)))?
+        {
+            None => {
+                return Err(AppError::Service(format!(
+                    "log group {g} does not exist: check the cluster name and region \
+                     (and that the cluster's audit log is on)"
+                ))
+                .into())
+            }
+            Some(s) if s.count == 0 => say.line(format_args!(
+                "{command}: {g} has no kube-apiserver-audit streams: is audit logging enabled for {}?",
+                t.name
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn rfc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// What one run did.
+pub struct Outcome {
+    /// The window it owned; `None` when an earlier run owned everything
+    /// up to the state's high-water mark.
+    pub window: Option<Window>,
+    pub high_water_before: Option<i64>,
+    pub decision: Option<Decision>,
+    /// Events and secret requests read.
+    pub events: u64,
+    pub requests: usize,
+    /// With a topic: findings published (or claimed already elsewhere).
+    pub published: Option<usize>,
+    /// The first publish that failed, after how many went out.
+    pub failure: Option<(usize, AwsError)>,
+}
+
+impl Outcome {
+    pub fn new_findings(&self) -> &[Finding] {
+        self.decision.as_ref().map_or(&[], |d| &d.new)
+    }
+}
+
+/// One scheduled run at `at` (milliseconds).
+pub async fn run_once<S: Store>(
+    clients: &crate::aws::Clients,
+    plan: &Plan,
+    store: &mut S,
+    at: i64,
+) -> anyhow::Result<Outcome> {
+    let mut st = store.load().await?;
+    let high_water = st.high_water_ms;
+    let mut outcome = Outcome {
+        window: None,
+        high_water_before: high_water,
+        decision: None,
+        events: 0,
+        requests: 0,
+        published: None,
+        failure: None,
+    };
+    let Some(w) = plan.schedule.window(at, high_water, plan.rule_window) else {
+        return Ok(outcome);
+    };
+    say_catching_up(plan, high_water, &w);
+    check_groups(clients, &plan.targets, "alert", plan.say).await?;
+    let (requests, events) = read(clients, &plan.groups, &w, plan.max_rps, plan.say).await?;
+    let reported = Reported {
+        sent: &st.sent,
+        unknown_before: high_water.is_none(),
+    };
+    let history = std::mem::take(&mut st.history);
+    let d = decide(&plan.rules, &plan.cluster, &requests, &w, history, reported);
+    plan.say.line(format_args!(
+        "alert: events ingested from {} to {}: {events} read back to {}, {} new finding(s)",
+        rfc(w.start),
+        rfc(w.end),
+        rfc(w.read_from),
+        d.new.len()
+    ));
+    if let Some(topic) = &plan.topic {
+        let (n, failure) = publish(clients, store, topic, &d.new, plan).await?;
+        outcome.published = Some(n);
+        outcome.failure = failure.map(|e| (n, e));
+    }
+    st.after_run(
+        &plan.schedule,
+        plan.rule_window,
+        &w,
+        &d,
+        outcome.failure.as_ref().map(|(n, _)| *n),
+    );
+    st.log_groups = plan.groups.clone();
+    store.save(&st).await?;
+    outcome.window = Some(w);
+    outcome.events = events;
+    outcome.requests = requests.len();
+    outcome.decision = Some(d);
+    Ok(outcome)
+}
+
+/// Says how a run stands against the schedule after missed runs.
+fn say_catching_up(plan: &Plan, high_water: Option<i64>, w: &Window) {
+    if high_water.is_some() && w.end - w.start > plan.schedule.every {
+        plan.say.line(format_args!(
+            "alert: catching up after missed runs: events ingested from {} to {}",
+            rfc(w.start),
+            rfc(w.end)
+        ));
+    }
+    if w.behind > 0 {
+        plan.say.line(format_args!(
+            "alert: {} still behind the schedule (at most --max-catch-up a run): the next run goes on from {}",
+            crate::output::age(w.behind / 1000),
+            rfc(w.end)
+        ));
+    }
+}
+
+/// Every secret request stamped in the window's reads, each once, through
+/// the reader `tail` uses (its server-side filter, event ids, throttling);
+/// and how many events that took.
+pub async fn read(
+    clients: &crate::aws::Clients,
+    groups: &[String],
+    w: &Window,
+    rps: f64,
+    say: Reporter,
+) -> anyhow::Result<(Vec<Seen>, u64)> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let ledger = Ledger::new(
+        (
+            Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())),
+            Tap::to(tx),
+        ),
+        Retention::Whole,
+    );
+    let settings = Arc::new(Settings {
+        ledger: Arc::new(Shared::new(ledger)),
+        ..Settings::default()
+    });
+    let mut shard = Shard::new(settings);
+    let cfg = Config {
+        since: w.read_from,
+        until: Some(w.read_to),
+        max_lag: 0,
+        sweep_every: i64::MAX / 4,
+        sweep_span: 0,
+    };
+    let mut tracker = Tracker::new(groups, cfg, w.read_to);
+    let source = crate::aws::logs::LogEvents::new(clients);
+    let mut pace = crate::tail::pace::Paced::new(rps, say);
+    let (printed, polled) =
+        crate::tail::poll(&source, &mut pace, &mut tracker, &mut shard, &rx, w.read_to)
+            .await
+            .map_err(|(e, _, _)| match e.kind {
+                ApiErrorKind::Transport => AppError::NoAnswer(e.message),
+                _ => AppError::Service(e.message),
+            })?;
+    Ok((printed.into_iter().map(|p| p.seen).collect(), polled.events))
+}
+
+/// Publishes each finding its claim lets through, or one digest when there
+/// are more than `plan.max_findings`; stops at the first failure (its claim
+/// given back). Returns how many findings went out (or were claimed
+/// elsewhere) before it, and the failure.
+pub async fn publish<S: Store>(
+    clients: &crate::aws::Clients,
+    store: &mut S,
+    topic: &str,
+    findings: &[Finding],
+    plan: &Plan,
+) -> anyhow::Result<(usize, Option<AwsError>)> {
+    let fifo = topic.ends_with(".fifo");
+    let cluster = plan.cluster.as_str();
+    let message = |n: notify::Notice| crate::aws::sns::Message {
+        subject: n.subject,
+        body: n.body,
+        attributes: n.attributes,
+        fifo: fifo.then(|| (n.dedup_id, cluster.to_owned())),
+    };
+    let window = |f: &Finding| {
+        plan.rules
+            .iter()
+            .find(|r| r.name == f.rule)
+            .map_or(0, |r| r.window)
+    };
+    let mut claimed = Vec::new();
+    for f in findings {
+        if store.claim(f, window(f)).await? {
+            claimed.push(f.clone());
+        }
+    }
+    if claimed.len() > plan.max_findings {
+        let m = message(notify::digest(&claimed, cluster, plan.max_findings));
+        return Ok(match crate::aws::sns::publish(clients, topic, &m).await {
+            Ok(()) => (findings.len(), None),
+            Err(e) => {
+                for f in &claimed {
+                    store.release(f).await?;
+                }
+                (0, Some(e))
+            }
+        });
+    }
+    for (i, f) in findings.iter().enumerate() {
+        if !claimed.iter().any(|c| c.dedup_key == f.dedup_key) {
+            continue;
+        }
+        let m = message(notify::finding(f, cluster));
+        if let Err(e) = crate::aws::sns::publish(clients, topic, &m).await {
+            for c in claimed.iter().filter(|c| {
+                findings[i..]
+                    .iter()
+                    .any(|rest| rest.dedup_key == c.dedup_key)
+            }) {
+                store.release(c).await?;
+            }
+            return Ok((i, Some(e)));
+        }
+    }
+    Ok((findings.len(), None))
+}
