@@ -15,6 +15,8 @@ pub mod error;
 pub mod iam;
 pub mod input;
 pub mod insights;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod output;
 pub mod pattern;
 pub mod provision;

@@ -4,6 +4,8 @@
 //! types to ours (`provision`) and maps SDK errors once (`error`).
 
 pub mod cloudwatch;
+#[cfg(feature = "lambda")]
+pub mod dynamo;
 pub mod error;
 pub mod insights;
 pub mod limit;
@@ -37,6 +39,21 @@ pub struct Settings {
     pub attempt_timeout: Duration,
 }
 
+impl Default for Settings {
+    /// The environment's configuration (a Lambda function's), three
+    /// attempts a call, a minute a call, 20 seconds an attempt.
+    fn default() -> Settings {
+        Settings {
+            profile: None,
+            region: None,
+            endpoint_url: None,
+            max_attempts: 3,
+            operation_timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
 /// The clients of one run, sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -44,6 +61,8 @@ pub struct Clients {
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     sns: aws_sdk_sns::Client,
+    #[cfg(feature = "lambda")]
+    dynamodb: aws_sdk_dynamodb::Client,
     pub region: String,
 }
 
@@ -162,6 +181,16 @@ fn clients(config: &aws_config::SdkConfig, region: String) -> Clients {
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
         sns: aws_sdk_sns::Client::from_conf(sns.build()),
+        #[cfg(feature = "lambda")]
+        dynamodb: {
+            let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
+                .retry_classifier(NoFutileRetry)
+                .interceptor(limit::LimitBody);
+            if let Some(r) = record::RecordCalls::from_env("dynamodb") {
+                dynamodb = dynamodb.interceptor(r);
+            }
+            aws_sdk_dynamodb::Client::from_conf(dynamodb.build())
+        },
         region,
     }
 }

@@ -1,0 +1,27 @@
+//! The Lambda function (`cargo build --features lambda --bin bootstrap`;
+//! `scripts/package-lambda` zips it for provided.al2023): the official
+//! runtime loop around `secret_audit::lambda::handle`. Configuration comes
+//! from the environment (see `secret_audit::lambda`); logs are structured
+//! (JSON when the function's log format is JSON); metrics are Embedded
+//! Metric Format lines on stdout.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let function = secret_audit::lambda::Function::from_env(|k| std::env::var(k).ok())?;
+    let clients = secret_audit::aws::connect(&secret_audit::aws::Settings::default()).await?;
+    let (function, clients) = (&function, &clients);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now = chrono::Utc::now().timestamp_millis();
+        let (summary, metrics) =
+            secret_audit::lambda::handle(clients, function, event.payload, now).await?;
+        for line in metrics {
+            println!("{line}");
+        }
+        Ok::<Value, Error>(summary)
+    }))
+    .await
+}
