@@ -26,6 +26,8 @@ pub enum Scope {
     Alarm,
     /// The SNS topics `alert` publishes to.
     Topic,
+    /// The Lambda function's state table (`secret-audit-*`).
+    StateTable,
     /// No resource-level permission: `*`.
     Any,
 }
@@ -96,6 +98,11 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("logs:DescribeLogStreams", LogGroup),
             ("logs:FilterLogEvents", LogGroup),
             ("sns:Publish", Topic),
+            // The Lambda function's state and claims.
+            ("dynamodb:GetItem", StateTable),
+            ("dynamodb:PutItem", StateTable),
+            ("dynamodb:UpdateItem", StateTable),
+            ("dynamodb:DeleteItem", StateTable),
         ],
     ),
 ];
@@ -154,6 +161,7 @@ impl Context {
                 .iter()
                 .map(|t| self.arn("cloudwatch", &format!("alarm:{}*", t.prefix())))
                 .collect(),
+            StateTable => vec![self.arn("dynamodb", "table/secret-audit-*")],
             Topic if self.topics.is_empty() => vec![self.arn("sns", "*")],
             Topic => self.topics.clone(),
         }
@@ -178,6 +186,7 @@ pub fn policy(commands: &[&str], ctx: &Context) -> Value {
                 LogGroup => "AuditLogGroups",
                 Alarm => "ManagedAlarms",
                 Topic => "AlertTopics",
+                StateTable => "AlertStateTable",
                 Any => "NoResourceLevelPermissions",
             };
             let mut resources = ctx.resources(scope);
