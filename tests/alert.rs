@@ -2,6 +2,8 @@
 //! nothing on a healthy log; the rules themselves are tested one by one in
 //! `src/rules/tests.rs`.
 
+mod common;
+
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_secret-audit");
@@ -336,4 +338,110 @@ fn a_state_file_carries_what_was_learnt_from_one_days_export_to_the_next() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("is not a secret-audit state file"), "{err}");
     assert_eq!(std::fs::read_to_string(&state).unwrap(), "[]");
+}
+
+#[test]
+fn the_alerting_stack_passes_cfn_lint_and_owns_what_it_says() {
+    let cfn_lint = common::python_tool("cfn-lint");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "[bulk-secret-reads]\nthreshold = 25\n").unwrap();
+    let cases: &[&[&str]] = &[
+        &["--cluster", "prod"],
+        &[
+            "--cluster",
+            "prod",
+            "--log-group-name",
+            "/custom/audit",
+            "--every",
+            "10m",
+            "--sns-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:sec",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        let mut full = vec!["--emit", "cloudformation"];
+        full.extend(args.iter());
+        let o = run(&full);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let path = dir.path().join(format!("stack-{i}.json"));
+        std::fs::write(&path, &o.stdout).unwrap();
+        let lint = Command::new(&cfn_lint).arg(&path).output().unwrap();
+        assert!(
+            lint.status.success(),
+            "cfn-lint on {args:?}:\n{}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        );
+    }
+    let stack: serde_json::Value =
+        serde_json::from_slice(&run(&["--emit", "cloudformation", "--cluster", "prod"]).stdout)
+            .unwrap();
+    let r = &stack["Resources"];
+    let scheduled = &r["ScheduledFunction"]["Properties"];
+    assert_eq!(scheduled["Runtime"], "provided.al2023");
+    assert_eq!(scheduled["ReservedConcurrentExecutions"], 1);
+    assert_eq!(
+        scheduled["Environment"]["Variables"]["SECRET_AUDIT_CLUSTER"],
+        "prod"
+    );
+    assert_eq!(
+        r["Schedule"]["Properties"]["Target"]["Input"],
+        "{\"scheduled_time\": \"<aws.scheduler.scheduled-time>\"}"
+    );
+    // The role grants exactly what `iam-policy --command alert` lists.
+    let policy = run_isolated_policy();
+    let mut granted: Vec<String> = r["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Action"].as_str().unwrap().to_owned())
+        .filter(|a| a != "sqs:SendMessage")
+        .collect();
+    granted.sort();
+    assert_eq!(granted, policy);
+    // The subscription path is behind its parameter, with the superset
+    // pattern `tail` reads with.
+    let filter = &r["ProdSubscriptionFilter"];
+    assert_eq!(filter["Condition"], "Subscribe");
+    assert_eq!(filter["Properties"]["FilterPattern"], "secrets");
+    assert_eq!(r["SubscriptionFunction"]["Condition"], "Subscribe");
+    assert!(r["ScheduledFunction"]["Properties"]
+        .get("Condition")
+        .is_none());
+    assert_eq!(stack["Parameters"]["BulkReadsThreshold"]["Default"], 10);
+    for alarm in ["ErrorsAlarm", "NoEventsAlarm"] {
+        assert_eq!(r[alarm]["Type"], "AWS::CloudWatch::Alarm");
+    }
+    assert_eq!(
+        r["ScheduledFailures"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+            ["Fn::GetAtt"][0],
+        "FailureQueue"
+    );
+}
+
+/// The actions of `iam-policy --command alert`, sorted.
+fn run_isolated_policy() -> Vec<String> {
+    let o = Command::new(BIN)
+        .args(["iam-policy", "--command", "alert"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut actions: Vec<String> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    actions.sort();
+    actions
 }

@@ -42,6 +42,11 @@ pub struct AlertArgs {
     /// Read every input as this format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Print the alerting stack (the Lambda function on a schedule, its
+    /// role, topic, state table, alarms; a subscription filter behind a
+    /// parameter) as a template for --cluster/--log-group-name, and stop.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub emit: Option<crate::cmd::setup::Emit>,
     /// Add the rollup (as `analyze` prints it) to the JSON document.
     #[arg(long)]
     pub rollup: bool,
@@ -77,6 +82,22 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         crate::output::findings::write_rules(global.output(), &rules, &mut out)?;
+        out.flush()?;
+        return Ok(exit::OK);
+    }
+    if args.emit.is_some() {
+        global.json_only("a CloudFormation template")?;
+        let targets = crate::cmd::provisioning::targets(&args.aws)?;
+        let every = (args.schedule.every.as_secs() / 60).clamp(1, 59);
+        let template = crate::provision::alert_stack::template(
+            &targets,
+            &rules,
+            every,
+            args.schedule.sns_topic_arn.as_deref(),
+        );
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        crate::output::json::write(&mut out, &template)?;
         out.flush()?;
         return Ok(exit::OK);
     }
