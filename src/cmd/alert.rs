@@ -89,7 +89,7 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         global.json_only("a CloudFormation template")?;
         let targets = crate::cmd::provisioning::targets(&args.aws)?;
         let every = (args.schedule.every.as_secs() / 60).clamp(1, 59);
-        let template = crate::provision::alert_stack::template(
+        let template = crate::alerting::stack::template(
             &targets,
             &rules,
             every,

@@ -2,7 +2,6 @@
 //! that turns what exists into it. Nothing here calls AWS: `aws/` reads and
 //! writes these types, `cmd/setup`, `status` and `teardown` glue them.
 
-pub mod alert_stack;
 pub mod cloudformation;
 pub mod plan;
 pub mod samples;

@@ -5,6 +5,8 @@
 //! decides, publishes each new finding to SNS after claiming it in the
 //! store, and saves the state.
 
+pub mod stack;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -12,8 +12,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Target;
 use crate::iam::{self, Scope};
+use crate::provision::Target;
 use crate::rules::Rule;
 
 /// The rules whose thresholds are stack parameters: (rule, parameter).
