@@ -59,6 +59,7 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
         &[
             ("logs:DescribeLogStreams", LogGroup),
             ("logs:DescribeMetricFilters", LogGroup),
+            ("logs:DescribeSubscriptionFilters", LogGroup),
             ("logs:DescribeQueryDefinitions", Any),
             ("cloudwatch:DescribeAlarms", Any),
             ("cloudwatch:ListTagsForResource", Alarm),

@@ -775,3 +775,45 @@ fn no_answer_is_a_transport_error_not_a_hang() {
     );
     assert!(start.elapsed().as_secs() < 10);
 }
+
+/// The alerting stack's subscription path, wired in the emulator as the
+/// stack wires it (a function, its filter on the audit log group with the
+/// stack's name and pattern): `status` reports it. The emulator runs
+/// functions only through Docker, but creates them and their filters
+/// without.
+#[test]
+fn status_reports_the_alerting_stacks_subscription_filter() {
+    let emu = common::Emu::start();
+    emu.audit_group("prod");
+    let script = format!(
+        r#"
+import boto3, io, zipfile
+kw = dict(endpoint_url="{url}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+role = boto3.client("iam", **kw).create_role(RoleName="secret-audit-fn", AssumeRolePolicyDocument="{{}}")["Role"]["Arn"]
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("bootstrap", "")
+fn = boto3.client("lambda", **kw).create_function(FunctionName="secret-audit-subscription", Runtime="provided.al2023",
+    Role=role, Handler="bootstrap", Code={{"ZipFile": buf.getvalue()}})["FunctionArn"]
+boto3.client("logs", **kw).put_subscription_filter(logGroupName="/aws/eks/prod/cluster",
+    filterName="secret-audit-prod-secrets", filterPattern="secrets", destinationArn=fn)
+"#,
+        url = emu.url()
+    );
+    let o = std::process::Command::new(common::python_tool("python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = emu.run(&["status", "--cluster", "prod", "--output", "csv"]);
+    assert_eq!(common::code(&o), 0, "{}", common::stderr(&o));
+    let out = common::stdout(&o);
+    let row = out
+        .lines()
+        .find(|l| l.contains(",subscription-filter,"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.starts_with("prod,subscription-filter,secret-audit-prod-secrets,present,,to arn:aws:lambda:us-east-1:123456789012:function:secret-audit-subscription"),
+        "{row}"
+    );
+}

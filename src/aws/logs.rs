@@ -62,6 +62,50 @@ pub async fn audit_streams(
     Ok(Some(out))
 }
 
+/// A subscription filter of a log group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionFilter {
+    pub name: String,
+    pub pattern: String,
+    pub destination: String,
+}
+
+/// The subscription filters of a group whose name starts with `prefix`;
+/// none when the group does not exist or the endpoint does not implement
+/// them.
+pub async fn subscription_filters(
+    clients: &super::Clients,
+    group: &str,
+    prefix: &str,
+) -> Result<Vec<SubscriptionFilter>, AwsError> {
+    let answer = clients
+        .logs
+        .describe_subscription_filters()
+        .log_group_name(group)
+        .filter_name_prefix(prefix)
+        .send()
+        .await;
+    match answer {
+        Ok(a) => Ok(a
+            .subscription_filters()
+            .iter()
+            .map(|f| SubscriptionFilter {
+                name: f.filter_name().unwrap_or_default().to_owned(),
+                pattern: f.filter_pattern().unwrap_or_default().to_owned(),
+                destination: f.destination_arn().unwrap_or_default().to_owned(),
+            })
+            .collect()),
+        Err(e) => {
+            let e = from_sdk("DescribeSubscriptionFilters", e);
+            if e.is(ErrorKind::NotFound) || e.is(ErrorKind::NotImplemented) {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Metric filters of a group, all of them or those whose name starts with
 /// `prefix`; none when the group does not exist.
 pub async fn metric_filters(

@@ -47,6 +47,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
                 .await
                 .map_err(prov::aws_error)?;
             rows.extend(resource_status(t, &st, &settings));
+            rows.extend(alert_stack_status(clients, t).await?);
         }
         anyhow::Ok((rows, groups))
     })?;
@@ -129,6 +130,35 @@ fn log_group_status(
         alarm_state: None,
     };
     (row, group)
+}
+
+/// The subscription filter of the alerting stack (`alert --emit
+/// cloudformation` with `Subscribe`), when there is one: it is optional,
+/// so none is not a drift.
+async fn alert_stack_status(clients: &crate::aws::Clients, t: &Target) -> anyhow::Result<Vec<Row>> {
+    let name = format!("{}secrets", t.prefix());
+    let filters = crate::aws::logs::subscription_filters(clients, &t.log_group, &name)
+        .await
+        .map_err(prov::aws_error)?;
+    Ok(filters
+        .into_iter()
+        .filter(|f| f.name == name)
+        .map(|f| {
+            let expected = f.pattern == crate::tail::SERVER_FILTER;
+            Row {
+                target: t.name.clone(),
+                resource: "subscription-filter",
+                name: f.name,
+                state: if expected { "present" } else { "drifted" },
+                fields: if expected { vec![] } else { vec!["pattern"] },
+                detail: format!(
+                    "to {} (the alerting stack's subscription path)",
+                    f.destination
+                ),
+                alarm_state: None,
+            }
+        })
+        .collect())
 }
 
 /// What setup manages for a target, each resource against what exists.
