@@ -411,5 +411,84 @@ pub async fn handle(
     }
 }
 
+/// The benchmark's invocations, with no AWS call (`bootstrap --bench ...`):
+/// `scheduled FILE RATE`, one scheduled run over the events of a JSON-lines
+/// file served as recorded pages at RATE events a second; `subscription
+/// FILE`, one subscription payload decoded and evaluated. What each did,
+/// and how long it took.
+pub fn bench(args: &[String]) -> Result<Value, String> {
+    let began = std::time::Instant::now();
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+    match args {
+        [kind, file, rate] if kind == "scheduled" => {
+            let rate: f64 = rate.parse().map_err(|_| format!("rate {rate:?}"))?;
+            let at = 1_793_502_000_000; // 2026-11-01T03:00:00Z
+            let source =
+                crate::tail::sim::Simulated::new(&read(file)?, rate, at - 3 * 3_600_000, true);
+            let schedule = Schedule {
+                every: 300_000,
+                settle: 60_000,
+                max_lag: 600_000,
+                max_catch_up: 6 * 3_600_000,
+            };
+            let targets = vec![crate::provision::Target::cluster("bench")];
+            let plan = Plan::new(
+                targets,
+                crate::rules::defaults(),
+                schedule,
+                Reporter::new(true, 0),
+            );
+            let mut store =
+                alerting::FileStore::open(None, &plan.groups).map_err(|e| e.to_string())?;
+            struct NoWait;
+            impl crate::tail::Pace for NoWait {
+                async fn before_call(&mut self) {}
+                async fn throttled(&mut self, _n: u32) {}
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let o = rt
+                .block_on(alerting::run_window(
+                    &source,
+                    &mut NoWait,
+                    None,
+                    &plan,
+                    &mut store,
+                    at,
+                ))
+                .map_err(|e| e.to_string())?;
+            Ok(json!({
+                "path": "scheduled",
+                "events_read": o.events,
+                "secret_requests": o.requests,
+                "findings": o.new_findings().len(),
+                "seconds": began.elapsed().as_secs_f64(),
+            }))
+        }
+        [kind, file] if kind == "subscription" => {
+            let payload: Value =
+                serde_json::from_str(&read(file)?).map_err(|e| format!("{file}: {e}"))?;
+            let Invocation::Subscription(data) = invocation(payload)? else {
+                return Err(format!("{file}: not a subscription payload"));
+            };
+            let mut requests = requests_of(&data, 0);
+            let findings = crate::rules::evaluate(
+                &windowless(&crate::rules::defaults()),
+                &mut requests,
+                "bench",
+            );
+            Ok(json!({
+                "path": "subscription",
+                "events_read": data.log_events.len(),
+                "secret_requests": requests.len(),
+                "findings": findings.len(),
+                "seconds": began.elapsed().as_secs_f64(),
+            }))
+        }
+        _ => Err("usage: bootstrap --bench scheduled FILE RATE | --bench subscription FILE".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@ use crate::output::notify;
 use crate::rules::schedule::{decide, Decision, Reported, Schedule, Window};
 use crate::rules::state::{self, State};
 use crate::rules::{Finding, Rule};
-use crate::tail::{Config, Tracker};
+use crate::tail::{Config, Pace, Source, Tracker};
 
 /// What the runs are asked to do.
 pub struct Plan {
@@ -216,6 +216,22 @@ pub async fn run_once<S: Store>(
     store: &mut S,
     at: i64,
 ) -> anyhow::Result<Outcome> {
+    check_groups(clients, &plan.targets, "alert", plan.say).await?;
+    let source = crate::aws::logs::LogEvents::new(clients);
+    let mut pace = crate::tail::pace::Paced::new(plan.max_rps, plan.say);
+    run_window(&source, &mut pace, Some(clients), plan, store, at).await
+}
+
+/// [`run_once`] reading from any source (the benchmark's recorded pages),
+/// publishing only with `publisher`.
+pub async fn run_window<S: Store, R: Source, P: Pace>(
+    source: &R,
+    pace: &mut P,
+    publisher: Option<&crate::aws::Clients>,
+    plan: &Plan,
+    store: &mut S,
+    at: i64,
+) -> anyhow::Result<Outcome> {
     let mut st = store.load().await?;
     let high_water = st.high_water_ms;
     let mut outcome = Outcome {
@@ -231,8 +247,8 @@ pub async fn run_once<S: Store>(
         return Ok(outcome);
     };
     say_catching_up(plan, high_water, &w);
-    check_groups(clients, &plan.targets, "alert", plan.say).await?;
-    let (requests, events) = read(clients, &plan.groups, &w, plan.max_rps, plan.say).await?;
+    let keep = crate::rules::wanted(&plan.rules);
+    let (requests, events) = read_with(source, pace, &plan.groups, &w, Some(keep)).await?;
     let reported = Reported {
         sent: &st.sent,
         unknown_before: high_water.is_none(),
@@ -246,7 +262,7 @@ pub async fn run_once<S: Store>(
         rfc(w.read_from),
         d.new.len()
     ));
-    if let Some(topic) = &plan.topic {
+    if let (Some(topic), Some(clients)) = (&plan.topic, publisher) {
         let (n, failure) = publish(clients, store, topic, &d.new, plan).await?;
         outcome.published = Some(n);
         outcome.failure = failure.map(|e| (n, e));
@@ -290,17 +306,31 @@ fn say_catching_up(plan: &Plan, high_water: Option<i64>, w: &Window) {
 /// and how many events that took.
 pub async fn read(
     clients: &crate::aws::Clients,
+    plan: &Plan,
+    w: &Window,
+) -> anyhow::Result<(Vec<Seen>, u64)> {
+    let source = crate::aws::logs::LogEvents::new(clients);
+    let mut pace = crate::tail::pace::Paced::new(plan.max_rps, plan.say);
+    let keep = crate::rules::wanted(&plan.rules);
+    read_with(&source, &mut pace, &plan.groups, w, Some(keep)).await
+}
+
+/// [`read`] from any source, at any pace, keeping only the requests
+/// `keep` accepts (those a rule looks at).
+pub async fn read_with<R: Source, P: Pace>(
+    source: &R,
+    pace: &mut P,
     groups: &[String],
     w: &Window,
-    rps: f64,
-    say: Reporter,
+    keep: Option<crate::audit::tap::Keep>,
 ) -> anyhow::Result<(Vec<Seen>, u64)> {
     let (tx, rx) = crossbeam_channel::unbounded();
+    let tap = match keep {
+        Some(k) => Tap::to(tx).keeping(k),
+        None => Tap::to(tx),
+    };
     let ledger = Ledger::new(
-        (
-            Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())),
-            Tap::to(tx),
-        ),
+        (Grouped::new(Grouping::By(DEFAULT_KEYS.to_vec())), tap),
         Retention::Whole,
     );
     let settings = Arc::new(Settings {
@@ -316,10 +346,8 @@ pub async fn read(
         sweep_span: 0,
     };
     let mut tracker = Tracker::new(groups, cfg, w.read_to);
-    let source = crate::aws::logs::LogEvents::new(clients);
-    let mut pace = crate::tail::pace::Paced::new(rps, say);
     let (printed, polled) =
-        crate::tail::poll(&source, &mut pace, &mut tracker, &mut shard, &rx, w.read_to)
+        crate::tail::poll(source, pace, &mut tracker, &mut shard, &rx, w.read_to)
             .await
             .map_err(|(e, _, _)| match e.kind {
                 ApiErrorKind::Transport => AppError::NoAnswer(e.message),

@@ -8,8 +8,19 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--bench") {
+        // scripts/bench: one invocation of each path, no AWS call.
+        let done = secret_audit::lambda::bench(&args[1..])?;
+        println!("{done}");
+        return Ok(());
+    }
+    run()
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
+async fn run() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let function = secret_audit::lambda::Function::from_env(|k| std::env::var(k).ok())?;
     let clients = secret_audit::aws::connect(&secret_audit::aws::Settings::default()).await?;

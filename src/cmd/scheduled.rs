@@ -313,8 +313,7 @@ fn backfill(
     };
     let found = prov::with_aws(aws, async |clients| {
         alerting::check_groups(clients, &plan.targets, "alert", say).await?;
-        let (requests, events) =
-            alerting::read(clients, &plan.groups, &span, plan.max_rps, say).await?;
+        let (requests, events) = alerting::read(clients, plan, &span).await?;
         let found = replay(plan, &requests, &windows);
         say.line(format_args!(
             "alert: {} runs of {} from {} to {}: {events} events read, {} finding(s){}",
