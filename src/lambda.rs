@@ -86,11 +86,22 @@ impl Function {
             "SECRET_AUDIT_STATE_TABLE: the DynamoDB table of the state and claims is required",
         )?;
         let mut rules = crate::rules::defaults();
-        if let Some(toml) = get("SECRET_AUDIT_RULES_TOML") {
+        if let Some(toml) = get("SECRET_AUDIT_RULES_TOML").filter(|t| !t.trim().is_empty()) {
             let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
             rules = crate::rules::config::apply(rules, &toml, &today)
                 .map_err(|e| format!("SECRET_AUDIT_RULES_TOML: {e}"))?
                 .0;
+        }
+        // The stack's threshold parameters: `rule=N,...`, over the rules.
+        for pair in list("SECRET_AUDIT_THRESHOLDS") {
+            let bad = || format!("SECRET_AUDIT_THRESHOLDS: {pair:?} is not RULE=N (N at least 1)");
+            let (name, n) = pair.split_once('=').ok_or_else(bad)?;
+            let n: usize = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+            let rule = rules
+                .iter_mut()
+                .find(|r| r.name == name.trim())
+                .ok_or_else(|| format!("SECRET_AUDIT_THRESHOLDS: no rule named {name:?}"))?;
+            rule.threshold = n;
         }
         let schedule = Schedule {
             every: duration_ms(&get, "SECRET_AUDIT_EVERY", "5m")?,
@@ -165,6 +176,8 @@ pub struct DynamoStore<'a> {
     state_key: String,
     /// The state's version when it was read.
     version: i64,
+    /// This invocation, as its claims name it.
+    claimant: String,
 }
 
 impl<'a> DynamoStore<'a> {
@@ -180,12 +193,31 @@ impl<'a> DynamoStore<'a> {
             table: table.to_owned(),
             state_key: format!("state#{}", g.join(",")),
             version: 0,
+            claimant: claimant(),
         }
     }
 
     fn episode_key(f: &Finding) -> String {
         format!("episode#{}#{}", f.rule, f.key)
     }
+}
+
+/// A name for this invocation no other shares: the time, the process and
+/// a counter, hashed.
+fn claimant() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.update(&now.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(
+        &COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_le_bytes(),
+    );
+    format!("{:032x}", h.digest128())
 }
 
 fn aws(e: crate::aws::error::AwsError) -> AppError {
@@ -232,14 +264,15 @@ impl Store for DynamoStore<'_> {
     }
 
     async fn claim(&mut self, f: &Finding, window: i64) -> Result<bool, AppError> {
-        let expires = (f.span_ms.1 + window) / 1000 + 2 * 86_400;
+        // Kept a month: longer than any outage a catch-up still reads.
+        let expires = (f.span_ms.1 + window) / 1000 + 30 * 86_400;
         crate::aws::dynamo::claim(
             self.clients,
             &self.table,
             &Self::episode_key(f),
             f.span_ms,
-            f.span_ms.0 - window,
-            &f.dedup_key,
+            (f.span_ms.0 - window, f.span_ms.1 + window),
+            (f.dedup_key.as_str(), self.claimant.as_str()),
             expires,
         )
         .await

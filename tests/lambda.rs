@@ -216,12 +216,61 @@ fn each_finding_is_published_once_by_schedule_and_subscription_together() {
     emu.put_events(GROUP, STREAM, [(t - 2_000, curl.as_str())].into_iter());
     past_the_second_of(now_ms());
     let at = now_ms();
+    let state_key = AttributeValue::S("state#/aws/eks/prod/cluster".into());
+    let before = emu.block_on(async {
+        ddb.get_item()
+            .table_name(TABLE)
+            .key("pk", state_key.clone())
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()
+    });
     let (summary, metrics) = invoke(scheduled_at(at));
     assert_eq!(summary["published"], 1, "{summary}");
     assert!(metrics
         .iter()
         .any(|m| m.contains("\"Rule\":\"scripting-client\"")));
     assert_eq!(rules_of(&read_queue(&emu, "alerts")), ["scripting-client"]);
+    // The same run again as if its state had never been saved (a retry
+    // after a lost save): the claims alone keep it from publishing again.
+    let after = emu.block_on(async {
+        let item = ddb
+            .get_item()
+            .table_name(TABLE)
+            .key("pk", state_key.clone())
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        ddb.put_item()
+            .table_name(TABLE)
+            .set_item(Some(before))
+            .send()
+            .await
+            .unwrap();
+        item
+    });
+    let (retried, _) = invoke(scheduled_at(at));
+    assert_eq!(
+        retried["findings"].as_array().unwrap().len(),
+        1,
+        "{retried}"
+    );
+    assert!(
+        read_queue(&emu, "alerts").is_empty(),
+        "claimed by the first delivery"
+    );
+    emu.block_on(async {
+        ddb.put_item()
+            .table_name(TABLE)
+            .set_item(Some(after))
+            .send()
+            .await
+            .unwrap();
+    });
     // A duplicated delivery of the same schedule publishes nothing.
     let (again, _) = invoke(scheduled_at(at));
     assert_eq!(

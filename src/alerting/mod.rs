@@ -381,39 +381,50 @@ pub async fn publish<S: Store>(
             .find(|r| r.name == f.rule)
             .map_or(0, |r| r.window)
     };
-    let mut claimed = Vec::new();
-    for f in findings {
-        if store.claim(f, window(f)).await? {
-            claimed.push(f.clone());
+    if findings.len() > plan.max_findings {
+        // One digest: claim all, publish once, give them all back on failure.
+        let mut claimed = Vec::new();
+        for f in findings {
+            match store.claim(f, window(f)).await {
+                Ok(true) => claimed.push(f.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    release_all(store, &claimed).await;
+                    return Err(e.into());
+                }
+            }
         }
-    }
-    if claimed.len() > plan.max_findings {
+        if claimed.is_empty() {
+            return Ok((findings.len(), None));
+        }
         let m = message(notify::digest(&claimed, cluster, plan.max_findings));
         return Ok(match crate::aws::sns::publish(clients, topic, &m).await {
             Ok(()) => (findings.len(), None),
             Err(e) => {
-                for f in &claimed {
-                    store.release(f).await?;
-                }
+                release_all(store, &claimed).await;
                 (0, Some(e))
             }
         });
     }
+    // One by one: each claimed just before it is published, so a failure
+    // leaves at most that one claim to give back.
     for (i, f) in findings.iter().enumerate() {
-        if !claimed.iter().any(|c| c.dedup_key == f.dedup_key) {
+        if !store.claim(f, window(f)).await? {
             continue;
         }
         let m = message(notify::finding(f, cluster));
         if let Err(e) = crate::aws::sns::publish(clients, topic, &m).await {
-            for c in claimed.iter().filter(|c| {
-                findings[i..]
-                    .iter()
-                    .any(|rest| rest.dedup_key == c.dedup_key)
-            }) {
-                store.release(c).await?;
-            }
+            store.release(f).await?;
             return Ok((i, Some(e)));
         }
     }
     Ok((findings.len(), None))
+}
+
+/// Gives claims back after a failure (best effort: the failure is what is
+/// reported).
+async fn release_all<S: Store>(store: &mut S, claimed: &[Finding]) {
+    for f in claimed {
+        let _ = store.release(f).await;
+    }
 }

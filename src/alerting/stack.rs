@@ -78,7 +78,7 @@ fn camel(name: &str) -> String {
         .collect()
 }
 
-fn function(targets: &[Target], path: &str) -> Value {
+fn function(targets: &[Target], path: &str, rules_toml: &str) -> Value {
     let clusters: Vec<&str> = targets
         .iter()
         .filter_map(|t| t.cluster.as_deref())
@@ -88,10 +88,10 @@ fn function(targets: &[Target], path: &str) -> Value {
         .filter(|t| t.cluster.is_none())
         .map(|t| t.log_group.as_str())
         .collect();
-    let mut rules_toml = String::new();
-    for (rule, param) in THRESHOLDS {
-        rules_toml.push_str(&format!("[{rule}]\nthreshold = ${{{param}}}\n"));
-    }
+    let thresholds: Vec<String> = THRESHOLDS
+        .iter()
+        .map(|(rule, param)| format!("{rule}=${{{param}}}"))
+        .collect();
     let mut f = json!({
         "Type": "AWS::Lambda::Function",
         "Properties": {
@@ -101,7 +101,7 @@ fn function(targets: &[Target], path: &str) -> Value {
             "Architectures": [{"Ref": "Architecture"}],
             "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}},
             "MemorySize": 128,
-            "Timeout": if path == "scheduled" { 300 } else { 60 },
+            "Timeout": if path == "scheduled" { 900 } else { 60 },
             "Role": {"Fn::GetAtt": ["FunctionRole", "Arn"]},
             "LoggingConfig": {"LogFormat": "JSON"},
             "Environment": {"Variables": {
@@ -110,7 +110,12 @@ fn function(targets: &[Target], path: &str) -> Value {
                 "SECRET_AUDIT_STATE_TABLE": {"Ref": "StateTable"},
                 "SECRET_AUDIT_SNS_TOPIC_ARN": {"Fn::If": ["CreateTopic", {"Ref": "Topic"}, {"Ref": "ExistingTopicArn"}]},
                 "SECRET_AUDIT_EVERY": sub("${EveryMinutes}m"),
-                "SECRET_AUDIT_RULES_TOML": sub(&rules_toml),
+                "SECRET_AUDIT_SETTLE": {"Ref": "Settle"},
+                "SECRET_AUDIT_MAX_LAG": {"Ref": "MaxLag"},
+                // A run catches up at most an hour: well inside its timeout.
+                "SECRET_AUDIT_MAX_CATCH_UP": "1h",
+                "SECRET_AUDIT_RULES_TOML": rules_toml,
+                "SECRET_AUDIT_THRESHOLDS": sub(&thresholds.join(",")),
             }},
         },
     });
@@ -147,16 +152,27 @@ fn alarm(
     json!({"Type": "AWS::CloudWatch::Alarm", "Properties": props})
 }
 
-/// The stack for `targets`, its parameters' defaults from `rules`, the
-/// schedule every `every_minutes`, and an existing topic if given.
+/// What `alert` passes on to the stack.
+pub struct StackSettings<'a> {
+    /// Whole minutes dividing an hour ([`EVERY_MINUTES`]).
+    pub every_minutes: u64,
+    pub settle: &'a str,
+    pub max_lag: &'a str,
+    pub topic: Option<&'a str>,
+    /// The text of `--rules FILE`, passed to the function whole.
+    pub rules_toml: &'a str,
+}
+
+/// The schedules a cron expression keeps aligned with `--every`: whole
+/// minutes that divide an hour.
+pub const EVERY_MINUTES: [u64; 11] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30];
+
+/// The stack for `targets`, its threshold parameters' defaults from
+/// `rules`.
 ///
 /// Long: the template is one document, read (and reviewed) in one place.
-pub fn template(
-    targets: &[Target],
-    rules: &[Rule],
-    every_minutes: u64,
-    topic: Option<&str>,
-) -> Value {
+pub fn template(targets: &[Target], rules: &[Rule], settings: &StackSettings) -> Value {
+    let (every_minutes, topic) = (settings.every_minutes, settings.topic);
     let threshold = |name: &str| {
         rules
             .iter()
@@ -167,7 +183,9 @@ pub fn template(
         "CodeBucket": {"Type": "String", "Description": "The S3 bucket holding the function's zip (scripts/package-lambda)"},
         "CodeKey": {"Type": "String", "Default": "secret-audit-lambda.zip", "Description": "The zip's key in CodeBucket"},
         "Architecture": {"Type": "String", "Default": "x86_64", "AllowedValues": ["x86_64", "arm64"], "Description": "What the zip was built for"},
-        "EveryMinutes": {"Type": "Number", "Default": every_minutes, "MinValue": 1, "MaxValue": 59, "Description": "How often the scheduled path runs, in minutes"},
+        "EveryMinutes": {"Type": "Number", "Default": every_minutes.to_string(), "AllowedValues": EVERY_MINUTES.map(|m| m.to_string()), "Description": "How often the scheduled path runs, in minutes (dividing an hour, so runs stay on their boundaries)"},
+        "Settle": {"Type": "String", "Default": settings.settle, "Description": "How long an interval is left for CloudWatch to ingest before a run reads it"},
+        "MaxLag": {"Type": "String", "Default": settings.max_lag, "Description": "The ingestion delay covered"},
         "ExistingTopicArn": {"Type": "String", "Default": topic.unwrap_or(""), "Description": "An SNS topic to publish to; empty: the stack makes one"},
         "Subscribe": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"], "Description": "Also evaluate the rules that need no window within seconds, from a subscription filter on each audit log group (a log group allows two)"},
     });
@@ -200,7 +218,10 @@ pub fn template(
             "Policies": [policy(targets)],
         },
     }));
-    resources.insert("ScheduledFunction".into(), function(targets, "scheduled"));
+    resources.insert(
+        "ScheduledFunction".into(),
+        function(targets, "scheduled", settings.rules_toml),
+    );
     resources.insert("ScheduledFailures".into(), json!({
         "Type": "AWS::Lambda::EventInvokeConfig",
         "Properties": {
@@ -246,8 +267,22 @@ pub fn template(
     ));
     resources.insert(
         "SubscriptionFunction".into(),
-        function(targets, "subscription"),
+        function(targets, "subscription", settings.rules_toml),
     );
+    let mut failures = resources["ScheduledFailures"].clone();
+    failures["Condition"] = json!("Subscribe");
+    failures["Properties"]["FunctionName"] = json!({"Ref": "SubscriptionFunction"});
+    resources.insert("SubscriptionFailures".into(), failures);
+    let mut errors = alarm(
+        "secret-audit: the subscription function failed",
+        json!({"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "SubscriptionFunction"}}]}),
+        "GreaterThanOrEqualToThreshold",
+        1,
+        300,
+        "notBreaching",
+    );
+    errors["Condition"] = json!("Subscribe");
+    resources.insert("SubscriptionErrorsAlarm".into(), errors);
     for t in targets {
         let id = camel(&t.name);
         resources.insert(format!("{id}InvokePermission"), json!({

@@ -82,18 +82,21 @@ pub async fn put_state(
     }
 }
 
-/// Claims the episode `pk` for a finding spanning `first..=last` (ms):
-/// true when no claim of it ends at `cutoff` or later (a new episode: the
-/// item now says this finding's key); otherwise the claim found is
-/// extended to `last` and false comes back. `expires` (epoch seconds) is
-/// the item's time to live.
+/// Claims the episode `pk` for a finding spanning `first..=last` (ms), for
+/// the claimant `by` (one invocation): true when no claim of it overlaps
+/// `cutoff..=upper` (a new episode: the item now says this finding's key),
+/// or when the claim there is `by`'s own for this key (a retried call whose
+/// first try went through); otherwise
+/// the claim found is extended to `last` and false comes back. `expires`
+/// (epoch seconds) is the item's time to live.
+#[allow(clippy::too_many_arguments)]
 pub async fn claim(
     clients: &super::Clients,
     table: &str,
     pk: &str,
     (first, last): (i64, i64),
-    cutoff: i64,
-    dedup_key: &str,
+    (cutoff, upper): (i64, i64),
+    (dedup_key, by): (&str, &str),
     expires: i64,
 ) -> Result<bool, AwsError> {
     let result = clients
@@ -101,13 +104,19 @@ pub async fn claim(
         .update_item()
         .table_name(table)
         .key("pk", s(pk))
-        .update_expression("SET first_ms = :f, last_ms = :l, dedup_key = :k, expires_at = :x")
-        .condition_expression("attribute_not_exists(pk) OR last_ms < :c")
+        .update_expression(
+            "SET first_ms = :f, last_ms = :l, dedup_key = :k, claimed_by = :b, expires_at = :x",
+        )
+        .condition_expression(
+            "attribute_not_exists(pk) OR last_ms < :c OR first_ms > :u OR (dedup_key = :k AND claimed_by = :b)",
+        )
+        .expression_attribute_values(":b", s(by))
         .expression_attribute_values(":f", n(first))
         .expression_attribute_values(":l", n(last))
         .expression_attribute_values(":k", s(dedup_key))
         .expression_attribute_values(":x", n(expires))
         .expression_attribute_values(":c", n(cutoff))
+        .expression_attribute_values(":u", n(upper))
         .send()
         .await;
     match result {

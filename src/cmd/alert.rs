@@ -88,12 +88,36 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
     if args.emit.is_some() {
         global.json_only("a CloudFormation template")?;
         let targets = crate::cmd::provisioning::targets(&args.aws)?;
-        let every = (args.schedule.every.as_secs() / 60).clamp(1, 59);
+        let secs = args.schedule.every.as_secs();
+        let every = secs / 60;
+        if secs % 60 != 0 || !crate::alerting::stack::EVERY_MINUTES.contains(&every) {
+            return Err(AppError::Usage(format!(
+                "--every for the stack's schedule must be whole minutes dividing an hour: one of {:?}",
+                crate::alerting::stack::EVERY_MINUTES
+            ))
+            .into());
+        }
+        let rules_toml = match &args.rules {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                AppError::Usage(format!("cannot read rules {}: {e}", path.display()))
+            })?,
+            None => String::new(),
+        };
+        let duration = |d: std::time::Duration| format!("{}s", d.as_secs());
+        let (settle, max_lag) = (
+            duration(args.schedule.settle),
+            duration(args.schedule.max_lag),
+        );
         let template = crate::alerting::stack::template(
             &targets,
             &rules,
-            every,
-            args.schedule.sns_topic_arn.as_deref(),
+            &crate::alerting::stack::StackSettings {
+                every_minutes: every,
+                settle: &settle,
+                max_lag: &max_lag,
+                topic: args.schedule.sns_topic_arn.as_deref(),
+                rules_toml: &rules_toml,
+            },
         );
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
