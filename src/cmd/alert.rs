@@ -90,7 +90,7 @@ pub fn run(global: &GlobalArgs, args: AlertArgs) -> anyhow::Result<u8> {
         let targets = crate::cmd::provisioning::targets(&args.aws)?;
         let secs = args.schedule.every.as_secs();
         let every = secs / 60;
-        if secs % 60 != 0 || !crate::alerting::stack::EVERY_MINUTES.contains(&every) {
+        if !secs.is_multiple_of(60) || !crate::alerting::stack::EVERY_MINUTES.contains(&every) {
             return Err(AppError::Usage(format!(
                 "--every for the stack's schedule must be whole minutes dividing an hour: one of {:?}",
                 crate::alerting::stack::EVERY_MINUTES
