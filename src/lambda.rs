@@ -169,7 +169,7 @@ pub fn invocation(payload: Value) -> Result<Invocation, String> {
 
 /// The state and claims in a DynamoDB table: the state one item for the
 /// log groups (`state#GROUPS`), a claim one item an episode
-/// (`episode#RULE#KEY`).
+/// (`episode#CLUSTER#RULE#KEY`).
 pub struct DynamoStore<'a> {
     clients: &'a crate::aws::Clients,
     table: String,
@@ -198,7 +198,7 @@ impl<'a> DynamoStore<'a> {
     }
 
     fn episode_key(f: &Finding) -> String {
-        format!("episode#{}#{}", f.rule, f.key)
+        format!("episode#{}#{}#{}", f.cluster, f.rule, f.key)
     }
 }
 
@@ -414,12 +414,8 @@ pub async fn handle(
         }
         Invocation::Subscription(data) => {
             let mut requests = requests_of(&data, now);
-            let cluster = data
-                .log_group
-                .strip_prefix("/aws/eks/")
-                .and_then(|g| g.strip_suffix("/cluster"))
-                .unwrap_or(&data.log_group)
-                .to_owned();
+            // Named as the scheduled path names it: claims meet.
+            let cluster = crate::provision::Target::log_group(&data.log_group).name;
             let findings =
                 crate::rules::evaluate(&windowless(&f.plan.rules), &mut requests, &cluster);
             let mut published = None;

@@ -294,7 +294,7 @@ fn each_finding_is_published_once_by_schedule_and_subscription_together() {
     let state = item("state#/aws/eks/prod/cluster").expect("the state item");
     let body: Value = serde_json::from_str(state["body"].as_s().unwrap()).unwrap();
     assert!(body["high_water_ms"].as_i64().unwrap() >= at - 1_000);
-    assert!(item("episode#scripting-client#system:serviceaccount:payments:billing").is_some());
+    assert!(item("episode#prod#scripting-client#system:serviceaccount:payments:billing").is_some());
 
     // A subscription batch with the same read (claimed: not again) and a
     // cluster-wide list (new: published); the batch repeated: nothing.

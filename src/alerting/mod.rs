@@ -254,7 +254,7 @@ pub async fn run_window<S: Store, R: Source, P: Pace>(
         unknown_before: high_water.is_none(),
     };
     let history = std::mem::take(&mut st.history);
-    let d = decide(&plan.rules, &plan.cluster, &requests, &w, history, reported);
+    let d = decide_per_target(plan, &requests, &w, history, reported);
     plan.say.line(format_args!(
         "alert: events ingested from {} to {}: {events} read back to {}, {} new finding(s)",
         rfc(w.start),
@@ -281,6 +281,47 @@ pub async fn run_window<S: Store, R: Source, P: Pace>(
     outcome.requests = requests.len();
     outcome.decision = Some(d);
     Ok(outcome)
+}
+
+/// [`decide`] for each target apart, over the requests read from its log
+/// group (a principal in two clusters is two episodes), the learning
+/// rules' history carried from one to the next.
+pub fn decide_per_target(
+    plan: &Plan,
+    requests: &[Seen],
+    w: &Window,
+    mut learned: crate::rules::Learned,
+    reported: Reported<'_>,
+) -> Decision {
+    let mut all = Decision {
+        new: Vec::new(),
+        extended: Vec::new(),
+        assumed: Vec::new(),
+        learned: Default::default(),
+    };
+    for t in &plan.targets {
+        let of_group: Vec<Seen> = requests
+            .iter()
+            .filter(|s| match &s.origin {
+                crate::audit::origin::Origin::Event(e) => *e.log_group == *t.log_group,
+                crate::audit::origin::Origin::File(_) => plan.targets.len() == 1,
+            })
+            .cloned()
+            .collect();
+        let d = decide(&plan.rules, &t.name, &of_group, w, learned, reported);
+        learned = d.learned;
+        all.new.extend(d.new);
+        all.extended.extend(d.extended);
+        all.assumed.extend(d.assumed);
+    }
+    all.new.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.dedup_key.cmp(&b.dedup_key))
+    });
+    all.learned = learned;
+    all
 }
 
 /// Says how a run stands against the schedule after missed runs.
@@ -426,5 +467,89 @@ pub async fn publish<S: Store>(
 async fn release_all<S: Store>(store: &mut S, claimed: &[Finding]) {
     for f in claimed {
         let _ = store.release(f).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::event::Stage;
+    use crate::audit::origin::{LogEvent, Origin};
+
+    fn curl_read(group: &str, n: u64) -> Seen {
+        let time = 1_800_000_000_000;
+        Seen {
+            audit_id: format!("00000000-0000-4000-8000-{n:012}"),
+            time: Some(time * 1000),
+            stage: Stage::ResponseComplete,
+            verb: "get".into(),
+            namespace: Some("payments".into()),
+            name: Some("db".into()),
+            subresource: None,
+            user: "system:serviceaccount:payments:billing".into(),
+            impersonated_by: None,
+            code: Some(200),
+            source_ip: Some("10.0.0.1".into()),
+            user_agent: Some("curl/8.5.0".into()),
+            payload: false,
+            anonymous: false,
+            origin: Origin::Event(Box::new(LogEvent {
+                log_group: Arc::from(group),
+                log_stream: Arc::from("kube-apiserver-audit-1"),
+                event_id: n.to_string(),
+                ingestion_time: time + 1_000,
+            })),
+        }
+    }
+
+    #[test]
+    fn a_principal_in_two_clusters_is_two_episodes_each_named_by_its_cluster() {
+        let targets = vec![
+            crate::provision::Target::cluster("prod"),
+            crate::provision::Target::cluster("staging"),
+        ];
+        let schedule = Schedule {
+            every: 300_000,
+            settle: 60_000,
+            max_lag: 600_000,
+            max_catch_up: 3_600_000,
+        };
+        let plan = Plan::new(
+            targets,
+            crate::rules::defaults(),
+            schedule,
+            Reporter::new(true, 0),
+        );
+        let requests = [
+            curl_read("/aws/eks/prod/cluster", 1),
+            curl_read("/aws/eks/staging/cluster", 2),
+        ];
+        let w = plan
+            .schedule
+            .window(
+                1_800_000_000_000 + 420_000,
+                Some(1_800_000_000_000 - 300_000),
+                plan.rule_window,
+            )
+            .unwrap();
+        let reported = Reported {
+            sent: &[],
+            unknown_before: false,
+        };
+        let d = decide_per_target(&plan, &requests, &w, Default::default(), reported);
+        let mut clusters: Vec<&str> = d.new.iter().map(|f| f.cluster.as_str()).collect();
+        clusters.sort();
+        assert_eq!(clusters, ["prod", "staging"]);
+        // What one cluster sent does not silence the other.
+        let prod_sent = vec![crate::rules::schedule::Sent::of(
+            d.new.iter().find(|f| f.cluster == "prod").unwrap(),
+        )];
+        let known = Reported {
+            sent: &prod_sent,
+            unknown_before: false,
+        };
+        let d2 = decide_per_target(&plan, &requests, &w, Default::default(), known);
+        let left: Vec<&str> = d2.new.iter().map(|f| f.cluster.as_str()).collect();
+        assert_eq!(left, ["staging"]);
     }
 }

@@ -17,7 +17,7 @@ use crate::audit::tap::Seen;
 use crate::cli::{AwsArgs, GlobalArgs};
 use crate::cmd::provisioning as prov;
 use crate::error::{exit, AppError};
-use crate::rules::schedule::{decide, merge_sent, Reported, Schedule, Sent, Window};
+use crate::rules::schedule::{merge_sent, Reported, Schedule, Sent, Window};
 use crate::rules::state::State;
 use crate::rules::{Finding, Rule};
 
@@ -263,7 +263,7 @@ fn replay(plan: &Plan, requests: &[Seen], windows: &[Window]) -> Vec<Finding> {
             .cloned()
             .collect();
         let history = std::mem::take(&mut st.history);
-        let d = decide(&plan.rules, &plan.cluster, &read, w, history, reported);
+        let d = alerting::decide_per_target(plan, &read, w, history, reported);
         let mut newly = d.assumed.clone();
         newly.extend(d.new.iter().map(Sent::of));
         let forget = plan.schedule.forget_before(w.end, plan.rule_window);

@@ -90,6 +90,9 @@ impl Schedule {
 /// An episode reported before, as the state keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sent {
+    /// The cluster (or log group) it was found in.
+    #[serde(default)]
+    pub cluster: String,
     pub rule: String,
     pub key: String,
     pub first_ms: i64,
@@ -101,6 +104,7 @@ pub struct Sent {
 impl Sent {
     pub fn of(f: &Finding) -> Sent {
         Sent {
+            cluster: f.cluster.clone(),
             rule: f.rule.to_owned(),
             key: f.key.clone(),
             first_ms: f.span_ms.0,
@@ -112,8 +116,14 @@ impl Sent {
 
 /// Whether two episodes are one: same rule and key, spans within the
 /// rule's window of each other.
-fn same_episode(rule: &str, key: &str, span: (i64, i64), other: &Sent, window: i64) -> bool {
-    other.rule == rule
+fn same_episode(
+    (cluster, rule, key): (&str, &str, &str),
+    span: (i64, i64),
+    other: &Sent,
+    window: i64,
+) -> bool {
+    other.cluster == cluster
+        && other.rule == rule
         && other.key == key
         && span.0 <= other.last_ms + window
         && other.first_ms <= span.1 + window
@@ -213,7 +223,9 @@ pub fn decide(
         loop {
             let grown = spans
                 .iter()
-                .filter(|sp| same_episode(sp.rule, &sp.key, (sp.first_ms, sp.last_ms), s, w))
+                .filter(|sp| {
+                    same_episode((cluster, sp.rule, &sp.key), (sp.first_ms, sp.last_ms), s, w)
+                })
                 .fold((s.first_ms, s.last_ms), |(f, l), sp| {
                     (f.min(sp.first_ms), l.max(sp.last_ms))
                 });
@@ -232,7 +244,7 @@ pub fn decide(
             let w = window_of(f.rule);
             !before
                 .iter()
-                .any(|s| same_episode(f.rule, &f.key, f.span_ms, s, w))
+                .any(|s| same_episode((&f.cluster, f.rule, &f.key), f.span_ms, s, w))
         })
         .collect();
     Decision {

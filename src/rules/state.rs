@@ -171,6 +171,7 @@ mod tests {
             high_water_ms: Some(1_800_000_300_000),
             history: learned,
             sent: vec![Sent {
+                cluster: "prod".into(),
                 rule: "scripting-client".into(),
                 key: "bob".into(),
                 first_ms: 1,
