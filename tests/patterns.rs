@@ -689,3 +689,47 @@ fn tails_server_side_filter_lets_through_every_event_the_classifier_counts() {
     }
     assert!(secret > 200 && truncated > 100, "{secret} {truncated}");
 }
+
+/// Every log event is text: term and regular-expression patterns apply to
+/// events that are not JSON (which are counted, not called malformed), and
+/// a JSON pattern matches only the JSON ones.
+#[test]
+fn test_pattern_evaluates_events_that_are_not_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        "127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] \"GET /index.html HTTP/1.0\" 404 1534\n\
+         127.0.0.1 - alice [10/Oct/2000:13:35:22 -0700] \"GET /images/a.gif HTTP/1.0\" 200 2326\n\
+         {\"verb\":\"get\",\"objectRef\":{\"resource\":\"secrets\"}}\n\
+         127.0.0.1 - bob [10/Oct/2000:13:50:35 -0700] \"GET /x.html HTTP/1.0\" 500 5\n",
+    )
+    .unwrap();
+    let matched = |pattern: &str| {
+        let o = run_isolated(
+            &[
+                "test-pattern",
+                "--output",
+                "json",
+                pattern,
+                log.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 0, "{pattern}: {}", stderr(&o));
+        let doc = json(&o);
+        assert_eq!(doc["malformed"], 0, "{pattern}: {doc}");
+        assert_eq!(doc["records"], 4, "{pattern}: {doc}");
+        doc["matched"].as_u64().unwrap()
+    };
+    assert_eq!(matched("404"), 1);
+    assert_eq!(matched("?404 ?500"), 2);
+    assert_eq!(matched("GET -frank"), 2, "an exclusion");
+    assert_eq!(matched("\"GET /index.html\""), 1, "a quoted phrase");
+    assert_eq!(matched("%[45]0[04]%"), 2, "a regular expression");
+    assert_eq!(
+        matched("{ $.verb = \"get\" }"),
+        1,
+        "a JSON pattern, on the JSON event only"
+    );
+}

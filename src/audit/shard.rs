@@ -253,6 +253,11 @@ impl Shard {
         let at = at.into();
         let rec = raw.trim_ascii();
         if let Err(reason) = check_frame(rec, self.settings.max_record_size) {
+            if self.text_event(rec, &at, reason) {
+                self.counts.records += 1;
+                self.per_input.entry(input_of(&at)).or_default().0 += 1;
+                return;
+            }
             return self.malformed(at, reason);
         }
         self.counts.records += 1;
@@ -299,7 +304,11 @@ impl Shard {
                 },
             };
             if let Err(reason) = check_frame(rec, max) {
-                self.malformed(at(), reason);
+                if self.text_event(rec, &at(), reason) {
+                    records += 1;
+                } else {
+                    self.malformed(at(), reason);
+                }
                 return;
             }
             records += 1;
@@ -322,6 +331,18 @@ impl Shard {
         self.counts.skipped += skipped;
         self.per_input.entry(input).or_default().0 += records;
         self.block_lines.push((input, seq, line_no));
+    }
+
+    /// With a probe (`test-pattern`), a log event that is not a JSON object
+    /// is still a log event: text that term and regular-expression patterns
+    /// apply to. Put to the probe, and true; false without a probe, or for
+    /// a record too large to read.
+    fn text_event(&mut self, rec: &[u8], at: &Origin, reason: &str) -> bool {
+        if self.settings.probe.is_none() || reason == TOO_LARGE {
+            return false;
+        }
+        self.probe(rec, at);
+        true
     }
 
     fn probe(&mut self, rec: &[u8], at: &Origin) {
@@ -485,9 +506,11 @@ fn input_of(at: &Origin) -> u32 {
 }
 
 /// Checks that a record is one framed JSON object no larger than `max`.
+const TOO_LARGE: &str = "larger than --max-record-size";
+
 pub fn check_frame(rec: &[u8], max: usize) -> Result<(), &'static str> {
     if rec.len() > max {
-        return Err("larger than --max-record-size");
+        return Err(TOO_LARGE);
     }
     match (rec.first(), rec.last()) {
         (Some(b'{'), Some(b'}')) => Ok(()),

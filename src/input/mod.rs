@@ -687,6 +687,8 @@ fn read_one(
             Sniffed::Empty if read_err.is_none() => None,
             Sniffed::Empty => Some(Format::Jsonl),
             Sniffed::Format(f) => Some(f),
+            // To a pattern every log event is text: lines of any log.
+            Sniffed::Unrecognised(_) if shard.settings.probe.is_some() => Some(Format::Jsonl),
             Sniffed::Unrecognised(why) => {
                 let msg = format!("unrecognised format: {why}");
                 report.problem = Some(msg.clone());
