@@ -31,13 +31,15 @@
 //!   number values (the guide separates string and numeric comparisons;
 //!   how CloudWatch compares `"200"` with 200 is *unverified*, and no
 //!   pattern of ours depends on it). An event that is not JSON never matches.
-//! - Patterns are at most 1,024 characters (the PutMetricFilter limit);
-//!   space-delimited `[...]` patterns are not supported here and are
-//!   rejected rather than misread.
+//! - Space-delimited patterns `[ip, user, ..., status_code = 4*]`: see
+//!   `delimited`.
+//! - Patterns are at most 1,024 characters (the PutMetricFilter limit).
 
 use std::fmt;
 
 use serde_json::Value;
+
+pub(crate) mod delimited;
 
 /// The longest pattern CloudWatch accepts.
 pub const MAX_PATTERN_LEN: usize = 1024;
@@ -63,6 +65,7 @@ enum Kind {
     Terms(Terms),
     Regex(regex::bytes::Regex),
     Json(Expr),
+    Delimited(delimited::Delimited),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -127,11 +130,7 @@ impl Pattern {
         } else if trimmed.starts_with('{') {
             Kind::Json(JsonParser::new(text, offset).parse()?)
         } else if trimmed.starts_with('[') {
-            return Err(PatternError {
-                position: char_pos(text, offset),
-                message: "space-delimited patterns ([...]) are not supported by secret-audit"
-                    .into(),
-            });
+            Kind::Delimited(delimited::parse(text, offset)?)
         } else if trimmed.len() >= 2 && trimmed.starts_with('%') && trimmed.ends_with('%') {
             Kind::Regex(regex(text, offset, &trimmed[1..trimmed.len() - 1])?)
         } else {
@@ -162,6 +161,7 @@ impl Pattern {
                 Ok(v) => e.eval(&v),
                 Err(_) => false,
             },
+            Kind::Delimited(d) => d.matches(&String::from_utf8_lossy(message)),
         }
     }
 

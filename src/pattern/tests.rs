@@ -148,7 +148,15 @@ fn syntax_errors_name_their_position() {
         ("%(a|b)%", 2, "parentheses"),
         ("%é%", 2, "multi-byte"),
         (r#"ERROR "unterminated"#, 7, "unterminated quoted phrase"),
-        ("[ip, user]", 1, "space-delimited"),
+        ("[ip, user", 10, "missing closing ]"),
+        ("[ip, user = ]", 13, "expected a value"),
+        ("[ip, code < abc]", 16, "only = and != compare text"),
+        (
+            "[ip, code = 1 && bytes > 2]",
+            18,
+            "a condition on field code names bytes",
+        ),
+        ("[ip,, user]", 5, "expected a field name or ..."),
     ];
     for (p, pos, msg) in cases {
         let e = Pattern::parse(p).expect_err(p);
@@ -211,4 +219,74 @@ fn setup_patterns_match_exactly_their_samples() {
             );
         }
     }
+}
+
+/// The access-log line the CloudWatch guide's space-delimited examples use.
+const ACCESS: &str =
+    r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#;
+
+#[test]
+fn space_delimited_patterns_match_fields_in_order() {
+    let cases: &[(&str, bool)] = &[
+        (
+            "[ip, user, username, timestamp, request, status_code, bytes]",
+            true,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code]",
+            false,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code = 200, bytes]",
+            true,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code = 2*, bytes]",
+            true,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code = 4*, bytes]",
+            false,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code, bytes > 1000]",
+            true,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code, bytes > 2000]",
+            false,
+        ),
+        ("[ip, user, username = frank, ...]", true),
+        ("[ip, user, username != frank, ...]", false),
+        ("[..., status_code = 200, bytes]", true),
+        ("[ip, ..., bytes = 1534]", true),
+        ("[..., request = \"GET *\", ...]", true),
+        ("[..., request = *gif*, status_code, bytes]", true),
+        (
+            "[..., status_code >= 200 && status_code < 300, bytes]",
+            true,
+        ),
+        ("[..., status_code = 404 || status_code = 200, bytes]", true),
+        ("[..., status_code = 404 || = 500, bytes]", false),
+        ("[ip = %127\\.0\\.0\\.[0-9]+%, ...]", true),
+        ("[ip, user, username, timestamp = 10/Oct/2000*, ...]", true),
+        ("[...]", true),
+    ];
+    for (p, want) in cases {
+        let pattern = Pattern::parse(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(pattern.matches_str(ACCESS), *want, "{p}");
+    }
+    // Quoted and bracketed runs are one field each, without their marks.
+    assert_eq!(
+        delimited::fields(ACCESS),
+        [
+            "127.0.0.1",
+            "-",
+            "frank",
+            "10/Oct/2000:13:25:15 -0700",
+            "GET /apache_pb.gif HTTP/1.0",
+            "200",
+            "1534"
+        ]
+    );
 }

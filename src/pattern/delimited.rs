@@ -1,0 +1,325 @@
+//! Space-delimited patterns, `[ip, user, ..., status_code = 4*, bytes > 1000]`:
+//! a log event is split into fields at spaces, a run of characters between
+//! double quotes or between brackets being one field (without them); the
+//! pattern names the fields in order, `...` standing for any number of
+//! them, and a field may carry conditions: `=` and `!=` against a word or
+//! quoted string (`*` a wildcard) or a `%regex%`, and `<`, `<=`, `>`, `>=`,
+//! `=`, `!=` against a number, joined by `&&` and `||` (`&&` first), each
+//! after the first optionally naming its field again. Without `...` the
+//! event must have exactly as many fields as the pattern.
+//!
+//! Choices where the guide is silent: a value that reads as a number is
+//! compared as a number with a field that reads as one (`status_code = 200`
+//! matches `200`, and `200.0`); otherwise as text.
+
+use super::{char_pos, regex, wildcard_match, PatternError};
+
+#[derive(Debug, Clone)]
+pub(super) struct Delimited {
+    fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone)]
+enum Field {
+    /// `...`: any number of fields.
+    Any,
+    /// One field, and what it must satisfy (`None`: anything).
+    One(Option<Cond>),
+}
+
+#[derive(Debug, Clone)]
+enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Compare(Op, Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+enum Value {
+    Num(f64),
+    /// Text with `*` wildcards.
+    Text(String),
+    Regex(regex::bytes::Regex),
+}
+
+/// The fields of a log event: split at spaces, a quoted or bracketed run
+/// being one field (its quotes or brackets dropped).
+pub(super) fn fields(message: &str) -> Vec<&str> {
+    let b = message.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let close = match b[i] {
+            b'"' => Some(b'"'),
+            b'[' => Some(b']'),
+            _ => None,
+        };
+        match close.and_then(|c| memchr::memchr(c, &b[i + 1..]).map(|n| i + 1 + n)) {
+            Some(end) => {
+                out.push(&message[i + 1..end]);
+                i = end + 1;
+            }
+            None => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| c.is_ascii_whitespace())
+                    .map_or(b.len(), |n| i + n);
+                out.push(&message[i..end]);
+                i = end;
+            }
+        }
+    }
+    out
+}
+
+impl Cond {
+    fn eval(&self, field: &str) -> bool {
+        match self {
+            Cond::And(a, b) => a.eval(field) && b.eval(field),
+            Cond::Or(a, b) => a.eval(field) || b.eval(field),
+            Cond::Compare(op, v) => compare(*op, v, field),
+        }
+    }
+}
+
+fn compare(op: Op, v: &Value, field: &str) -> bool {
+    match v {
+        Value::Num(n) => match field.trim().parse::<f64>() {
+            Ok(f) => match op {
+                Op::Eq => f == *n,
+                Op::Ne => f != *n,
+                Op::Lt => f < *n,
+                Op::Le => f <= *n,
+                Op::Gt => f > *n,
+                Op::Ge => f >= *n,
+            },
+            // Not a number: only "not equal" holds.
+            Err(_) => op == Op::Ne,
+        },
+        Value::Text(t) => {
+            let m = wildcard_match(t, field);
+            if op == Op::Ne {
+                !m
+            } else {
+                m
+            }
+        }
+        Value::Regex(r) => {
+            let m = r.is_match(field.as_bytes());
+            if op == Op::Ne {
+                !m
+            } else {
+                m
+            }
+        }
+    }
+}
+
+impl Delimited {
+    pub(super) fn matches(&self, message: &str) -> bool {
+        fn go(pattern: &[Field], event: &[&str]) -> bool {
+            match pattern.split_first() {
+                None => event.is_empty(),
+                Some((Field::Any, rest)) => (0..=event.len()).any(|skip| go(rest, &event[skip..])),
+                Some((Field::One(cond), rest)) => match event.split_first() {
+                    None => false,
+                    Some((f, more)) => cond.as_ref().is_none_or(|c| c.eval(f)) && go(rest, more),
+                },
+            }
+        }
+        go(&self.fields, &fields(message))
+    }
+}
+
+/// Parses `[ ... ]` starting at byte `start` of `text`.
+pub(super) fn parse(text: &str, start: usize) -> Result<Delimited, PatternError> {
+    let mut p = Parser { text, i: start + 1 };
+    let mut fields = Vec::new();
+    loop {
+        p.ws();
+        if p.peek() == Some(b']') && fields.is_empty() {
+            p.i += 1;
+            break;
+        }
+        fields.push(p.field()?);
+        p.ws();
+        match p.peek() {
+            Some(b',') => p.i += 1,
+            Some(b']') => {
+                p.i += 1;
+                break;
+            }
+            _ => return p.err("expected , or ] after a field"),
+        }
+    }
+    p.ws();
+    if p.i < text.len() {
+        return p.err("unexpected text after ]");
+    }
+    Ok(Delimited { fields })
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn err<T>(&self, message: &str) -> Result<T, PatternError> {
+        Err(PatternError {
+            position: char_pos(self.text, self.i),
+            message: message.to_owned(),
+        })
+    }
+
+    fn ws(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.i).copied()
+    }
+
+    fn name(&mut self) -> &str {
+        let start = self.i;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.')
+        {
+            self.i += 1;
+        }
+        &self.text[start..self.i]
+    }
+
+    fn field(&mut self) -> Result<Field, PatternError> {
+        if self.text[self.i..].starts_with("...") {
+            self.i += 3;
+            return Ok(Field::Any);
+        }
+        let name = self.name().to_owned();
+        if name.is_empty() {
+            return self.err("expected a field name or ...");
+        }
+        self.ws();
+        match self.peek() {
+            Some(b',' | b']') => return Ok(Field::One(None)),
+            None => return self.err("missing closing ]"),
+            _ => {}
+        }
+        Ok(Field::One(Some(self.or(&name)?)))
+    }
+
+    fn or(&mut self, name: &str) -> Result<Cond, PatternError> {
+        let mut left = self.and(name)?;
+        loop {
+            self.ws();
+            if !self.text[self.i..].starts_with("||") {
+                return Ok(left);
+            }
+            self.i += 2;
+            left = Cond::Or(Box::new(left), Box::new(self.and(name)?));
+        }
+    }
+
+    fn and(&mut self, name: &str) -> Result<Cond, PatternError> {
+        let mut left = self.comparison(name, true)?;
+        loop {
+            self.ws();
+            if !self.text[self.i..].starts_with("&&") {
+                return Ok(left);
+            }
+            self.i += 2;
+            left = Cond::And(Box::new(left), Box::new(self.comparison(name, false)?));
+        }
+    }
+
+    /// `OP VALUE`, after the field's name (repeated after `&&` or `||`).
+    fn comparison(&mut self, name: &str, first: bool) -> Result<Cond, PatternError> {
+        self.ws();
+        let at = self.i;
+        let again = self.name().to_owned();
+        if !again.is_empty() && again != name {
+            self.i = at;
+            return self.err(&format!("a condition on field {name} names {again}"));
+        }
+        if again.is_empty() && !first && !self.text[self.i..].starts_with(['=', '!', '<', '>']) {
+            return self.err("expected a condition");
+        }
+        self.ws();
+        let rest = &self.text[self.i..];
+        let (op, len) = [
+            ("!=", Op::Ne),
+            ("<=", Op::Le),
+            (">=", Op::Ge),
+            ("=", Op::Eq),
+            ("<", Op::Lt),
+            (">", Op::Gt),
+        ]
+        .into_iter()
+        .find(|(s, _)| rest.starts_with(s))
+        .map(|(s, op)| (op, s.len()))
+        .map_or_else(|| self.err("expected =, !=, <, <=, > or >="), Ok)?;
+        self.i += len;
+        self.ws();
+        let value = self.value()?;
+        if matches!(value, Value::Text(_) | Value::Regex(_)) && !matches!(op, Op::Eq | Op::Ne) {
+            return self.err("only = and != compare text");
+        }
+        Ok(Cond::Compare(op, value))
+    }
+
+    fn value(&mut self) -> Result<Value, PatternError> {
+        let start = self.i;
+        match self.peek() {
+            Some(b'"') => {
+                let end = self.text[self.i + 1..]
+                    .find('"')
+                    .map(|n| self.i + 1 + n)
+                    .map_or_else(|| self.err("unterminated quoted value"), Ok)?;
+                let v = self.text[self.i + 1..end].to_owned();
+                self.i = end + 1;
+                Ok(Value::Text(v))
+            }
+            Some(b'%') => {
+                let end = self.text[self.i + 1..]
+                    .find('%')
+                    .map(|n| self.i + 1 + n)
+                    .map_or_else(|| self.err("unterminated regular expression"), Ok)?;
+                let r = regex(self.text, start, &self.text[start + 1..end])?;
+                self.i = end + 1;
+                Ok(Value::Regex(r))
+            }
+            _ => {
+                while self.peek().is_some_and(|c| {
+                    !c.is_ascii_whitespace() && !matches!(c, b',' | b']' | b'&' | b'|')
+                }) {
+                    self.i += 1;
+                }
+                let word = &self.text[start..self.i];
+                if word.is_empty() {
+                    return self.err("expected a value");
+                }
+                Ok(match word.parse::<f64>() {
+                    Ok(n) if !word.contains('*') => Value::Num(n),
+                    _ => Value::Text(word.to_owned()),
+                })
+            }
+        }
+    }
+}
