@@ -12,7 +12,7 @@
 //! compared as a number with a field that reads as one (`status_code = 200`
 //! matches `200`, and `200.0`); otherwise as text.
 
-use super::{char_pos, regex, wildcard_match, PatternError};
+use super::{char_pos, regex, wildcard_match, PatternError, MAX_REGEXES, TOO_MANY_REGEXES};
 
 #[derive(Debug, Clone)]
 pub(super) struct Delimited {
@@ -147,7 +147,11 @@ impl Delimited {
 
 /// Parses `[ ... ]` starting at byte `start` of `text`.
 pub(super) fn parse(text: &str, start: usize) -> Result<Delimited, PatternError> {
-    let mut p = Parser { text, i: start + 1 };
+    let mut p = Parser {
+        text,
+        i: start + 1,
+        regexes: 0,
+    };
     let mut fields = Vec::new();
     loop {
         p.ws();
@@ -176,6 +180,7 @@ pub(super) fn parse(text: &str, start: usize) -> Result<Delimited, PatternError>
 struct Parser<'a> {
     text: &'a str,
     i: usize,
+    regexes: usize,
 }
 
 impl Parser<'_> {
@@ -297,6 +302,10 @@ impl Parser<'_> {
                 Ok(Value::Text(v))
             }
             Some(b'%') => {
+                self.regexes += 1;
+                if self.regexes > MAX_REGEXES {
+                    return self.err(TOO_MANY_REGEXES);
+                }
                 let end = self.text[self.i + 1..]
                     .find('%')
                     .map(|n| self.i + 1 + n)

@@ -17,8 +17,12 @@
 //!   also requires word boundaries is not documented (*unverified*).
 //! - `%regex%`: the regex syntax the guide allows (letters, digits, the
 //!   symbols `_ # = @ / ; , - :` and the operators `^ $ ? [ ] { } | \ * + .`;
-//!   no parentheses, no multi-byte characters), unanchored, case sensitive.
-//! - JSON patterns `{ ... }`: selectors `$.a.b[0].c`; `=` and `!=` against a
+//!   no parentheses, no multi-byte characters, anything else an error at
+//!   its position), unanchored, case sensitive; at most two a pattern.
+//! - JSON patterns `{ ... }`: selectors `$.a.b[0].c`, with `[*]` and `.*`
+//!   for every element or member (a condition holds when any value it
+//!   reaches satisfies it) and bracketed keys `$.['cluster.name']`; `= *`
+//!   holds for a field that is there, whatever its value; `=` and `!=` against a
 //!   string (quoted, or a bare word; `*` is a wildcard) or a `%regex%`; `=`,
 //!   `!=`, `<`, `<=`, `>`, `>=` against a number; `IS TRUE`, `IS FALSE`,
 //!   `IS NULL`, `NOT EXISTS`; `&&`, `||` (`&&` binds tighter) and
@@ -43,6 +47,17 @@ pub(crate) mod delimited;
 
 /// The longest pattern CloudWatch accepts.
 pub const MAX_PATTERN_LEN: usize = 1024;
+
+/// Regular expressions a pattern may hold (the guide's quota).
+const MAX_REGEXES: usize = 2;
+const TOO_MANY_REGEXES: &str = "a filter pattern may hold at most 2 regular expressions";
+
+/// The symbols the guide lets a regular expression hold, besides letters
+/// and digits: `_ # = @ / ; , - :` and the operators `^ $ ? [ ] { } | \ * + .`
+/// (and spaces).
+fn regex_symbol(c: char) -> bool {
+    "_#=@/;,-: ^$?[]{}|\\*+.".contains(c)
+}
 
 /// A syntax error, with the 1-based character position it was found at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +122,10 @@ enum Literal {
 enum Step {
     Key(String),
     Index(usize),
+    /// `.*`: every member of an object.
+    AnyKey,
+    /// `[*]`: every element of an array.
+    AnyIndex,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,6 +223,12 @@ fn regex(text: &str, at: usize, body: &str) -> Result<regex::bytes::Regex, Patte
         }
         if c.is_ascii_control() {
             return Err(err(i, "control character in a regular expression".into()));
+        }
+        if !c.is_ascii_alphanumeric() && !regex_symbol(c) {
+            return Err(err(
+                i,
+                format!("CloudWatch regular expressions do not support `{c}`"),
+            ));
         }
     }
     // ASCII classes (`\d`, `\w`; `.` is any byte but a newline), as
@@ -312,15 +337,57 @@ fn wildcard_match(pattern: &str, value: &str) -> bool {
 }
 
 impl Selector {
-    fn select<'a>(&self, v: &'a Value) -> Option<&'a Value> {
-        let mut cur = v;
+    /// Every value the selector reaches (more than one through `*`).
+    fn select<'a>(&self, v: &'a Value) -> Vec<&'a Value> {
+        let mut cur = vec![v];
         for step in &self.0 {
-            cur = match step {
-                Step::Key(k) => cur.as_object()?.get(k)?,
-                Step::Index(i) => cur.as_array()?.get(*i)?,
-            };
+            cur = cur
+                .into_iter()
+                .flat_map(|c| -> Vec<&'a Value> {
+                    match step {
+                        Step::Key(k) => c.as_object().and_then(|o| o.get(k)).into_iter().collect(),
+                        Step::Index(i) => {
+                            c.as_array().and_then(|a| a.get(*i)).into_iter().collect()
+                        }
+                        Step::AnyKey => c
+                            .as_object()
+                            .map(|o| o.values().collect())
+                            .unwrap_or_default(),
+                        Step::AnyIndex => {
+                            c.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+                        }
+                    }
+                })
+                .collect();
         }
-        Some(cur)
+        cur
+    }
+}
+
+/// Whether one selected value satisfies a comparison.
+fn compare(field: &Value, op: Op, lit: &Literal) -> bool {
+    match lit {
+        // `= *`: the field is there, whatever its value.
+        Literal::Str(p) if p == "*" && op == Op::Eq => true,
+        Literal::Str(p) => match field.as_str() {
+            Some(f) => (wildcard_match(p, f)) == (op == Op::Eq),
+            None => false,
+        },
+        Literal::Regex(r) => match field.as_str() {
+            Some(f) => r.is_match(f.as_bytes()) == (op == Op::Eq),
+            None => false,
+        },
+        Literal::Num(n) => match field.as_f64() {
+            Some(f) => match op {
+                Op::Eq => f == *n,
+                Op::Ne => f != *n,
+                Op::Lt => f < *n,
+                Op::Le => f <= *n,
+                Op::Gt => f > *n,
+                Op::Ge => f >= *n,
+            },
+            None => false,
+        },
     }
 }
 
@@ -329,35 +396,11 @@ impl Expr {
         match self {
             Expr::And(a, b) => a.eval(v) && b.eval(v),
             Expr::Or(a, b) => a.eval(v) || b.eval(v),
-            Expr::NotExists(s) => s.select(v).is_none(),
-            Expr::IsNull(s) => s.select(v).is_some_and(Value::is_null),
-            Expr::IsBool(s, want) => s.select(v).and_then(Value::as_bool) == Some(*want),
-            Expr::Compare(s, op, lit) => {
-                let Some(field) = s.select(v) else {
-                    return false;
-                };
-                match lit {
-                    Literal::Str(p) => match field.as_str() {
-                        Some(f) => (wildcard_match(p, f)) == (*op == Op::Eq),
-                        None => false,
-                    },
-                    Literal::Regex(r) => match field.as_str() {
-                        Some(f) => r.is_match(f.as_bytes()) == (*op == Op::Eq),
-                        None => false,
-                    },
-                    Literal::Num(n) => match field.as_f64() {
-                        Some(f) => match op {
-                            Op::Eq => f == *n,
-                            Op::Ne => f != *n,
-                            Op::Lt => f < *n,
-                            Op::Le => f <= *n,
-                            Op::Gt => f > *n,
-                            Op::Ge => f >= *n,
-                        },
-                        None => false,
-                    },
-                }
-            }
+            Expr::NotExists(s) => s.select(v).is_empty(),
+            Expr::IsNull(s) => s.select(v).into_iter().any(Value::is_null),
+            Expr::IsBool(s, want) => s.select(v).into_iter().any(|f| f.as_bool() == Some(*want)),
+            // Through a `*`, any value that satisfies it will do.
+            Expr::Compare(s, op, lit) => s.select(v).into_iter().any(|f| compare(f, *op, lit)),
         }
     }
 }
@@ -368,6 +411,8 @@ struct JsonParser<'a> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
+    /// Regular expressions so far ([`MAX_REGEXES`] at most).
+    regexes: usize,
 }
 
 impl<'a> JsonParser<'a> {
@@ -376,6 +421,7 @@ impl<'a> JsonParser<'a> {
             text,
             b: text.as_bytes(),
             i: start,
+            regexes: 0,
         }
     }
 
@@ -469,6 +515,8 @@ impl<'a> JsonParser<'a> {
         let mut steps = Vec::new();
         loop {
             match self.b.get(self.i) {
+                // `$.['a.b']`: the dot before a bracketed key.
+                Some(b'.') if self.b.get(self.i + 1) == Some(&b'[') => self.i += 1,
                 Some(b'.') => {
                     self.i += 1;
                     let from = self.i;
@@ -494,7 +542,32 @@ impl<'a> JsonParser<'a> {
                     if from == self.i {
                         return self.err(from, "expected a field name after `.`");
                     }
-                    steps.push(Step::Key(self.text[from..self.i].to_owned()));
+                    let name = &self.text[from..self.i];
+                    steps.push(if name == "*" {
+                        Step::AnyKey
+                    } else {
+                        Step::Key(name.to_owned())
+                    });
+                }
+                Some(b'[') if self.b.get(self.i + 1) == Some(&b'*') => {
+                    if self.b.get(self.i + 2) != Some(&b']') {
+                        return self.err(self.i + 2, "expected `]`");
+                    }
+                    self.i += 3;
+                    steps.push(Step::AnyIndex);
+                }
+                Some(b'[') if matches!(self.b.get(self.i + 1), Some(b'\'' | b'"')) => {
+                    // A bracketed key: `['cluster.name']`.
+                    let quote = self.b[self.i + 1];
+                    let from = self.i + 2;
+                    let Some(len) = self.b[from..].iter().position(|&c| c == quote) else {
+                        return self.err(self.i + 1, "unterminated bracketed key");
+                    };
+                    if self.b.get(from + len + 1) != Some(&b']') {
+                        return self.err(from + len + 1, "expected `]`");
+                    }
+                    steps.push(Step::Key(self.text[from..from + len].to_owned()));
+                    self.i = from + len + 2;
                 }
                 Some(b'[') => {
                     self.i += 1;
@@ -616,6 +689,10 @@ impl<'a> JsonParser<'a> {
                 let Some(end) = self.text[self.i + 1..].find('%') else {
                     return self.err(start, "unterminated regular expression (missing `%`)");
                 };
+                self.regexes += 1;
+                if self.regexes > MAX_REGEXES {
+                    return self.err(start, TOO_MANY_REGEXES);
+                }
                 let body = &self.text[self.i + 1..self.i + 1 + end];
                 let r = regex(self.text, self.i, body)?;
                 self.i += end + 2;

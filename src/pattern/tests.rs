@@ -149,6 +149,17 @@ fn syntax_errors_name_their_position() {
         ("%é%", 2, "multi-byte"),
         (r#"ERROR "unterminated"#, 7, "unterminated quoted phrase"),
         ("[ip, user", 10, "missing closing ]"),
+        (
+            r#"{ $.a = %a% || $.b = %b% || $.c = %c% }"#,
+            35,
+            "at most 2 regular expressions",
+        ),
+        (
+            "[a = %x%, b = %y%, c = %z%]",
+            24,
+            "at most 2 regular expressions",
+        ),
+        ("%ab!c%", 4, "do not support `!`"),
         ("[ip, user = ]", 13, "expected a value"),
         ("[ip, code < abc]", 16, "only = and != compare text"),
         (
@@ -289,4 +300,29 @@ fn space_delimited_patterns_match_fields_in_order() {
             "1534"
         ]
     );
+}
+
+#[test]
+fn json_selectors_take_wildcards_bracketed_keys_and_presence() {
+    let event = r#"{"cluster.name":"prod","user":{"username":"bob","groups":["dev","system:authenticated"]},
+        "sourceIPs":["10.0.0.1","203.0.113.9"],"annotations":{"a":"allow","b":"forbid"},"code":403}"#
+        .replace('\n', "");
+    let cases: &[(&str, bool)] = &[
+        (r#"{ $.['cluster.name'] = "prod" }"#, true),
+        (r#"{ $.["cluster.name"] = "dev" }"#, false),
+        (r#"{ $.user.groups[*] = "system:authenticated" }"#, true),
+        (r#"{ $.user.groups[*] = "admin" }"#, false),
+        (r#"{ $.sourceIPs[*] = "203.0.113.*" }"#, true),
+        (r#"{ $.annotations.* = "forbid" }"#, true),
+        (r#"{ $.annotations.* = "deny" }"#, false),
+        (r#"{ $.code = * }"#, true),
+        (r#"{ $.user = * }"#, true),
+        (r#"{ $.missing = * }"#, false),
+        (r#"{ $.user.groups[*] NOT EXISTS }"#, false),
+        (r#"{ $.nothing[*] NOT EXISTS }"#, true),
+    ];
+    for (p, want) in cases {
+        let pattern = Pattern::parse(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(pattern.matches_str(&event), *want, "{p}");
+    }
 }
