@@ -549,41 +549,7 @@ impl<'a> JsonParser<'a> {
                         Step::Key(name.to_owned())
                     });
                 }
-                Some(b'[') if self.b.get(self.i + 1) == Some(&b'*') => {
-                    if self.b.get(self.i + 2) != Some(&b']') {
-                        return self.err(self.i + 2, "expected `]`");
-                    }
-                    self.i += 3;
-                    steps.push(Step::AnyIndex);
-                }
-                Some(b'[') if matches!(self.b.get(self.i + 1), Some(b'\'' | b'"')) => {
-                    // A bracketed key: `['cluster.name']`.
-                    let quote = self.b[self.i + 1];
-                    let from = self.i + 2;
-                    let Some(len) = self.b[from..].iter().position(|&c| c == quote) else {
-                        return self.err(self.i + 1, "unterminated bracketed key");
-                    };
-                    if self.b.get(from + len + 1) != Some(&b']') {
-                        return self.err(from + len + 1, "expected `]`");
-                    }
-                    steps.push(Step::Key(self.text[from..from + len].to_owned()));
-                    self.i = from + len + 2;
-                }
-                Some(b'[') => {
-                    self.i += 1;
-                    let from = self.i;
-                    while self.i < self.b.len() && self.b[self.i].is_ascii_digit() {
-                        self.i += 1;
-                    }
-                    let Ok(n) = self.text[from..self.i].parse::<usize>() else {
-                        return self.err(from, "expected an array index (a number) after `[`");
-                    };
-                    if self.b.get(self.i) != Some(&b']') {
-                        return self.err(self.i, "expected `]`");
-                    }
-                    self.i += 1;
-                    steps.push(Step::Index(n));
-                }
+                Some(b'[') => steps.push(self.bracket()?),
                 _ => break,
             }
         }
@@ -591,6 +557,42 @@ impl<'a> JsonParser<'a> {
             return self.err(start, "a selector starts with `$.` (e.g. $.verb)");
         }
         Ok(Selector(steps))
+    }
+
+    /// One `[...]` step of a selector: `[*]`, `['key']` or `[N]`.
+    fn bracket(&mut self) -> Result<Step, PatternError> {
+        if self.b.get(self.i + 1) == Some(&b'*') {
+            if self.b.get(self.i + 2) != Some(&b']') {
+                return self.err(self.i + 2, "expected `]`");
+            }
+            self.i += 3;
+            return Ok(Step::AnyIndex);
+        }
+        if let Some(&quote) = self.b.get(self.i + 1).filter(|c| matches!(c, b'\'' | b'"')) {
+            // A bracketed key: `['cluster.name']`.
+            let from = self.i + 2;
+            let Some(len) = self.b[from..].iter().position(|&c| c == quote) else {
+                return self.err(self.i + 1, "unterminated bracketed key");
+            };
+            if self.b.get(from + len + 1) != Some(&b']') {
+                return self.err(from + len + 1, "expected `]`");
+            }
+            self.i = from + len + 2;
+            return Ok(Step::Key(self.text[from..from + len].to_owned()));
+        }
+        self.i += 1;
+        let from = self.i;
+        while self.i < self.b.len() && self.b[self.i].is_ascii_digit() {
+            self.i += 1;
+        }
+        let Ok(n) = self.text[from..self.i].parse::<usize>() else {
+            return self.err(from, "expected an array index (a number) after `[`");
+        };
+        if self.b.get(self.i) != Some(&b']') {
+            return self.err(self.i, "expected `]`");
+        }
+        self.i += 1;
+        Ok(Step::Index(n))
     }
 
     fn keyword(&mut self, word: &str) -> bool {
