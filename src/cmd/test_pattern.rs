@@ -89,8 +89,10 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
         .collect();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
+    let assumptions = pattern.assumptions();
     let doc = PatternTest {
         pattern: pattern.as_str(),
+        assumptions: &assumptions,
         matched: shard.probe_matched,
         records: c.records,
         malformed: c.malformed,

@@ -15,6 +15,8 @@ use crate::input::InputReport;
 /// One run of a pattern over the inputs.
 pub struct PatternTest<'a> {
     pub pattern: &'a str,
+    /// The readings of the guide's silences the result depends on.
+    pub assumptions: &'a [&'static str],
     pub matched: u64,
     pub records: u64,
     pub malformed: u64,
@@ -32,6 +34,7 @@ pub fn write(format: OutputFormat, d: &PatternTest, out: &mut dyn Write) -> io::
                 "matched": d.matched,
                 "records": d.records,
                 "malformed": d.malformed,
+                "assumptions": d.assumptions,
                 "inputs": d.reports.iter().map(|r| json!({
                     "path": r.path,
                     "format": r.format.map(|f| f.name()),
@@ -71,12 +74,18 @@ pub fn write(format: OutputFormat, d: &PatternTest, out: &mut dyn Write) -> io::
             OutputFormat::Csv => table.write_csv(out)?,
             OutputFormat::Markdown => {
                 writeln!(out, "{headline}\n")?;
+                for a in d.assumptions {
+                    writeln!(out, "Assuming {a}.\n")?;
+                }
                 if !table.rows.is_empty() {
                     table.write_markdown(out)?;
                 }
             }
             _ => {
                 writeln!(out, "{headline}")?;
+                for a in d.assumptions {
+                    writeln!(out, "assuming {a}")?;
+                }
                 if !table.rows.is_empty() {
                     writeln!(out, "first matches:")?;
                     table.without_empty_columns().write_table(out)?;

@@ -129,7 +129,23 @@ fn compare(op: Op, v: &Value, field: &str) -> bool {
     }
 }
 
+impl Cond {
+    fn has_number(&self) -> bool {
+        match self {
+            Cond::And(a, b) | Cond::Or(a, b) => a.has_number() || b.has_number(),
+            Cond::Compare(_, v) => matches!(v, Value::Num(_)),
+        }
+    }
+}
+
 impl Delimited {
+    /// Whether a condition compares with a number.
+    pub(super) fn compares_numbers(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| matches!(f, Field::One(Some(c)) if c.has_number()))
+    }
+
     pub(super) fn matches(&self, message: &str) -> bool {
         fn go(pattern: &[Field], event: &[&str]) -> bool {
             match pattern.split_first() {

@@ -165,6 +165,41 @@ impl Pattern {
         &self.text
     }
 
+    /// The readings of the guide's silences this pattern's result depends
+    /// on (docs/patterns.md), for `test-pattern` to name; each fits a line
+    /// of 80 columns after "assuming ".
+    pub fn assumptions(&self) -> Vec<&'static str> {
+        fn json_numbers(e: &Expr) -> (bool, bool) {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => {
+                    let (x, y) = (json_numbers(a), json_numbers(b));
+                    (x.0 || y.0, x.1 || y.1)
+                }
+                Expr::Compare(_, _, Literal::Num(_)) => (true, false),
+                Expr::Compare(_, _, Literal::Str(_) | Literal::Regex(_)) => (false, true),
+                _ => (false, false),
+            }
+        }
+        match &self.kind {
+            Kind::Terms(_) => vec!["terms match anywhere in a message, not only whole words"],
+            Kind::Json(e) => {
+                let mut out = Vec::new();
+                let (numbers, strings) = json_numbers(e);
+                if numbers {
+                    out.push("a number matches only a JSON number (\"200\" is not 200)");
+                }
+                if strings {
+                    out.push("a string matches only a JSON string (200 is not \"200\")");
+                }
+                out
+            }
+            Kind::Delimited(d) if d.compares_numbers() => {
+                vec!["a field compares as a number when it reads as one (200.0 = 200)"]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether this is a JSON pattern (`{ ... }`).
     pub fn is_json(&self) -> bool {
         matches!(self.kind, Kind::Json(_))

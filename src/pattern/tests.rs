@@ -326,3 +326,16 @@ fn json_selectors_take_wildcards_bracketed_keys_and_presence() {
         assert_eq!(pattern.matches_str(&event), *want, "{p}");
     }
 }
+
+#[test]
+fn a_pattern_names_the_readings_of_the_guides_silences_it_depends_on() {
+    let of = |p: &str| Pattern::parse(p).unwrap().assumptions();
+    assert!(of("ERROR")[0].starts_with("terms match anywhere"));
+    assert!(of("{ $.code < 400 }")[0].starts_with("a number matches only a JSON number"));
+    assert!(of(r#"{ $.verb = "get" }"#)[0].starts_with("a string matches only a JSON string"));
+    assert_eq!(of(r#"{ $.verb = "get" && $.code = 200 }"#).len(), 2);
+    assert!(of("[a, code = 200]")[0].starts_with("a field compares as a number"));
+    assert!(of("[a, user = bob]").is_empty());
+    assert!(of("{ $.a NOT EXISTS }").is_empty());
+    assert!(of("").is_empty());
+}
