@@ -12,7 +12,7 @@
 //! compared as a number with a field that reads as one (`status_code = 200`
 //! matches `200`, and `200.0`); otherwise as text.
 
-use super::{char_pos, regex, wildcard_match, PatternError, MAX_REGEXES, TOO_MANY_REGEXES};
+use super::{char_pos, regex, wildcard_match, Op, PatternError, MAX_REGEXES, TOO_MANY_REGEXES};
 
 #[derive(Debug, Clone)]
 pub(super) struct Delimited {
@@ -32,16 +32,6 @@ enum Cond {
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
     Compare(Op, Value),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
 }
 
 #[derive(Debug, Clone)]
@@ -99,14 +89,7 @@ impl Cond {
 fn compare(op: Op, v: &Value, field: &str) -> bool {
     match v {
         Value::Num(n) => match field.trim().parse::<f64>() {
-            Ok(f) => match op {
-                Op::Eq => f == *n,
-                Op::Ne => f != *n,
-                Op::Lt => f < *n,
-                Op::Le => f <= *n,
-                Op::Gt => f > *n,
-                Op::Ge => f >= *n,
-            },
+            Ok(f) => op.holds(f, *n),
             // Not a number: only "not equal" holds.
             Err(_) => op == Op::Ne,
         },

@@ -110,6 +110,20 @@ enum Op {
     Ge,
 }
 
+impl Op {
+    /// Whether `f OP n`.
+    fn holds(self, f: f64, n: f64) -> bool {
+        match self {
+            Op::Eq => f == n,
+            Op::Ne => f != n,
+            Op::Lt => f < n,
+            Op::Le => f <= n,
+            Op::Gt => f > n,
+            Op::Ge => f >= n,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Literal {
     /// A string with `*` wildcards.
@@ -412,17 +426,7 @@ fn compare(field: &Value, op: Op, lit: &Literal) -> bool {
             Some(f) => r.is_match(f.as_bytes()) == (op == Op::Eq),
             None => false,
         },
-        Literal::Num(n) => match field.as_f64() {
-            Some(f) => match op {
-                Op::Eq => f == *n,
-                Op::Ne => f != *n,
-                Op::Lt => f < *n,
-                Op::Le => f <= *n,
-                Op::Gt => f > *n,
-                Op::Ge => f >= *n,
-            },
-            None => false,
-        },
+        Literal::Num(n) => field.as_f64().is_some_and(|f| op.holds(f, *n)),
     }
 }
 
