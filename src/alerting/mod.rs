@@ -181,11 +181,9 @@ pub async fn check_groups(
     Ok(())
 }
 
-pub fn rfc(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
+/// Milliseconds since the epoch as RFC 3339, to the second (as findings
+/// show their times).
+pub use crate::rules::time_text as rfc;
 
 /// What one run did.
 pub struct Outcome {

@@ -17,7 +17,7 @@ use crate::audit::tap::Seen;
 use crate::cli::{AwsArgs, GlobalArgs};
 use crate::cmd::provisioning as prov;
 use crate::error::{exit, AppError};
-use crate::rules::schedule::{merge_sent, Reported, Schedule, Sent, Window};
+use crate::rules::schedule::{Reported, Schedule, Window};
 use crate::rules::state::State;
 use crate::rules::{Finding, Rule};
 
@@ -264,11 +264,8 @@ fn replay(plan: &Plan, requests: &[Seen], windows: &[Window]) -> Vec<Finding> {
             .collect();
         let history = std::mem::take(&mut st.history);
         let d = alerting::decide_per_target(plan, &read, w, history, reported);
-        let mut newly = d.assumed.clone();
-        newly.extend(d.new.iter().map(Sent::of));
-        let forget = plan.schedule.forget_before(w.end, plan.rule_window);
-        st.sent = merge_sent(std::mem::take(&mut st.sent), &d.extended, &newly, forget);
-        st.history = d.learned;
+        // What a scheduled run that published them all would keep.
+        st.after_run(&plan.schedule, plan.rule_window, w, &d, None);
         found.extend(d.new);
     }
     found

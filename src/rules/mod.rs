@@ -460,7 +460,7 @@ struct Episode {
     qualified: bool,
 }
 
-fn time_text(ms: i64) -> String {
+pub fn time_text(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
