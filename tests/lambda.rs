@@ -34,52 +34,6 @@ fn dynamodb(emu: &common::Emu) -> aws_sdk_dynamodb::Client {
     )
 }
 
-fn read_queue(emu: &common::Emu, name: &str) -> Vec<Value> {
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .endpoint_url(emu.url())
-            .region(aws_sdk_sqs::config::Region::new(common::REGION))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .build(),
-    );
-    emu.block_on(async {
-        let url = sqs
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let mut out = Vec::new();
-        loop {
-            let got = sqs
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            let messages = got.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return out;
-            }
-            for m in messages {
-                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-    })
-}
-
 fn rules_of(notes: &[Value]) -> Vec<String> {
     let mut r: Vec<String> = notes
         .iter()
@@ -232,7 +186,7 @@ fn each_finding_is_published_once_by_schedule_and_subscription_together() {
     assert!(metrics
         .iter()
         .any(|m| m.contains("\"Rule\":\"scripting-client\"")));
-    assert_eq!(rules_of(&read_queue(&emu, "alerts")), ["scripting-client"]);
+    assert_eq!(rules_of(&emu.read_queue("alerts")), ["scripting-client"]);
     // The same run again as if its state had never been saved (a retry
     // after a lost save): the claims alone keep it from publishing again.
     let after = emu.block_on(async {
@@ -260,7 +214,7 @@ fn each_finding_is_published_once_by_schedule_and_subscription_together() {
         "{retried}"
     );
     assert!(
-        read_queue(&emu, "alerts").is_empty(),
+        emu.read_queue("alerts").is_empty(),
         "claimed by the first delivery"
     );
     emu.block_on(async {
@@ -278,7 +232,7 @@ fn each_finding_is_published_once_by_schedule_and_subscription_together() {
         Value::Null,
         "nothing left to own: {again}"
     );
-    assert!(read_queue(&emu, "alerts").is_empty());
+    assert!(emu.read_queue("alerts").is_empty());
     // The state and the claim, read back from the table.
     let item = |pk: &str| {
         emu.block_on(async {
@@ -311,18 +265,18 @@ fn each_finding_is_published_once_by_schedule_and_subscription_together() {
     let (sub, _) = invoke(batch.clone());
     assert_eq!(sub["findings"].as_array().unwrap().len(), 2);
     assert_eq!(
-        rules_of(&read_queue(&emu, "alerts")),
+        rules_of(&emu.read_queue("alerts")),
         ["cluster-wide-secret-list"]
     );
     invoke(batch);
-    assert!(read_queue(&emu, "alerts").is_empty(), "a repeated batch");
+    assert!(emu.read_queue("alerts").is_empty(), "a repeated batch");
     // The list reaches the log group too: the schedule meets its claim.
     emu.put_events(GROUP, STREAM, [(t, list.as_str())].into_iter());
     past_the_second_of(now_ms());
     let (later, _) = invoke(scheduled_at(now_ms()));
     assert_eq!(later["findings"].as_array().unwrap().len(), 1, "{later}");
     assert!(
-        read_queue(&emu, "alerts").is_empty(),
+        emu.read_queue("alerts").is_empty(),
         "claimed by the subscription path"
     );
 }

@@ -186,17 +186,7 @@ const CALLS: &[(&str, &[&str])] = &[
 
 /// A topic `alert` can publish to, and a read by curl for it to publish.
 fn something_to_alert_on(emu: &common::Emu) {
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::Config::builder()
-            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-            .endpoint_url(emu.url())
-            .region(aws_sdk_sns::config::Region::new(common::REGION))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .build(),
-    );
-    emu.block_on(async { sns.create_topic().name("alerts").send().await.unwrap() });
+    emu.topic_with_queue("alerts");
     let at = chrono::Utc::now() - chrono::Duration::minutes(30);
     let t = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let event = format!(

@@ -10,130 +10,10 @@
 
 mod common;
 
-use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 
 const GROUP: &str = "/aws/eks/prod/cluster";
 const STREAM: &str = "kube-apiserver-audit-0d2c9e";
-
-struct Delivery {
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    queue_arn: String,
-}
-
-fn clients(emu: &common::Emu) -> (aws_sdk_sns::Client, aws_sdk_sqs::Client) {
-    let creds = Credentials::new("testing", "testing", None, None, "tests");
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(emu.url())
-            .region(Region::new(common::REGION))
-            .credentials_provider(creds.clone())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .endpoint_url(emu.url())
-            .region(aws_sdk_sqs::config::Region::new(common::REGION))
-            .credentials_provider(creds)
-            .build(),
-    );
-    (sns, sqs)
-}
-
-impl Delivery {
-    fn new(emu: &common::Emu) -> Delivery {
-        let (sns, sqs) = clients(emu);
-        let (queue_url, queue_arn) = emu.block_on(async {
-            let url = sqs
-                .create_queue()
-                .queue_name("secret-alerts")
-                .send()
-                .await
-                .unwrap()
-                .queue_url
-                .unwrap();
-            let attrs = sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap();
-            let arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-                .clone();
-            (url, arn)
-        });
-        Delivery {
-            sns,
-            sqs,
-            queue_url,
-            queue_arn,
-        }
-    }
-
-    /// A topic with the queue subscribed; its ARN.
-    fn topic(&self, emu: &common::Emu) -> String {
-        emu.block_on(async {
-            let arn = self
-                .sns
-                .create_topic()
-                .name("secret-alerts")
-                .send()
-                .await
-                .unwrap()
-                .topic_arn
-                .unwrap();
-            self.sns
-                .subscribe()
-                .topic_arn(&arn)
-                .protocol("sqs")
-                .endpoint(&self.queue_arn)
-                .send()
-                .await
-                .unwrap();
-            arn
-        })
-    }
-
-    fn delete_topic(&self, emu: &common::Emu, arn: &str) {
-        emu.block_on(async { self.sns.delete_topic().topic_arn(arn).send().await.unwrap() });
-    }
-
-    /// The SNS notifications in the queue (taken out of it).
-    fn received(&self, emu: &common::Emu) -> Vec<Value> {
-        emu.block_on(async {
-            let mut out = Vec::new();
-            loop {
-                let got = self
-                    .sqs
-                    .receive_message()
-                    .queue_url(&self.queue_url)
-                    .max_number_of_messages(10)
-                    .send()
-                    .await
-                    .unwrap();
-                let messages = got.messages.unwrap_or_default();
-                if messages.is_empty() {
-                    return out;
-                }
-                for m in messages {
-                    out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(m.receipt_handle().unwrap())
-                        .send()
-                        .await
-                        .unwrap();
-                }
-            }
-        })
-    }
-}
 
 /// A secret read by a service account in its own namespace, with curl: a
 /// scripting-client finding and nothing else.
@@ -181,8 +61,7 @@ fn sa(name: &str) -> String {
 #[test]
 fn consecutive_runs_deliver_each_finding_once_backdated_and_after_a_failure_too() {
     let emu = common::Emu::start();
-    let delivery = Delivery::new(&emu);
-    let topic = delivery.topic(&emu);
+    let topic = emu.topic_with_queue("secret-alerts");
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let state_arg = state.to_str().unwrap().to_owned();
@@ -216,7 +95,7 @@ fn consecutive_runs_deliver_each_finding_once_backdated_and_after_a_failure_too(
     past_the_second_of(now_ms());
     let o = run(&topic);
     assert_eq!(common::code(&o), 1, "{}", common::stderr(&o));
-    let notes = delivery.received(&emu);
+    let notes = emu.read_queue("secret-alerts");
     assert_eq!(principals(&notes), [sa("ops1")]);
     let attrs = &notes[0]["MessageAttributes"];
     assert_eq!(attrs["rule"]["Value"], "scripting-client");
@@ -248,7 +127,7 @@ fn consecutive_runs_deliver_each_finding_once_backdated_and_after_a_failure_too(
     let o = run(&topic);
     assert_eq!(common::code(&o), 1, "{}", common::stderr(&o));
     assert_eq!(
-        principals(&delivery.received(&emu)),
+        principals(&emu.read_queue("secret-alerts")),
         [sa("ops2"), sa("ops3")]
     );
     let doc = common::json(&o);
@@ -259,10 +138,10 @@ fn consecutive_runs_deliver_each_finding_once_backdated_and_after_a_failure_too(
     past_the_second_of(now_ms());
     let o = run(&topic);
     assert_eq!(common::code(&o), 0, "{}", common::stderr(&o));
-    assert!(delivery.received(&emu).is_empty());
+    assert!(emu.read_queue("secret-alerts").is_empty());
 
     // Run 3 cannot publish (the topic is gone): exit 254, nothing lost.
-    delivery.delete_topic(&emu, &topic);
+    emu.delete_topic(&topic);
     let put = now_ms();
     let e4 = curl_read("ops4", 5, put);
     emu.put_events(GROUP, STREAM, [(put, e4.as_str())].into_iter());
@@ -276,11 +155,11 @@ fn consecutive_runs_deliver_each_finding_once_backdated_and_after_a_failure_too(
         "{err}"
     );
     // Run 4, the topic back: exactly the unsent finding.
-    let topic = delivery.topic(&emu);
+    let topic = emu.topic_with_queue("secret-alerts");
     past_the_second_of(now_ms());
     let o = run(&topic);
     assert_eq!(common::code(&o), 1, "{}", common::stderr(&o));
-    assert_eq!(principals(&delivery.received(&emu)), [sa("ops4")]);
+    assert_eq!(principals(&emu.read_queue("secret-alerts")), [sa("ops4")]);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(saved["log_groups"], serde_json::json!([GROUP]));
     assert_eq!(saved["sent"].as_array().unwrap().len(), 4);
@@ -341,8 +220,7 @@ fn without_a_state_the_schedule_alone_decides_and_a_replay_is_the_same() {
 #[test]
 fn a_backfill_evaluates_a_past_range_and_sends_nothing_unless_asked() {
     let emu = common::Emu::start();
-    let delivery = Delivery::new(&emu);
-    let topic = delivery.topic(&emu);
+    let topic = emu.topic_with_queue("secret-alerts");
     emu.group_with_events(GROUP, STREAM, std::iter::empty());
     let put = now_ms();
     let a = curl_read("ops5", 5, put - 30_000);
@@ -372,13 +250,13 @@ fn a_backfill_evaluates_a_past_range_and_sends_nothing_unless_asked() {
     assert_eq!(common::code(&o), 1, "{}", common::stderr(&o));
     assert_eq!(common::json(&o)["findings"].as_array().unwrap().len(), 2);
     assert!(common::stderr(&o).contains("(not sent: --send publishes them)"));
-    assert!(delivery.received(&emu).is_empty());
+    assert!(emu.read_queue("secret-alerts").is_empty());
     let mut with_send = args.to_vec();
     with_send.push("--send");
     let o = emu.run(&with_send);
     assert_eq!(common::code(&o), 1, "{}", common::stderr(&o));
     assert_eq!(
-        principals(&delivery.received(&emu)),
+        principals(&emu.read_queue("secret-alerts")),
         [sa("ops5"), sa("ops6")]
     );
 }

@@ -234,26 +234,32 @@ impl Emu {
         });
     }
 
-    /// An SNS topic `name` with an SQS queue `name` subscribed to it; the
-    /// topic's ARN.
-    pub fn topic_with_queue(&self, name: &str) -> String {
-        let creds = Credentials::new("testing", "testing", None, None, "tests");
-        let sns = aws_sdk_sns::Client::from_conf(
+    fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .endpoint_url(self.url())
                 .region(Region::new(REGION))
-                .credentials_provider(creds.clone())
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
                 .build(),
-        );
-        let sqs = aws_sdk_sqs::Client::from_conf(
+        )
+    }
+
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::from_conf(
             aws_sdk_sqs::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .endpoint_url(self.url())
                 .region(Region::new(REGION))
-                .credentials_provider(creds)
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
                 .build(),
-        );
+        )
+    }
+
+    /// An SNS topic `name` with an SQS queue `name` subscribed to it (both
+    /// made when missing); the topic's ARN.
+    pub fn topic_with_queue(&self, name: &str) -> String {
+        let (sns, sqs) = (self.sns(), self.sqs());
         self.block_on(async {
             let url = sqs
                 .create_queue()
@@ -288,6 +294,49 @@ impl Emu {
                 .await
                 .unwrap();
             topic
+        })
+    }
+
+    pub fn delete_topic(&self, arn: &str) {
+        let sns = self.sns();
+        self.block_on(async { sns.delete_topic().topic_arn(arn).send().await.unwrap() });
+    }
+
+    /// The SNS notifications in queue `name`, taken out of it.
+    pub fn read_queue(&self, name: &str) -> Vec<serde_json::Value> {
+        let sqs = self.sqs();
+        self.block_on(async {
+            let url = sqs
+                .get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            let mut out = Vec::new();
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .unwrap();
+                let messages = got.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    return out;
+                }
+                for m in messages {
+                    out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
         })
     }
 
