@@ -499,3 +499,232 @@ fn reading_every_format_grows_linearly_with_its_size() {
         );
     }
 }
+
+/// A boolean tree of pattern conditions, generated from the grammar: the
+/// composite's result must be the tree's combination of each leaf's result
+/// when the leaf is a pattern by itself.
+enum Tree {
+    Leaf(usize),
+    And(Box<Tree>, Box<Tree>),
+    Or(Box<Tree>, Box<Tree>),
+}
+
+impl Tree {
+    fn grow(rng: &mut Rng, leaves: usize, depth: u32) -> Tree {
+        if depth == 0 || rng.below(3) == 0 {
+            return Tree::Leaf(rng.below(leaves));
+        }
+        let (a, b) = (
+            Box::new(Tree::grow(rng, leaves, depth - 1)),
+            Box::new(Tree::grow(rng, leaves, depth - 1)),
+        );
+        if rng.below(2) == 0 {
+            Tree::And(a, b)
+        } else {
+            Tree::Or(a, b)
+        }
+    }
+
+    fn eval(&self, leaf: &dyn Fn(usize) -> bool) -> bool {
+        match self {
+            Tree::Leaf(i) => leaf(*i),
+            Tree::And(a, b) => a.eval(leaf) && b.eval(leaf),
+            Tree::Or(a, b) => a.eval(leaf) || b.eval(leaf),
+        }
+    }
+
+    fn leaves(&self, out: &mut Vec<usize>) {
+        match self {
+            Tree::Leaf(i) => out.push(*i),
+            Tree::And(a, b) | Tree::Or(a, b) => {
+                a.leaves(out);
+                b.leaves(out);
+            }
+        }
+    }
+
+    /// JSON syntax: parentheses where precedence needs them (an `||` under
+    /// an `&&`), and at random elsewhere; spacing at random.
+    fn json(&self, rng: &mut Rng, leaves: &[&str], parent_and: bool) -> String {
+        let sp = |rng: &mut Rng| [" ", "", "  "][rng.below(3)];
+        let (text, is_or) = match self {
+            Tree::Leaf(i) => (leaves[*i].to_string(), false),
+            Tree::And(a, b) => {
+                let (l, s1, s2) = (a.json(rng, leaves, true), sp(rng), sp(rng));
+                (format!("{l}{s1}&&{s2}{}", b.json(rng, leaves, true)), false)
+            }
+            Tree::Or(a, b) => {
+                let (l, s1, s2) = (a.json(rng, leaves, false), sp(rng), sp(rng));
+                (format!("{l}{s1}||{s2}{}", b.json(rng, leaves, false)), true)
+            }
+        };
+        if (parent_and && is_or) || rng.below(4) == 0 {
+            format!("({}{text}{})", sp(rng), sp(rng))
+        } else {
+            text
+        }
+    }
+}
+
+/// JSON conditions covering the grammar: every operator, strings quoted and
+/// bare, wildcards, presence, `IS`/`NOT EXISTS`, numbers, regexes, `[n]`,
+/// `[*]`, `.*` and bracketed keys. Those holding a regex are marked.
+const JSON_LEAVES: &[(&str, bool)] = &[
+    (r#"$.verb = "get""#, false),
+    (r#"$.verb="list""#, false),
+    (r#"$.verb != watch"#, false),
+    (r#"$.objectRef.resource = secret*"#, false),
+    (r#"$.objectRef.resource = "*s""#, false),
+    (r#"$.objectRef.namespace = *"#, false),
+    (r#"$.['stage'] = "ResponseComplete""#, false),
+    (r#"$.objectRef.['name'] != "db-*""#, false),
+    (r#"$.responseStatus.code >= 400"#, false),
+    (r#"$.responseStatus.code < 300"#, false),
+    (r#"$.responseStatus.code = 200"#, false),
+    (r#"$.responseStatus.code != 201.0"#, false),
+    (r#"$.responseStatus.code <= 403"#, false),
+    (r#"$.responseStatus.code > 0"#, false),
+    (r#"$.sourceIPs[0] = "10.*""#, false),
+    (r#"$.sourceIPs[*] = 192.168.*"#, false),
+    (r#"$.user.groups[*] = "system:authenticated""#, false),
+    (r#"$.annotations.* = "allow""#, false),
+    (r#"$.user.username IS NULL"#, false),
+    (r#"$.impersonatedUser NOT EXISTS"#, false),
+    (r#"$.user.extra.* NOT EXISTS"#, false),
+    (r#"$.requestObject.x IS TRUE"#, false),
+    (r#"$.requestObject.x IS FALSE"#, false),
+    (
+        r#"$.requestURI = %^/api/v1/namespaces/[a-z-]+/secrets%"#,
+        true,
+    ),
+    (r#"$.userAgent != %kubectl%"#, true),
+];
+
+#[test]
+fn json_patterns_generated_from_the_grammar_combine_as_written() {
+    let events = sample_lines();
+    let texts: Vec<&str> = JSON_LEAVES.iter().map(|l| l.0).collect();
+    let alone: Vec<Pattern> = texts
+        .iter()
+        .map(|t| Pattern::parse(&format!("{{ {t} }}")).unwrap())
+        .collect();
+    let (mut matched, mut checked) = (0, 0);
+    for case in 0..cases() {
+        let mut rng = Rng::new(case ^ 0x6a50_4e00);
+        let tree = Tree::grow(&mut rng, texts.len(), 4);
+        let mut used = Vec::new();
+        tree.leaves(&mut used);
+        if used.iter().filter(|&&i| JSON_LEAVES[i].1).count() > 2 {
+            continue; // the guide's quota: at most two regexes
+        }
+        let text = format!("{{{}}}", tree.json(&mut rng, &texts, false));
+        let pattern = Pattern::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        for e in &events {
+            let want = tree.eval(&|i| alone[i].matches(e));
+            assert_eq!(
+                pattern.matches(e),
+                want,
+                "case {case}: {text}\nevent: {}",
+                String::from_utf8_lossy(e)
+            );
+            matched += usize::from(want);
+            checked += 1;
+        }
+    }
+    // The cases say something only if both outcomes occur often.
+    assert!(
+        matched > checked / 10 && matched < checked * 9 / 10,
+        "{matched} of {checked}"
+    );
+}
+
+/// Conditions on one space-delimited field of an access log, with and
+/// without naming the field again.
+const FIELD_LEAVES: &[(&str, &str)] = &[
+    ("= 200", "status_code = 200"),
+    ("= 4*", "status_code = 4*"),
+    ("!= 500", "status_code != 500"),
+    (">= 400", "status_code >= 400"),
+    ("< 404", "status_code < 404"),
+    ("= %^5%", "status_code = %^5%"),
+    ("!= \"403\"", "status_code != \"403\""),
+    ("<= 200.0", "status_code <= 200.0"),
+];
+
+#[test]
+fn space_delimited_conditions_generated_from_the_grammar_combine_as_written() {
+    let mut events: Vec<String> =
+        std::fs::read_to_string(root().join("fixtures/handmade/access.log"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+    for code in ["201", "301", "400", "401", "502", "2xx", "-"] {
+        events.push(format!(
+            r#"10.0.0.1 - bob [10/Oct/2000:15:00:00 -0700] "GET / HTTP/1.1" {code} 10"#
+        ));
+    }
+    let shapes = [
+        ("[ip, id, user, timestamp, request, ", ", bytes]"),
+        ("[..., ", ", bytes]"),
+        ("[ip, ..., ", ", bytes]"),
+        ("[ip, id, user, timestamp, request, ", ", ...]"),
+    ];
+    let alone = |shape: (&str, &str), i: usize| {
+        Pattern::parse(&format!("{}{}{}", shape.0, FIELD_LEAVES[i].1, shape.1)).unwrap()
+    };
+    let (mut matched, mut checked) = (0, 0);
+    for case in 0..cases() {
+        let mut rng = Rng::new(case ^ 0x5b5d_0000);
+        let shape = shapes[rng.below(shapes.len())];
+        // No parentheses in a field: a disjunction of conjunctions.
+        let groups: Vec<Vec<usize>> = (0..1 + rng.below(3))
+            .map(|_| {
+                (0..1 + rng.below(3))
+                    .map(|_| rng.below(FIELD_LEAVES.len()))
+                    .collect()
+            })
+            .collect();
+        if groups
+            .iter()
+            .flatten()
+            .filter(|&&i| FIELD_LEAVES[i].0.contains('%'))
+            .count()
+            > 2
+        {
+            continue;
+        }
+        let mut cond = String::new();
+        for (g, group) in groups.iter().enumerate() {
+            for (k, &i) in group.iter().enumerate() {
+                if g + k > 0 {
+                    cond.push_str(if k == 0 { " || " } else { " && " });
+                }
+                let named = g + k == 0 || rng.below(2) == 0;
+                cond.push_str(if named {
+                    FIELD_LEAVES[i].1
+                } else {
+                    FIELD_LEAVES[i].0
+                });
+            }
+        }
+        let text = format!("{}{cond}{}", shape.0, shape.1);
+        let pattern = Pattern::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        for e in &events {
+            let want = groups
+                .iter()
+                .any(|g| g.iter().all(|&i| alone(shape, i).matches_str(e)));
+            assert_eq!(
+                pattern.matches_str(e),
+                want,
+                "case {case}: {text}\nevent: {e}"
+            );
+            matched += usize::from(want);
+            checked += 1;
+        }
+    }
+    assert!(
+        matched > checked / 10 && matched < checked * 9 / 10,
+        "{matched} of {checked}"
+    );
+}
