@@ -12,7 +12,9 @@
 //! compared as a number with a field that reads as one (`status_code = 200`
 //! matches `200`, and `200.0`); otherwise as text.
 
-use super::{char_pos, regex, wildcard_match, Op, PatternError, MAX_REGEXES, TOO_MANY_REGEXES};
+use super::{
+    char_pos, inner_star, regex, wildcard_match, Op, PatternError, MAX_REGEXES, TOO_MANY_REGEXES,
+};
 
 #[derive(Debug, Clone)]
 pub(super) struct Delimited {
@@ -44,7 +46,14 @@ enum Value {
 
 /// The fields of a log event: split at spaces, a quoted or bracketed run
 /// being one field (its quotes or brackets dropped).
+#[cfg(test)]
 pub(super) fn fields(message: &str) -> Vec<&str> {
+    spans(message).into_iter().map(|(_, f)| f).collect()
+}
+
+/// Each field with the byte offset its raw text starts at (its opening
+/// quote or bracket included).
+fn spans(message: &str) -> Vec<(usize, &str)> {
     let b = message.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -60,7 +69,7 @@ pub(super) fn fields(message: &str) -> Vec<&str> {
         };
         match close.and_then(|c| memchr::memchr(c, &b[i + 1..]).map(|n| i + 1 + n)) {
             Some(end) => {
-                out.push(&message[i + 1..end]);
+                out.push((i, &message[i + 1..end]));
                 i = end + 1;
             }
             None => {
@@ -68,7 +77,7 @@ pub(super) fn fields(message: &str) -> Vec<&str> {
                     .iter()
                     .position(|c| c.is_ascii_whitespace())
                     .map_or(b.len(), |n| i + n);
-                out.push(&message[i..end]);
+                out.push((i, &message[i..end]));
                 i = end;
             }
         }
@@ -113,10 +122,11 @@ fn compare(op: Op, v: &Value, field: &str) -> bool {
 }
 
 impl Cond {
-    fn has_number(&self) -> bool {
+    /// Whether a comparison satisfies `f`.
+    fn any(&self, f: &impl Fn(&Value) -> bool) -> bool {
         match self {
-            Cond::And(a, b) | Cond::Or(a, b) => a.has_number() || b.has_number(),
-            Cond::Compare(_, v) => matches!(v, Value::Num(_)),
+            Cond::And(a, b) | Cond::Or(a, b) => a.any(f) || b.any(f),
+            Cond::Compare(_, v) => f(v),
         }
     }
 }
@@ -124,23 +134,48 @@ impl Cond {
 impl Delimited {
     /// Whether a condition compares with a number.
     pub(super) fn compares_numbers(&self) -> bool {
-        self.fields
-            .iter()
-            .any(|f| matches!(f, Field::One(Some(c)) if c.has_number()))
+        self.any_value(|v| matches!(v, Value::Num(_)))
     }
 
+    /// Whether a text value holds a `*` inside it.
+    pub(super) fn has_inner_star(&self) -> bool {
+        self.any_value(|v| matches!(v, Value::Text(t) if inner_star(t)))
+    }
+
+    fn any_value(&self, f: impl Fn(&Value) -> bool) -> bool {
+        self.fields
+            .iter()
+            .any(|field| matches!(field, Field::One(Some(c)) if c.any(&f)))
+    }
+
+    /// Fields match in order, `...` taking any number of them. Without
+    /// `...`, when the event has more fields than the pattern, the
+    /// pattern's last field holds the rest of the event (the guide's
+    /// `[w1=ERROR, w2]` "returns log events where the first word ... is
+    /// ERROR" on longer lines).
     pub(super) fn matches(&self, message: &str) -> bool {
-        fn go(pattern: &[Field], event: &[&str]) -> bool {
+        let absorb = !self.fields.iter().any(|f| matches!(f, Field::Any));
+        return go(message, absorb, &self.fields, &spans(message));
+
+        fn go(message: &str, absorb: bool, pattern: &[Field], event: &[(usize, &str)]) -> bool {
             match pattern.split_first() {
                 None => event.is_empty(),
-                Some((Field::Any, rest)) => (0..=event.len()).any(|skip| go(rest, &event[skip..])),
+                Some((Field::Any, rest)) => {
+                    (0..=event.len()).any(|skip| go(message, absorb, rest, &event[skip..]))
+                }
                 Some((Field::One(cond), rest)) => match event.split_first() {
                     None => false,
-                    Some((f, more)) => cond.as_ref().is_none_or(|c| c.eval(f)) && go(rest, more),
+                    Some((&(at, f), more)) => {
+                        let last = absorb && rest.is_empty();
+                        let value = if last { message[at..].trim_end() } else { f };
+                        // The whole of a quoted or bracketed field, or its inside.
+                        let value = if last && more.is_empty() { f } else { value };
+                        cond.as_ref().is_none_or(|c| c.eval(value))
+                            && (last || go(message, absorb, rest, more))
+                    }
                 },
             }
         }
-        go(&self.fields, &fields(message))
     }
 }
 
@@ -217,10 +252,14 @@ impl Parser<'_> {
             return Ok(Field::Any);
         }
         let name = self.name().to_owned();
-        if name.is_empty() {
-            return self.err("expected a field name or ...");
-        }
         self.ws();
+        if name.is_empty() {
+            // `[..., status_code=4*,]`: an empty field is an unnamed one.
+            return match self.peek() {
+                Some(b',' | b']') => Ok(Field::One(None)),
+                _ => self.err("expected a field name or ..."),
+            };
+        }
         match self.peek() {
             Some(b',' | b']') => return Ok(Field::One(None)),
             None => return self.err("missing closing ]"),

@@ -10,20 +10,23 @@
 //!
 //! - An empty pattern matches every event.
 //! - Unstructured terms: an event matches when it contains every plain term
-//!   and quoted phrase, none of the `-` terms, and (when there are any) at
-//!   least one of the `?` terms. "Filter patterns are case sensitive." We
-//!   match terms as substrings of the message (the guide says a pattern
-//!   returns "the log events that contain the terms"); whether CloudWatch
-//!   also requires word boundaries is not documented (*unverified*).
+//!   and quoted phrase and none of the `-` terms; with only `?` terms, when
+//!   it contains any of them. `?` terms beside plain or `-` terms are
+//!   ignored (the 2024 guide: "all question mark terms will be ignored").
+//!   `" "` and `""` match every event. "Filter patterns are case
+//!   sensitive." Terms match as substrings (the guide's `ERROR` returns
+//!   "Exiting with ERRORCODE: -1").
 //! - `%regex%`: the regex syntax the guide allows (letters, digits, the
 //!   symbols `_ # = @ / ; , - :` and the operators `^ $ ? [ ] { } | \ * + .`;
 //!   no parentheses, no multi-byte characters, anything else an error at
 //!   its position), unanchored, case sensitive; at most two a pattern.
 //! - JSON patterns `{ ... }`: selectors `$.a.b[0].c`, with `[*]` and `.*`
 //!   for every element or member (a condition holds when any value it
-//!   reaches satisfies it) and bracketed keys `$.['cluster.name']`; `= *`
-//!   holds for a field that is there, whatever its value; `=` and `!=` against a
-//!   string (quoted, or a bare word; `*` is a wildcard) or a `%regex%`; `=`,
+//!   reaches satisfies it; one a selector, three a pattern) and bracketed
+//!   keys `$.['cluster.name']`; `= *` holds for a field that is there and
+//!   is not an array or object; `=` and `!=` against a string (quoted, or a
+//!   bare word; `*` is a wildcard at its start or end, itself elsewhere) or
+//!   a `%regex%`; `=`,
 //!   `!=`, `<`, `<=`, `>`, `>=` against a number; `IS TRUE`, `IS FALSE`,
 //!   `IS NULL`, `NOT EXISTS`; `&&`, `||` (`&&` binds tighter) and
 //!   parentheses. A comparison on a field the event does not have never
@@ -51,6 +54,11 @@ pub const MAX_PATTERN_LEN: usize = 1024;
 /// Regular expressions a pattern may hold (the guide's quota).
 const MAX_REGEXES: usize = 2;
 const TOO_MANY_REGEXES: &str = "a filter pattern may hold at most 2 regular expressions";
+
+/// Wildcard selectors (`[*]`, `.*`) a property selector and a pattern may
+/// hold (the guide's quotas).
+const MAX_SELECTOR_WILDCARDS: usize = 1;
+const MAX_PATTERN_WILDCARDS: usize = 3;
 
 /// The symbols the guide lets a regular expression hold, besides letters
 /// and digits: `_ # = @ / ; , - :` and the operators `^ $ ? [ ] { } | \ * + .`
@@ -183,32 +191,56 @@ impl Pattern {
     /// on (docs/patterns.md), for `test-pattern` to name; each fits a line
     /// of 80 columns after "assuming ".
     pub fn assumptions(&self) -> Vec<&'static str> {
-        fn json_numbers(e: &Expr) -> (bool, bool) {
+        /// What a JSON pattern's comparisons depend on: numbers, strings,
+        /// a `*` inside a value.
+        fn json(e: &Expr, out: &mut [bool; 3]) {
             match e {
                 Expr::And(a, b) | Expr::Or(a, b) => {
-                    let (x, y) = (json_numbers(a), json_numbers(b));
-                    (x.0 || y.0, x.1 || y.1)
+                    json(a, out);
+                    json(b, out);
                 }
-                Expr::Compare(_, _, Literal::Num(_)) => (true, false),
-                Expr::Compare(_, _, Literal::Str(_) | Literal::Regex(_)) => (false, true),
-                _ => (false, false),
+                Expr::Compare(_, _, Literal::Num(_)) => out[0] = true,
+                Expr::Compare(_, _, Literal::Str(p)) => {
+                    out[1] = true;
+                    out[2] |= inner_star(p);
+                }
+                Expr::Compare(_, _, Literal::Regex(_)) => out[1] = true,
+                _ => {}
             }
         }
+        const INNER_STAR: &str = "a * inside a value is itself (Ev*ent matches only Ev*ent)";
         match &self.kind {
-            Kind::Terms(_) => vec!["terms match anywhere in a message, not only whole words"],
-            Kind::Json(e) => {
-                let mut out = Vec::new();
-                let (numbers, strings) = json_numbers(e);
-                if numbers {
-                    out.push("a number matches only a JSON number (\"200\" is not 200)");
-                }
-                if strings {
-                    out.push("a string matches only a JSON string (200 is not \"200\")");
+            Kind::Terms(t) => {
+                let mut out = vec!["terms match anywhere in a message, not only whole words"];
+                if t.ignores_optional() {
+                    out.push("? terms are ignored beside plain or - terms (the 2024 guide)");
                 }
                 out
             }
-            Kind::Delimited(d) if d.compares_numbers() => {
-                vec!["a field compares as a number when it reads as one (200.0 = 200)"]
+            Kind::Json(e) => {
+                let mut flags = [false; 3];
+                json(e, &mut flags);
+                let mut out = Vec::new();
+                if flags[0] {
+                    out.push("a number matches only a JSON number (\"200\" is not 200)");
+                }
+                if flags[1] {
+                    out.push("a string matches only a JSON string (200 is not \"200\")");
+                }
+                if flags[2] {
+                    out.push(INNER_STAR);
+                }
+                out
+            }
+            Kind::Delimited(d) => {
+                let mut out = Vec::new();
+                if d.compares_numbers() {
+                    out.push("a field compares as a number when it reads as one (200.0 = 200)");
+                }
+                if d.has_inner_star() {
+                    out.push(INNER_STAR);
+                }
+                out
             }
             _ => Vec::new(),
         }
@@ -301,37 +333,25 @@ fn parse_terms(text: &str) -> Result<Terms, PatternError> {
         let sign = match b[i] {
             b'?' | b'-' => {
                 i += 1;
+                // `"ERROR" - "Exiting"`: a sign may stand apart from its term.
+                while i < b.len() && b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if i == b.len() {
+                    return Err(PatternError {
+                        position: char_pos(text, start),
+                        message: format!("`{}` without a term after it", b[start] as char),
+                    });
+                }
                 Some(b[start])
             }
             _ => None,
         };
-        let term = if i < b.len() && b[i] == b'"' {
-            let mut s = String::new();
-            i += 1;
-            loop {
-                match b.get(i) {
-                    None => {
-                        return Err(PatternError {
-                            position: char_pos(text, start),
-                            message: "unterminated quoted phrase".into(),
-                        })
-                    }
-                    Some(b'"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') if matches!(b.get(i + 1), Some(b'"' | b'\\')) => {
-                        s.push(b[i + 1] as char);
-                        i += 2;
-                    }
-                    Some(_) => {
-                        let c = text[i..].chars().next().unwrap_or_default();
-                        s.push(c);
-                        i += c.len_utf8();
-                    }
-                }
-            }
-            s
+        let quoted = i < b.len() && b[i] == b'"';
+        let term = if quoted {
+            let (phrase, end) = quoted_phrase(text, start, i)?;
+            i = end;
+            phrase
         } else {
             let end = text[i..]
                 .find(|c: char| c.is_ascii_whitespace())
@@ -340,7 +360,11 @@ fn parse_terms(text: &str) -> Result<Terms, PatternError> {
             i = end;
             s
         };
-        if term.is_empty() {
+        // `" "` and `""` match every event (the guide's "Match everything").
+        if quoted && sign.is_none() && term.trim().is_empty() {
+            continue;
+        }
+        if term.trim().is_empty() {
             return Err(PatternError {
                 position: char_pos(text, start),
                 message: "empty term".into(),
@@ -355,34 +379,81 @@ fn parse_terms(text: &str) -> Result<Terms, PatternError> {
     Ok(t)
 }
 
-impl Terms {
-    fn matches(&self, msg: &[u8]) -> bool {
-        let has = |term: &String| memchr::memmem::find(msg, term.as_bytes()).is_some();
-        self.required.iter().all(has)
-            && !self.excluded.iter().any(has)
-            && (self.any.is_empty() || self.any.iter().any(has))
+/// The phrase between the double quote at byte `i` and its closing quote
+/// (`\"` and `\\` escaped), and the byte after it; `start` is where the
+/// term began, for an error.
+fn quoted_phrase(text: &str, start: usize, mut i: usize) -> Result<(String, usize), PatternError> {
+    let b = text.as_bytes();
+    let mut s = String::new();
+    i += 1;
+    loop {
+        match b.get(i) {
+            None => {
+                return Err(PatternError {
+                    position: char_pos(text, start),
+                    message: "unterminated quoted phrase".into(),
+                })
+            }
+            Some(b'"') => return Ok((s, i + 1)),
+            Some(b'\\') if matches!(b.get(i + 1), Some(b'"' | b'\\')) => {
+                s.push(b[i + 1] as char);
+                i += 2;
+            }
+            Some(_) => {
+                let c = text[i..].chars().next().unwrap_or_default();
+                s.push(c);
+                i += c.len_utf8();
+            }
+        }
     }
 }
 
-/// `*` in a string value matches any run of characters.
-fn wildcard_match(pattern: &str, value: &str) -> bool {
-    if !pattern.contains('*') {
-        return pattern == value;
+impl Terms {
+    /// `?` terms beside plain or `-` terms are ignored (the guide: "If you
+    /// combine "?" with other filter patterns, all question mark terms will
+    /// be ignored").
+    fn ignores_optional(&self) -> bool {
+        !self.any.is_empty() && self.has_others()
     }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if value.len() < first.len() + last.len() || !value.starts_with(first) || !value.ends_with(last)
-    {
-        return false;
+
+    fn has_others(&self) -> bool {
+        !self.required.is_empty() || !self.excluded.is_empty()
     }
-    let mut rest = &value[first.len()..value.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(p) => rest = &rest[p + mid.len()..],
-            None => return false,
+
+    fn matches(&self, msg: &[u8]) -> bool {
+        let has = |term: &String| memchr::memmem::find(msg, term.as_bytes()).is_some();
+        if self.has_others() {
+            return self.required.iter().all(has) && !self.excluded.iter().any(has);
         }
+        self.any.is_empty() || self.any.iter().any(has)
     }
-    true
+}
+
+/// Whether a value holds a `*` that is not at its start or end.
+fn inner_star(p: &str) -> bool {
+    p.trim_start_matches('*')
+        .trim_end_matches('*')
+        .contains('*')
+}
+
+/// `*` at the start or the end of a string value matches any run of
+/// characters; a `*` between other characters is itself (the guide:
+/// "Ev*ent will only match the actual string Ev*ent").
+fn wildcard_match(pattern: &str, value: &str) -> bool {
+    let (head, rest) = match pattern.strip_prefix('*') {
+        Some(rest) => (true, rest),
+        None => (false, pattern),
+    };
+    let (tail, core) = match rest.strip_suffix('*') {
+        Some(core) => (true, core),
+        None => (false, rest),
+    };
+    match (head, tail) {
+        (false, false) => value == core,
+        (true, false) => value.ends_with(core),
+        (false, true) => value.starts_with(core),
+        (true, true) => value.contains(core),
+    }
 }
 
 impl Selector {
@@ -416,11 +487,17 @@ impl Selector {
 /// Whether one selected value satisfies a comparison.
 fn compare(field: &Value, op: Op, lit: &Literal) -> bool {
     match lit {
-        // `= *`: the field is there, whatever its value.
-        Literal::Str(p) if p == "*" && op == Op::Eq => true,
-        Literal::Str(p) => match field.as_str() {
-            Some(f) => (wildcard_match(p, f)) == (op == Op::Eq),
-            None => false,
+        // `= *`: the field is there and is a value (a selector that
+        // reaches an array or an object matches nothing).
+        Literal::Str(p) if p == "*" && op == Op::Eq => !(field.is_array() || field.is_object()),
+        Literal::Str(p) => match field {
+            Value::String(f) => wildcard_match(p, f) == (op == Op::Eq),
+            // "Use the asterisk as a wild card to match numbers": a number
+            // is matched by its JSON text.
+            Value::Number(n) if p.contains('*') => {
+                wildcard_match(p, &n.to_string()) == (op == Op::Eq)
+            }
+            _ => false,
         },
         Literal::Regex(r) => match field.as_str() {
             Some(f) => r.is_match(f.as_bytes()) == (op == Op::Eq),
@@ -452,6 +529,8 @@ struct JsonParser<'a> {
     i: usize,
     /// Regular expressions so far ([`MAX_REGEXES`] at most).
     regexes: usize,
+    /// Wildcard selector steps so far ([`MAX_PATTERN_WILDCARDS`] at most).
+    wildcards: usize,
 }
 
 impl<'a> JsonParser<'a> {
@@ -461,6 +540,7 @@ impl<'a> JsonParser<'a> {
             b: text.as_bytes(),
             i: start,
             regexes: 0,
+            wildcards: 0,
         }
     }
 
@@ -595,6 +675,23 @@ impl<'a> JsonParser<'a> {
         if steps.is_empty() {
             return self.err(start, "a selector starts with `$.` (e.g. $.verb)");
         }
+        let wildcards = steps
+            .iter()
+            .filter(|s| matches!(s, Step::AnyKey | Step::AnyIndex))
+            .count();
+        if wildcards > MAX_SELECTOR_WILDCARDS {
+            return self.err(
+                start,
+                "a selector may hold at most one wildcard ([*] or .*)",
+            );
+        }
+        self.wildcards += wildcards;
+        if self.wildcards > MAX_PATTERN_WILDCARDS {
+            return self.err(
+                start,
+                "a filter pattern may hold at most 3 wildcard selectors ([*] or .*)",
+            );
+        }
         Ok(Selector(steps))
     }
 
@@ -665,6 +762,13 @@ impl<'a> JsonParser<'a> {
             if self.keyword("FALSE") {
                 return Ok(Expr::IsBool(sel, false));
             }
+            self.ws();
+            if self.b[self.i..].starts_with(b"NOT") {
+                return self.err(
+                    self.i,
+                    "CloudWatch does not support IS NOT: use `!=`, or `NOT EXISTS` for a missing field",
+                );
+            }
             return self.err(self.i, "expected NULL, TRUE or FALSE after IS");
         }
         if self.keyword("NOT") {
@@ -672,6 +776,12 @@ impl<'a> JsonParser<'a> {
                 return Ok(Expr::NotExists(sel));
             }
             return self.err(self.i, "expected EXISTS after NOT");
+        }
+        if self.b[self.i..].starts_with(b"EXISTS") {
+            return self.err(
+                at,
+                "CloudWatch does not support EXISTS: `= *` matches a field that is there",
+            );
         }
         let op = if self.eat("!=") {
             Op::Ne

@@ -167,7 +167,7 @@ fn syntax_errors_name_their_position() {
             18,
             "a condition on field code names bytes",
         ),
-        ("[ip,, user]", 5, "expected a field name or ..."),
+        ("[ip, =3]", 6, "expected a field name or ..."),
     ];
     for (p, pos, msg) in cases {
         let e = Pattern::parse(p).expect_err(p);
@@ -244,7 +244,20 @@ fn space_delimited_patterns_match_fields_in_order() {
             true,
         ),
         (
+            // The last field holds the rest of a longer event.
             "[ip, user, username, timestamp, request, status_code]",
+            true,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code = 200]",
+            false,
+        ),
+        (
+            "[ip, user, username, timestamp, request, rest = \"200 1534\"]",
+            true,
+        ),
+        (
+            "[ip, user, username, timestamp, request, status_code, bytes, more]",
             false,
         ),
         (
@@ -316,7 +329,8 @@ fn json_selectors_take_wildcards_bracketed_keys_and_presence() {
         (r#"{ $.annotations.* = "forbid" }"#, true),
         (r#"{ $.annotations.* = "deny" }"#, false),
         (r#"{ $.code = * }"#, true),
-        (r#"{ $.user = * }"#, true),
+        // A selector reaching an object matches nothing (the guide).
+        (r#"{ $.user = * }"#, false),
         (r#"{ $.missing = * }"#, false),
         (r#"{ $.user.groups[*] NOT EXISTS }"#, false),
         (r#"{ $.nothing[*] NOT EXISTS }"#, true),
@@ -337,5 +351,10 @@ fn a_pattern_names_the_readings_of_the_guides_silences_it_depends_on() {
     assert!(of("[a, code = 200]")[0].starts_with("a field compares as a number"));
     assert!(of("[a, user = bob]").is_empty());
     assert!(of("{ $.a NOT EXISTS }").is_empty());
+    assert!(of("?ERROR ?WARN").len() == 1);
+    assert!(of("?ERROR REQUEST")[1].starts_with("? terms are ignored"));
+    assert!(of("{ $.a = Ev*ent }")[1].starts_with("a * inside a value is itself"));
+    assert!(of("{ $.a = *Event }").len() == 1);
+    assert!(of("[a, b = x*y]")[0].starts_with("a * inside a value is itself"));
     assert!(of("").is_empty());
 }
