@@ -133,7 +133,7 @@ pub fn selected(args: &ReportArgs, say: Reporter) -> anyhow::Result<Vec<Query>> 
         if let Some(f) = q
             .commands()
             .iter()
-            .flat_map(crate::insights::lint::field_refs)
+            .flat_map(crate::insights::syntax::field_refs)
             .find(|(f, _)| {
                 runner::BODY_FIELDS
                     .iter()

@@ -2,10 +2,13 @@
 //! its lint, and the runner logic that gets every row (polling, splitting,
 //! merging). Pure: the SDK side of the runner lives in `aws::insights`.
 
+pub mod lang;
 pub mod lint;
-pub mod runner;
 
-use lint::{Agg, Command};
+pub mod runner;
+pub mod syntax;
+
+use syntax::{Agg, Command};
 
 /// The bundled query files, in the order `queries list` shows them.
 pub const BUNDLED_FILES: [(&str, &str); 7] = [
@@ -121,7 +124,7 @@ impl Query {
     }
 
     pub fn commands(&self) -> Vec<Command> {
-        lint::parse(&self.body)
+        syntax::parse(&self.body)
     }
 
     /// How chunk results merge, from the pipeline itself: no `stats` means
@@ -132,7 +135,7 @@ impl Query {
         match stats.as_slice() {
             [] => Merge::Rows,
             [one] => {
-                let columns = lint::stats_outputs(one);
+                let columns = syntax::stats_outputs(one);
                 if columns.iter().any(|(_, a)| *a == Agg::Other) {
                     Merge::None
                 } else {
@@ -151,19 +154,19 @@ impl Query {
             match c.name.as_str() {
                 "stats" => {
                     // Keys first reads better: `by` columns, then aggregates.
-                    let outs = lint::stats_outputs(&c);
+                    let outs = syntax::stats_outputs(&c);
                     let keys = outs.iter().filter(|(_, a)| *a == Agg::Key);
                     let aggs = outs.iter().filter(|(_, a)| *a != Agg::Key);
                     cols = keys.chain(aggs).map(|(n, _)| n.clone()).collect();
                 }
                 "fields" => {
-                    for f in lint::field_outputs(&c) {
+                    for f in syntax::field_outputs(&c) {
                         if !cols.contains(&f) {
                             cols.push(f);
                         }
                     }
                 }
-                "display" => cols = lint::field_outputs(&c),
+                "display" => cols = syntax::field_outputs(&c),
                 _ => {}
             }
         }

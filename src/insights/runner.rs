@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::lint::Agg;
+use super::syntax::Agg;
 use super::Merge;
 
 /// A result row as Logs Insights returns it: (field, value) pairs, fields
