@@ -96,9 +96,30 @@ impl Filter {
 }
 
 /// A test every well-framed record is put to (`test-pattern` counts the log
-/// events a filter pattern matches). Records are messages as CloudWatch
-/// stores them, whatever their container.
-pub type Probe = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+/// events a filter pattern matches; `queries run` runs a query on them).
+/// Records are messages as CloudWatch stores them, whatever their
+/// container, with where they were read and what the container said.
+pub type Probe = Arc<dyn Fn(&[u8], &Origin, &Stamp<'_>) -> bool + Send + Sync>;
+
+/// What a container says about a record besides its message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    /// The container's timestamp, in microseconds.
+    pub time: Option<i64>,
+    /// The log stream it names.
+    pub stream: Option<&'a str>,
+    /// When CloudWatch Logs ingested the event, in milliseconds.
+    pub ingestion: Option<i64>,
+}
+
+impl From<Option<i64>> for Stamp<'static> {
+    fn from(time: Option<i64>) -> Stamp<'static> {
+        Stamp {
+            time,
+            ..Stamp::default()
+        }
+    }
+}
 
 /// How many probe matches are kept as examples.
 pub const PROBE_EXAMPLES: usize = 5;
@@ -247,13 +268,15 @@ impl Shard {
     }
 
     /// One record (a JSON object, possibly with surrounding whitespace) found
-    /// in a container or a stream. `container_time` is the timestamp the
+    /// in a container or a stream, with what the container says of it
+    /// (`Option<i64>`: only its timestamp). The container's time is the
     /// container gave it, in microseconds.
-    pub fn record(&mut self, raw: &[u8], at: impl Into<Origin>, container_time: Option<i64>) {
-        let at = at.into();
+    pub fn record<'s>(&mut self, raw: &[u8], at: impl Into<Origin>, stamp: impl Into<Stamp<'s>>) {
+        let (at, stamp) = (at.into(), stamp.into());
+        let container_time = stamp.time;
         let rec = raw.trim_ascii();
         if let Err(reason) = check_frame(rec, self.settings.max_record_size) {
-            if self.text_event(rec, &at, reason) {
+            if self.text_event(rec, &at, &stamp, reason) {
                 self.counts.records += 1;
                 self.per_input.entry(input_of(&at)).or_default().0 += 1;
                 return;
@@ -262,7 +285,7 @@ impl Shard {
         }
         self.counts.records += 1;
         self.per_input.entry(input_of(&at)).or_default().0 += 1;
-        self.probe(rec, &at);
+        self.probe(rec, &at, &stamp);
         if !self.settings.full_parse && !scan::has_needle(rec) {
             self.counts.skipped += 1;
             return;
@@ -303,8 +326,9 @@ impl Shard {
                     }
                 },
             };
+            let stamp = Stamp::from(container_time);
             if let Err(reason) = check_frame(rec, max) {
-                if self.text_event(rec, &at(), reason) {
+                if self.text_event(rec, &at(), &stamp, reason) {
                     records += 1;
                 } else {
                     self.malformed(at(), reason);
@@ -313,7 +337,7 @@ impl Shard {
             }
             records += 1;
             if self.settings.probe.is_some() {
-                self.probe(rec, &at());
+                self.probe(rec, &at(), &stamp);
             }
             if !(has_needle || full) {
                 skipped += 1;
@@ -337,19 +361,19 @@ impl Shard {
     /// is still a log event: text that term and regular-expression patterns
     /// apply to. Put to the probe, and true; false without a probe, or for
     /// a record too large to read.
-    fn text_event(&mut self, rec: &[u8], at: &Origin, reason: &str) -> bool {
+    fn text_event(&mut self, rec: &[u8], at: &Origin, stamp: &Stamp<'_>, reason: &str) -> bool {
         if self.settings.probe.is_none() || reason == TOO_LARGE {
             return false;
         }
-        self.probe(rec, at);
+        self.probe(rec, at, stamp);
         true
     }
 
-    fn probe(&mut self, rec: &[u8], at: &Origin) {
+    fn probe(&mut self, rec: &[u8], at: &Origin, stamp: &Stamp<'_>) {
         let Some(probe) = &self.settings.probe else {
             return;
         };
-        if probe(rec) {
+        if probe(rec, at, stamp) {
             self.probe_matched += 1;
             if self.probe_examples.len() < PROBE_EXAMPLES {
                 self.probe_examples.push((at.clone(), rec.to_vec()));

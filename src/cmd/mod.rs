@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod iam_policy;
 pub mod provisioning;
 pub mod queries;
+pub mod queries_run;
 pub mod report;
 pub mod scheduled;
 pub mod setup;

@@ -1,11 +1,13 @@
-//! `secret-audit queries list|show|lint`: the bundled Logs Insights
-//! queries, and a lint for any query file.
+//! `secret-audit queries list|show|lint|run`: the bundled Logs Insights
+//! queries, a lint for any query file, and any query run offline over
+//! exported logs.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{exit, AppError};
+use crate::input::Format;
 use crate::insights::{self, lint};
 use crate::output::queries as queries_out;
 use crate::output::sanitize::sanitize;
@@ -33,7 +35,35 @@ pub enum QueriesAction {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run a query offline over exported logs, with no AWS call.
+    Run(RunArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A bundled query's name (see `queries list`) or a query file.
+    #[arg(value_name = "NAME|FILE")]
+    pub query: String,
+    /// Exported logs: files or directories (read recursively); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// `@logStream` of events whose export names no log stream (a JSON-lines
+    /// file, an S3 export's lines).
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STREAM)]
+    pub log_stream: String,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Worker threads (default: every core).
+    #[arg(long, env = "SECRET_AUDIT_THREADS")]
+    pub threads: Option<usize>,
+    /// Logs Insights' price per GB scanned, for what the scan would cost.
+    #[arg(long, value_name = "USD", default_value_t = 0.005)]
+    pub price_per_gb: f64,
+}
+
+/// The log streams EKS writes audit events to are `kube-apiserver-audit-<id>`.
+pub const DEFAULT_STREAM: &str = "kube-apiserver-audit";
 
 pub fn run(global: &GlobalArgs, args: QueriesArgs) -> anyhow::Result<u8> {
     let stdout = io::stdout();
@@ -61,6 +91,7 @@ pub fn run(global: &GlobalArgs, args: QueriesArgs) -> anyhow::Result<u8> {
             exit::OK
         }
         QueriesAction::Lint { files } => lint_files(global.output(), &files, &mut out)?,
+        QueriesAction::Run(args) => crate::cmd::queries_run::run(global, &args, &mut out)?,
     };
     out.flush().context("writing output")?;
     Ok(code)

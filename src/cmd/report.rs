@@ -130,21 +130,12 @@ pub fn selected(args: &ReportArgs, say: Reporter) -> anyhow::Result<Vec<Query>> 
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "query".into());
         let q = Query::parse(&stem, &text);
-        if let Some(f) = q
-            .commands()
-            .iter()
-            .flat_map(crate::insights::syntax::field_refs)
-            .find(|(f, _)| {
-                runner::BODY_FIELDS
-                    .iter()
-                    .any(|b| f == b || f.starts_with(&format!("{b}.")))
-            })
-        {
+        if let Some(field) = reads_bodies(&q) {
             return Err(AppError::Usage(format!(
                 "query file {} reads `{}`: request and response bodies may hold secret values, \
                  which secret-audit never prints",
                 path.display(),
-                sanitize(&f.0)
+                sanitize(&field)
             ))
             .into());
         }
@@ -161,6 +152,19 @@ pub fn selected(args: &ReportArgs, say: Reporter) -> anyhow::Result<Vec<Query>> 
         out.push(q);
     }
     Ok(out)
+}
+
+/// The first request or response body field a query reads, if any.
+pub fn reads_bodies(q: &Query) -> Option<String> {
+    q.commands()
+        .iter()
+        .flat_map(crate::insights::syntax::field_refs)
+        .map(|(f, _)| f)
+        .find(|f| {
+            runner::BODY_FIELDS
+                .iter()
+                .any(|b| f == b || f.starts_with(&format!("{b}.")))
+        })
 }
 
 /// One task per query and batch of at most 50 log groups.

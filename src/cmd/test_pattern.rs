@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
     let settings = Arc::new(Settings {
         max_record_size: args.max_record_size,
         keep_all_malformed: say.is_verbose(),
-        probe: Some(Arc::new(move |rec: &[u8]| probe.matches(rec))),
+        probe: Some(Arc::new(move |rec: &[u8], _: &_, _: &_| probe.matches(rec))),
         ..Default::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;

@@ -18,7 +18,7 @@ use super::frame::Scanner;
 use super::sniff::Format;
 use super::stream;
 use crate::audit::event::parse_rfc3339_micros;
-use crate::audit::shard::{Position, Shard};
+use crate::audit::shard::{Position, Shard, Stamp};
 
 pub fn read(format: Format, r: &mut dyn BufRead, input: u32, shard: &mut Shard) -> io::Result<()> {
     let mut c = Ctx { input, shard };
@@ -88,6 +88,8 @@ struct FleEvent<'a> {
     event_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "logStreamName")]
     log_stream: Option<Cow<'a, str>>,
+    #[serde(default, rename = "ingestionTime")]
+    ingestion_time: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +130,11 @@ impl<'s> Ctx<'s> {
                 self.shard.record(
                     ev.message.as_bytes(),
                     at,
-                    ev.timestamp.and_then(millis_to_micros),
+                    Stamp {
+                        time: ev.timestamp.and_then(millis_to_micros),
+                        stream: ev.log_stream.as_deref(),
+                        ingestion: ev.ingestion_time,
+                    },
                 );
             }
             Err(e) => self.bad(el, e),
@@ -160,8 +166,14 @@ impl<'s> Ctx<'s> {
         let get = |name: &str| row.iter().find(|f| f.field == name).map(|f| &f.value);
         match get("@message") {
             Some(msg) => {
-                let time = get("@timestamp").and_then(|t| parse_insights_time(t));
-                self.shard.record(msg.as_bytes(), el.at(None), time);
+                let stamp = Stamp {
+                    time: get("@timestamp").and_then(|t| parse_insights_time(t)),
+                    stream: get("@logStream").map(|s| s.as_ref()),
+                    ingestion: get("@ingestionTime")
+                        .and_then(|t| parse_insights_time(t))
+                        .map(|us| us / 1000),
+                };
+                self.shard.record(msg.as_bytes(), el.at(None), stamp);
             }
             None => self
                 .shard

@@ -393,7 +393,11 @@ impl Parser<'_> {
     }
 
     fn parse_command(&mut self) -> Result<Op, SyntaxError> {
-        let source = self.primary()?;
+        // The field is optional: `parse` reads `@message` by default.
+        let source = match self.toks.get(self.i) {
+            Some(Token::Str(..) | Token::Regex(..)) => Expr::Field("@message".into(), self.here()),
+            _ => self.primary()?,
+        };
         let pattern = match self.toks.get(self.i) {
             Some(Token::Str(s, _)) => Expr::Str(s.clone()),
             Some(Token::Regex(r, _)) => Expr::Regex(r.clone()),

@@ -4,6 +4,7 @@
 
 pub mod lang;
 pub mod lint;
+pub mod offline;
 
 pub mod runner;
 pub mod syntax;

@@ -121,6 +121,60 @@ pub fn write(
     }
 }
 
+/// The answer of `queries run`: a line saying what was read and matched,
+/// then the rows; CSV is the rows alone; JSON carries the same and the
+/// statistics (`bytes_scanned`: what Logs Insights would bill for).
+pub fn write_offline(
+    format: OutputFormat,
+    r: &TaskResult,
+    inputs: &str,
+    price_per_gb: f64,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let table = table_of(r);
+    let s = &r.statistics;
+    match format {
+        OutputFormat::Json => {
+            let mut doc = document(std::slice::from_ref(r), price_per_gb);
+            let q = &mut doc["queries"][0];
+            if let Some(m) = q.as_object_mut() {
+                for k in ["log_groups", "start", "end", "status"] {
+                    m.remove(k);
+                }
+                m.insert("inputs".into(), json!(inputs));
+            }
+            let mut buf = Vec::new();
+            jsonout::write(&mut buf, &doc)?;
+            out.write_all(&buf)
+        }
+        OutputFormat::Csv => table.write_csv(out),
+        _ => {
+            let line = format!(
+                "{} on {}: {} events read, {} matched, {} rows{} ({} bytes; Logs Insights \
+                 would bill ${:.6})",
+                sanitize(&r.name),
+                sanitize(inputs),
+                s.records_scanned as u64,
+                s.records_matched as u64,
+                r.rows.len(),
+                if r.truncated {
+                    ", cut at 10000 (add a limit)"
+                } else {
+                    ""
+                },
+                s.bytes_scanned as u64,
+                cost(s.bytes_scanned, price_per_gb),
+            );
+            if format == OutputFormat::Markdown {
+                writeln!(out, "{line}\n")?;
+                return table.write_markdown(out);
+            }
+            writeln!(out, "{line}")?;
+            table.write_table(out).map(|_| ())
+        }
+    }
+}
+
 fn groups_label(groups: &[String]) -> String {
     match groups {
         [one] => one.clone(),
