@@ -689,7 +689,7 @@ mod tests {
     #[test]
     fn a_probe_sees_every_framed_record_in_lines_and_containers() {
         let mut st = (*settings()).clone();
-        st.probe = Some(Arc::new(|rec: &[u8]| {
+        st.probe = Some(Arc::new(|rec: &[u8], _: &_, _: &_| {
             memchr::memmem::find(rec, b"\"get\"").is_some()
         }));
         let mut s = Shard::new(Arc::new(st));

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, OutputFormat};
+use crate::cmd::queries_run::RunArgs;
 use crate::error::{exit, AppError};
-use crate::input::Format;
 use crate::insights::{self, lint};
 use crate::output::queries as queries_out;
 use crate::output::sanitize::sanitize;
@@ -38,32 +38,6 @@ pub enum QueriesAction {
     /// Run a query offline over exported logs, with no AWS call.
     Run(RunArgs),
 }
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// A bundled query's name (see `queries list`) or a query file.
-    #[arg(value_name = "NAME|FILE")]
-    pub query: String,
-    /// Exported logs: files or directories (read recursively); `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// `@logStream` of events whose export names no log stream (a JSON-lines
-    /// file, an S3 export's lines).
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_STREAM)]
-    pub log_stream: String,
-    /// Read every input as this format instead of detecting it.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Worker threads (default: every core).
-    #[arg(long, env = "SECRET_AUDIT_THREADS")]
-    pub threads: Option<usize>,
-    /// Logs Insights' price per GB scanned, for what the scan would cost.
-    #[arg(long, value_name = "USD", default_value_t = 0.005)]
-    pub price_per_gb: f64,
-}
-
-/// The log streams EKS writes audit events to are `kube-apiserver-audit-<id>`.
-pub const DEFAULT_STREAM: &str = "kube-apiserver-audit";
 
 pub fn run(global: &GlobalArgs, args: QueriesArgs) -> anyhow::Result<u8> {
     let stdout = io::stdout();

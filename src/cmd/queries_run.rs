@@ -4,22 +4,48 @@
 //! an export before a scan is paid for.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::origin::Origin;
 use crate::audit::shard::{Settings, Stamp};
 use crate::cli::GlobalArgs;
-use crate::cmd::queries::RunArgs;
 use crate::cmd::report::reads_bodies;
 use crate::error::{exit, AppError};
-use crate::input::{self, ReadOptions};
+use crate::input::{self, Format, ReadOptions};
 use crate::insights::lang;
 use crate::insights::offline::{Engine, Event, Output};
 use crate::insights::runner::{self, Statistics, TaskResult};
 use crate::insights::{self, Query};
 use crate::output::report as report_out;
 use crate::output::sanitize::sanitize;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A bundled query's name (see `queries list`) or a query file.
+    #[arg(value_name = "NAME|FILE")]
+    pub query: String,
+    /// Exported logs: files or directories (read recursively); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// `@logStream` of events whose export names no log stream (a JSON-lines
+    /// file, an S3 export's lines).
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STREAM)]
+    pub log_stream: String,
+    /// Read every input as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Worker threads (default: every core).
+    #[arg(long, env = "SECRET_AUDIT_THREADS")]
+    pub threads: Option<usize>,
+    /// Logs Insights' price per GB scanned, for what the scan would cost.
+    #[arg(long, value_name = "USD", default_value_t = 0.005)]
+    pub price_per_gb: f64,
+}
+
+/// The log streams EKS writes audit events to are `kube-apiserver-audit-<id>`.
+pub const DEFAULT_STREAM: &str = "kube-apiserver-audit";
 
 /// A bundled query by name, or a query file.
 fn query(name: &str) -> anyhow::Result<Query> {

@@ -522,7 +522,9 @@ impl Engine {
             rows = self.run(s, rows);
         }
         let truncated = !limited && rows.len() > DEFAULT_LIMIT;
-        rows.truncate(DEFAULT_LIMIT);
+        if !limited {
+            rows.truncate(DEFAULT_LIMIT);
+        }
         let columns = columns(&self.stages);
         let table = rows
             .iter()

@@ -199,7 +199,8 @@ pub fn tokens(cmd: &Command) -> Vec<Token> {
                 out.push(Token::Word(inner.to_owned(), at));
                 i = j;
             }
-            b'/' if matches!(out.last(), Some(Token::Word(w, _)) if w.eq_ignore_ascii_case("like"))
+            b'/' if cmd.name == "parse"
+                || matches!(out.last(), Some(Token::Word(w, _)) if w.eq_ignore_ascii_case("like"))
                 || matches!(out.last(), Some(Token::Punct(p, _)) if p == "=~" || p == "(" || p == ",")
                 || out.is_empty() =>
             {
