@@ -169,8 +169,10 @@ fn a_long_run_shows_a_bar_and_ctrl_c_clears_it() {
 #[test]
 fn every_offline_table_fits_80_columns() {
     let pattern = "{ $.objectRef.resource = \"secrets\" }";
-    let runs: [&[&str]; 5] = [
+    let runs: [&[&str]; 7] = [
         &["alert", "--list-rules"],
+        &["queries", "run", "access-detail", "fixtures/eks-audit.jsonl.gz"],
+        &["queries", "run", "access-by-user", "fixtures/eks-audit.jsonl.gz"],
         &["alert", "fixtures/handmade/secret-payloads.jsonl"],
         &["queries", "list"],
         &["test-pattern", pattern, "fixtures/eks-audit.jsonl.gz"],

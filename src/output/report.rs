@@ -131,7 +131,9 @@ pub fn write_offline(
     price_per_gb: f64,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let table = table_of(r);
+    // A narrow terminal leaves out the last columns first, keeping two.
+    let later: Vec<&str> = r.columns.iter().skip(2).rev().map(String::as_str).collect();
+    let table = table_of(r).optional(&later);
     let s = &r.statistics;
     match format {
         OutputFormat::Json => {
@@ -150,27 +152,30 @@ pub fn write_offline(
         OutputFormat::Csv => table.write_csv(out),
         _ => {
             let line = format!(
-                "{} on {}: {} events read, {} matched, {} rows{} ({} bytes; Logs Insights \
-                 would bill ${:.6})",
+                "{}: {} row{} from {} of {} events{}\nread {}: {} bytes (${:.6} in Logs Insights)",
                 sanitize(&r.name),
-                sanitize(inputs),
-                s.records_scanned as u64,
-                s.records_matched as u64,
                 r.rows.len(),
+                if r.rows.len() == 1 { "" } else { "s" },
+                s.records_matched as u64,
+                s.records_scanned as u64,
                 if r.truncated {
                     ", cut at 10000 (add a limit)"
                 } else {
                     ""
                 },
+                sanitize(inputs),
                 s.bytes_scanned as u64,
                 cost(s.bytes_scanned, price_per_gb),
             );
             if format == OutputFormat::Markdown {
-                writeln!(out, "{line}\n")?;
+                writeln!(out, "{}\n", line.replace('\n', "  \n"))?;
                 return table.write_markdown(out);
             }
             writeln!(out, "{line}")?;
-            table.write_table(out).map(|_| ())
+            if table.write_table(out)? {
+                writeln!(out, "(--wide shows every column)")?;
+            }
+            Ok(())
         }
     }
 }
