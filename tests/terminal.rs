@@ -171,8 +171,18 @@ fn every_offline_table_fits_80_columns() {
     let pattern = "{ $.objectRef.resource = \"secrets\" }";
     let runs: [&[&str]; 7] = [
         &["alert", "--list-rules"],
-        &["queries", "run", "access-detail", "fixtures/eks-audit.jsonl.gz"],
-        &["queries", "run", "access-by-user", "fixtures/eks-audit.jsonl.gz"],
+        &[
+            "queries",
+            "run",
+            "access-detail",
+            "fixtures/eks-audit.jsonl.gz",
+        ],
+        &[
+            "queries",
+            "run",
+            "access-by-user",
+            "fixtures/eks-audit.jsonl.gz",
+        ],
         &["alert", "fixtures/handmade/secret-payloads.jsonl"],
         &["queries", "list"],
         &["test-pattern", pattern, "fixtures/eks-audit.jsonl.gz"],

@@ -110,6 +110,8 @@ pub struct Stamp<'a> {
     pub stream: Option<&'a str>,
     /// When CloudWatch Logs ingested the event, in milliseconds.
     pub ingestion: Option<i64>,
+    /// Whether the record holds [`scan::NEEDLE`], where the reader knows.
+    pub needle: Option<bool>,
 }
 
 impl From<Option<i64>> for Stamp<'static> {
@@ -136,6 +138,9 @@ pub struct Settings {
     pub full_parse: bool,
     /// When set, every well-framed record is also put to the probe.
     pub probe: Option<Probe>,
+    /// Classify secret records into the ledger; off when only the probe's
+    /// answer is wanted (`queries run`), which then costs nothing more.
+    pub classify: bool,
     /// The ledger every shard of the run adds secret requests to: it feeds
     /// the rollup and, in a stream, the tap.
     pub ledger: Arc<Shared<Consumers>>,
@@ -166,6 +171,7 @@ impl Default for Settings {
             keep_all_malformed: false,
             full_parse: false,
             probe: None,
+            classify: true,
             ledger: ledger(Grouping::By(super::key::DEFAULT_KEYS.to_vec())),
         }
     }
@@ -285,8 +291,16 @@ impl Shard {
         }
         self.counts.records += 1;
         self.per_input.entry(input_of(&at)).or_default().0 += 1;
-        self.probe(rec, &at, &stamp);
-        if !self.settings.full_parse && !scan::has_needle(rec) {
+        let needle = scan::has_needle(rec);
+        self.probe(
+            rec,
+            &at,
+            &Stamp {
+                needle: Some(needle),
+                ..stamp
+            },
+        );
+        if !self.settings.classify || (!self.settings.full_parse && !needle) {
             self.counts.skipped += 1;
             return;
         }
@@ -300,6 +314,7 @@ impl Shard {
     /// within the block.
     pub fn lines(&mut self, block: &[u8], input: u32, seq: u64, prefix: LinePrefix) {
         let (max, full) = (self.settings.max_record_size, self.settings.full_parse);
+        let classify = self.settings.classify;
         let (mut line_no, mut records, mut skipped) = (0u64, 0u64, 0u64);
         let mut batch = Vec::with_capacity(BATCH);
         scan::for_each_line(block, |start, end, has_needle| {
@@ -326,7 +341,11 @@ impl Shard {
                     }
                 },
             };
-            let stamp = Stamp::from(container_time);
+            let stamp = Stamp {
+                time: container_time,
+                needle: Some(has_needle),
+                ..Stamp::default()
+            };
             if let Err(reason) = check_frame(rec, max) {
                 if self.text_event(rec, &at(), &stamp, reason) {
                     records += 1;
@@ -339,7 +358,7 @@ impl Shard {
             if self.settings.probe.is_some() {
                 self.probe(rec, &at(), &stamp);
             }
-            if !(has_needle || full) {
+            if !(has_needle || full) || !classify {
                 skipped += 1;
             } else if let Some(p) = self.candidate(rec, at(), container_time) {
                 batch.push(p);

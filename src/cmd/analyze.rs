@@ -95,6 +95,7 @@ fn settings(
         keep_all_malformed: verbose,
         full_parse: args.full_parse,
         probe: None,
+        classify: true,
         ledger: crate::audit::shard::tapped_ledger(
             if args.requests {
                 Grouping::Requests

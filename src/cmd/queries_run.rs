@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::origin::Origin;
+use crate::audit::scan;
 use crate::audit::shard::{Settings, Stamp};
 use crate::cli::GlobalArgs;
 use crate::cmd::report::reads_bodies;
@@ -104,14 +105,21 @@ fn engine(q: &Query, log_stream: &str) -> anyhow::Result<Engine> {
 pub fn run(global: &GlobalArgs, args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let q = query(&args.query)?;
     let engine = Arc::new(engine(&q, &args.log_stream)?);
-    let needle = engine.needle();
+    // The reader already looked for analyze's needle: its answer is used.
+    let (known, needles): (Vec<_>, Vec<_>) = engine
+        .needles()
+        .into_iter()
+        .partition(|n| n.as_bytes() == scan::NEEDLE);
+    let needles: Vec<memchr::memmem::Finder<'static>> = needles
+        .iter()
+        .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
+        .collect();
     let feeder = Arc::clone(&engine);
     let probe = move |rec: &[u8], at: &Origin, stamp: &Stamp<'_>| {
-        if let Some(n) = &needle {
-            if memchr::memmem::find(rec, n.as_bytes()).is_none() {
-                feeder.skip(rec.len());
-                return false;
-            }
+        let has_known = || stamp.needle.unwrap_or_else(|| scan::has_needle(rec));
+        if (!known.is_empty() && !has_known()) || needles.iter().any(|n| n.find(rec).is_none()) {
+            feeder.skip(rec.len());
+            return false;
         }
         let (stream, ingestion) = match at {
             Origin::Event(e) => (Some(&*e.log_stream), Some(e.ingestion_time)),
@@ -131,6 +139,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, out: &mut dyn Write) -> anyhow::
     };
     let settings = Arc::new(Settings {
         probe: Some(Arc::new(probe)),
+        classify: false,
         ..Default::default()
     });
     let inputs = input::collect_inputs(&args.paths)?;

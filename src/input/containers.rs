@@ -134,6 +134,7 @@ impl<'s> Ctx<'s> {
                         time: ev.timestamp.and_then(millis_to_micros),
                         stream: ev.log_stream.as_deref(),
                         ingestion: ev.ingestion_time,
+                        needle: None,
                     },
                 );
             }
@@ -172,6 +173,7 @@ impl<'s> Ctx<'s> {
                     ingestion: get("@ingestionTime")
                         .and_then(|t| parse_insights_time(t))
                         .map(|us| us / 1000),
+                    needle: None,
                 };
                 self.shard.record(msg.as_bytes(), el.at(None), stamp);
             }

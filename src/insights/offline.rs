@@ -39,8 +39,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as Atomic};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
 use super::lang::{BinOp, Expr, Op, Stage};
 
 /// The rows a query returns when it has no `limit`.
@@ -161,7 +159,6 @@ pub struct Event<'a> {
 /// fields of a `stats` result.
 #[derive(Debug, Clone, Default)]
 struct Row {
-    json: Option<Arc<Value>>,
     message: Option<Arc<str>>,
     time: Option<i64>,
     stream: Option<Arc<str>>,
@@ -193,54 +190,17 @@ impl Row {
                 .as_deref()
                 .map_or(Val::Null, |s| Val::Str(s.to_owned())),
             "@ingestionTime" => self.ingestion.map_or(Val::Null, Val::Time),
-            _ => self
-                .json
-                .as_deref()
-                .and_then(|j| lookup(j, name))
-                .map_or(Val::Null, leaf),
+            _ => Val::Null,
         }
-    }
-}
-
-/// A flattened field of a JSON event: dots separate keys (a key may hold
-/// dots itself; the longest key that is there wins) and array indexes.
-fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    match v {
-        Value::Object(m) => {
-            if let Some(x) = m.get(path) {
-                return Some(x);
-            }
-            path.rmatch_indices('.')
-                .find_map(|(i, _)| m.get(&path[..i]).and_then(|x| lookup(x, &path[i + 1..])))
-        }
-        Value::Array(a) => {
-            let (first, rest) = path.split_once('.').unwrap_or((path, ""));
-            let x = a.get(first.parse::<usize>().ok()?)?;
-            if rest.is_empty() {
-                Some(x)
-            } else {
-                lookup(x, rest)
-            }
-        }
-        _ => None,
-    }
-}
-
-fn leaf(v: &Value) -> Val {
-    match v {
-        Value::String(s) => Val::Str(s.clone()),
-        Value::Number(n) => n.as_f64().map_or(Val::Null, Val::Num),
-        Value::Bool(b) => Val::Str(b.to_string()),
-        Value::Null | Value::Array(_) | Value::Object(_) => Val::Null,
     }
 }
 
 /// What an audit event says its time is, in milliseconds.
-fn event_time(json: &Value) -> Option<i64> {
+fn event_time(obj: &json::Obj<'_>) -> Option<i64> {
     ["stageTimestamp", "requestReceivedTimestamp", "timestamp"]
         .iter()
-        .find_map(|k| json.get(k)?.as_str())
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .find_map(|k| obj.str(k))
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.timestamp_millis())
 }
 
@@ -309,6 +269,10 @@ pub struct Engine {
     /// Commands before this one run on each event as it is read.
     barrier: usize,
     regexes: HashMap<String, regex::Regex>,
+    /// The event fields the query reads (system fields aside).
+    fields: Vec<String>,
+    /// Whether it reads `@message` (or shows it by default).
+    keeps_message: bool,
     default_stream: Arc<str>,
     scanned: AtomicU64,
     bytes: AtomicU64,
@@ -371,10 +335,23 @@ impl Engine {
             Some(Op::Stats { aggs, by }) => Some(Groups::new(aggs, by)),
             _ => None,
         };
+        let mut fields: Vec<String> = Vec::new();
+        for e in stages.iter().flat_map(Stage::exprs) {
+            for (f, _) in e.fields() {
+                if !fields.iter().any(|x| x == f) {
+                    fields.push(f.to_owned());
+                }
+            }
+        }
+        let keeps_message = fields.iter().any(|f| f == "@message")
+            || columns(&stages).iter().any(|c| c == "@message");
+        fields.retain(|f| !f.starts_with('@'));
         Ok(Engine {
             stages,
             barrier,
             regexes,
+            fields,
+            keeps_message,
             default_stream: Arc::from(default_stream),
             scanned: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -385,19 +362,22 @@ impl Engine {
         })
     }
 
-    /// A word every event the query can keep holds (its first filters
-    /// compare a field with it): events without it need not be parsed.
-    pub fn needle(&self) -> Option<String> {
-        self.stages[..self.barrier]
-            .iter()
-            .find_map(|s| match &s.op {
-                Op::Filter(e) => needle(e),
-                _ => None,
-            })
+    /// Text every event the query can keep holds: its per-event filters
+    /// compare fields with plain words (`objectRef.resource = "secrets"`),
+    /// which the event's JSON then holds in quotes. An event without one of
+    /// them need not be parsed.
+    pub fn needles(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.stages[..self.barrier] {
+            if let Op::Filter(e) = &s.op {
+                needles(e, &mut out);
+            }
+        }
+        out
     }
 
-    /// Counts an event of `len` bytes that cannot match (it lacks the
-    /// [`Engine::needle`]).
+    /// Counts an event of `len` bytes that cannot match (it lacks one of
+    /// the [`Engine::needles`]).
     pub fn skip(&self, len: usize) {
         self.scanned.fetch_add(1, Atomic::Relaxed);
         self.bytes.fetch_add(len as u64, Atomic::Relaxed);
@@ -416,23 +396,36 @@ impl Engine {
             Some(row)
         });
         let Some(row) = kept else { return };
+        let entry = match self.stages.get(self.barrier).map(|s| &s.op) {
+            Some(Op::Stats { aggs, by }) => Some(Groups::entry(by, aggs, self, &row)),
+            _ => None,
+        };
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.matched += 1;
-        match &mut st.groups {
-            Some(g) => g.add(self, &row),
-            None => st.rows.push(row),
+        match (&mut st.groups, entry) {
+            (Some(g), Some(e)) => g.insert(e),
+            _ => st.rows.push(row),
         }
     }
 
     fn row(&self, event: &Event<'_>) -> Option<Row> {
-        let text = String::from_utf8_lossy(event.message);
-        let json = serde_json::from_str::<Value>(text.trim())
-            .ok()
-            .filter(Value::is_object);
-        let time = event.time.or_else(|| json.as_ref().and_then(event_time));
+        let text = match std::str::from_utf8(event.message) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(event.message),
+        };
+        let obj = json::Obj::parse(text.trim());
+        let time = event.time.or_else(|| obj.as_ref().and_then(event_time));
+        // The fields the query reads, and nothing else of the event.
+        let cols = match &obj {
+            Some(o) => self
+                .fields
+                .iter()
+                .map(|f| (f.clone(), o.field(f)))
+                .collect(),
+            None => Vec::new(),
+        };
         Some(Row {
-            message: Some(Arc::from(text.as_ref())),
-            json: json.map(Arc::new),
+            message: self.keeps_message.then(|| Arc::from(text.as_ref())),
             time,
             stream: Some(
                 event
@@ -441,7 +434,7 @@ impl Engine {
             ),
             ingestion: event.ingestion,
             place: event.place,
-            cols: Vec::new(),
+            cols,
         })
     }
 
@@ -665,24 +658,27 @@ fn check(
     result
 }
 
-/// A plain word a filter requires a field to equal, which the event's raw
-/// text must then hold (`objectRef.resource = "secrets"`): only letters,
-/// digits, `-` and `_`, which JSON never escapes.
-fn needle(e: &Expr) -> Option<String> {
+/// The plain words a filter requires fields to equal (in every conjunct),
+/// quoted as JSON writes them: only letters, digits, `-`, `_`, `.` and `:`,
+/// which JSON never escapes.
+fn needles(e: &Expr, out: &mut Vec<String>) {
     match e {
-        Expr::Bin(BinOp::And, a, b) => needle(a).or_else(|| needle(b)),
+        Expr::Bin(BinOp::And, a, b) => {
+            needles(a, out);
+            needles(b, out);
+        }
         Expr::Bin(BinOp::Eq, a, b) => match (&**a, &**b) {
             (Expr::Field(f, _), Expr::Str(s)) | (Expr::Str(s), Expr::Field(f, _))
                 if !f.starts_with('@')
-                    && s.len() >= 4
+                    && !s.is_empty()
                     && s.bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+                        .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(&c)) =>
             {
-                Some(s.clone())
+                out.push(format!("\"{s}\""));
             }
-            _ => None,
+            _ => {}
         },
-        _ => None,
+        _ => {}
     }
 }
 
@@ -712,6 +708,7 @@ fn glob_captures(glob: &str, text: &str) -> Option<Vec<String>> {
 }
 
 mod eval;
+mod json;
 mod stats;
 
 use stats::Groups;

@@ -21,6 +21,12 @@ enum Acc {
     Pct(Vec<f64>, f64),
 }
 
+pub(super) struct Entry {
+    key: Vec<Key>,
+    values: Vec<Val>,
+    time: Option<i64>,
+}
+
 pub(super) struct Groups {
     by: Vec<Item>,
     aggs: Vec<Item>,
@@ -68,26 +74,40 @@ impl Groups {
     }
 
     pub(super) fn add(&mut self, engine: &Engine, row: &Row) {
-        let key: Vec<Key> = self
-            .by
+        let e = Groups::entry(&self.by, &self.aggs, engine, row);
+        self.insert(e);
+    }
+
+    /// What one row adds: its key, each aggregate's value and its time.
+    /// Made before the groups are locked, so threads evaluate in parallel.
+    pub(super) fn entry(by: &[Item], aggs: &[Item], engine: &Engine, row: &Row) -> Entry {
+        let key = by.iter().map(|i| engine.eval(&i.expr, row).key()).collect();
+        let values = aggs
             .iter()
-            .map(|i| engine.eval(&i.expr, row).key())
-            .collect();
-        if !self.map.contains_key(&key) {
-            let fresh = self.fresh();
-            self.order.push(key.clone());
-            self.map.insert(key.clone(), fresh);
-        }
-        let accs = self.map.get_mut(&key).expect("inserted above");
-        for (acc, item) in accs.iter_mut().zip(&self.aggs) {
-            let value = match &item.expr {
+            .map(|item| match &item.expr {
                 Expr::Call(_, args, _) => match args.first() {
                     None | Some(Expr::Star) => Val::Num(1.0),
                     Some(e) => engine.eval(e, row),
                 },
                 other => engine.eval(other, row),
-            };
-            update(acc, value, row.time);
+            })
+            .collect();
+        Entry {
+            key,
+            values,
+            time: row.time,
+        }
+    }
+
+    pub(super) fn insert(&mut self, e: Entry) {
+        if !self.map.contains_key(&e.key) {
+            let fresh = self.fresh();
+            self.order.push(e.key.clone());
+            self.map.insert(e.key.clone(), fresh);
+        }
+        let accs = self.map.get_mut(&e.key).expect("inserted above");
+        for (acc, value) in accs.iter_mut().zip(e.values) {
+            update(acc, value, e.time);
         }
     }
 
