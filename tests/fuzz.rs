@@ -279,6 +279,11 @@ fn the_query_lint_takes_any_query_in_linear_output() {
         seeds.push(std::fs::read(f.unwrap().path()).unwrap());
     }
     seeds.push(b"stats count(*) as n by bin(5m)".to_vec());
+    seeds.push(
+        b"parse @message \"* * *\" as a, b, c | filter a like /x/ | dedup b | limit 3".to_vec(),
+    );
+    seeds.push(b"fields substr(verb, 1, 2) as v, concat(a, b) as c | sort v asc | stats pct(c, 50) as p, stddev(c) as s".to_vec());
+    let events = sample_lines();
     fuzz("lint", &seeds, |data| {
         let text = String::from_utf8_lossy(data);
         let found = lint::lint(&text);
@@ -294,6 +299,20 @@ fn the_query_lint_takes_any_query_in_linear_output() {
             let mut out = Vec::new();
             secret_audit::output::queries::write_lint(f, &linted, &mut out).unwrap();
             assert_clean("lint output", &String::from_utf8_lossy(&out));
+        }
+        // A query the grammar takes runs offline to its end, or is refused.
+        let (stages, errors) = insights::lang::parse(&text);
+        if errors.is_empty() {
+            if let Ok(engine) = insights::offline::Engine::new(stages, "s") {
+                for (i, e) in events.iter().take(30).enumerate() {
+                    engine.feed(&insights::offline::Event {
+                        message: e,
+                        place: (0, 0, i as u64),
+                        ..Default::default()
+                    });
+                }
+                engine.finish();
+            }
         }
     });
 }
