@@ -52,6 +52,14 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("cloudwatch:PutMetricAlarm", Alarm),
             ("cloudwatch:TagResource", Alarm),
             ("cloudwatch:DeleteAlarms", Alarm),
+            // The field index policy (no resource-level permissions) and
+            // the log group tag that says what setup added to it.
+            ("logs:DescribeIndexPolicies", Any),
+            ("logs:PutIndexPolicy", Any),
+            ("logs:DescribeLogGroups", Any),
+            ("logs:ListTagsForResource", LogGroup),
+            ("logs:TagResource", LogGroup),
+            ("logs:UntagResource", LogGroup),
         ],
     ),
     (
@@ -63,6 +71,9 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("logs:DescribeQueryDefinitions", Any),
             ("cloudwatch:DescribeAlarms", Any),
             ("cloudwatch:ListTagsForResource", Alarm),
+            ("logs:DescribeIndexPolicies", Any),
+            ("logs:DescribeLogGroups", Any),
+            ("logs:ListTagsForResource", LogGroup),
         ],
     ),
     (
@@ -75,6 +86,12 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("cloudwatch:DescribeAlarms", Any),
             ("cloudwatch:ListTagsForResource", Alarm),
             ("cloudwatch:DeleteAlarms", Alarm),
+            ("logs:DescribeIndexPolicies", Any),
+            ("logs:PutIndexPolicy", Any),
+            ("logs:DeleteIndexPolicy", Any),
+            ("logs:DescribeLogGroups", Any),
+            ("logs:ListTagsForResource", LogGroup),
+            ("logs:UntagResource", LogGroup),
         ],
     ),
     (
@@ -84,6 +101,10 @@ pub const COMMANDS: &[(&str, &[(&str, Scope)])] = &[
             ("logs:StartQuery", LogGroup),
             ("logs:GetQueryResults", Any),
             ("logs:StopQuery", Any),
+            // Whether every log group has the field index (filterIndex),
+            // and --estimate's IncomingBytes.
+            ("logs:DescribeIndexPolicies", Any),
+            ("cloudwatch:GetMetricStatistics", Any),
         ],
     ),
     (

@@ -369,6 +369,31 @@ fn set_up(emu: &common::Emu, steps: &[&str]) {
                     events.iter().map(|e| (at.timestamp_millis(), e.as_str())),
                 );
             }
+            // GIB gibibytes of IncomingBytes into the cluster's log group,
+            // HOURS ago.
+            ["incoming-bytes", cluster, gib, hours] => emu.block_on(async {
+                use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+                let at = chrono::Utc::now().timestamp() - hours.parse::<i64>().unwrap() * 3600;
+                let datum = MetricDatum::builder()
+                    .metric_name("IncomingBytes")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("LogGroupName")
+                            .value(format!("/aws/eks/{cluster}/cluster"))
+                            .build(),
+                    )
+                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(at))
+                    .value(gib.parse::<f64>().unwrap() * (1u64 << 30) as f64)
+                    .unit(StandardUnit::Bytes)
+                    .build();
+                emu.cw
+                    .put_metric_data()
+                    .namespace("AWS/Logs")
+                    .metric_data(datum)
+                    .send()
+                    .await
+                    .unwrap();
+            }),
             // An SNS topic with an SQS queue of the same name subscribed.
             ["sns-queue", name] => {
                 emu.topic_with_queue(name);

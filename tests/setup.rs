@@ -145,11 +145,13 @@ fn dry_run_plans_everything_and_writes_nothing() {
     assert_eq!(doc["dry_run"], true);
     let p = plan(&doc);
     assert_eq!(p.iter().filter(|c| c.2 == "create").count(), 6, "{p:?}");
+    // The saved queries and the field index policy: the emulator has
+    // neither API.
     assert_eq!(
         p.iter()
             .filter(|c| c.2 == "unsupported by endpoint")
             .count(),
-        7,
+        8,
         "{p:?}"
     );
     // Every bundled query is saved (the emulator lacks query definitions).

@@ -178,3 +178,44 @@ pub async fn delete_alarm(clients: &super::Clients, name: &str) -> Result<(), Aw
         .map_err(|e| from_sdk("DeleteAlarms", e))?;
     Ok(())
 }
+
+/// Bytes that came into a log group between `start` and `end` (epoch
+/// seconds): the sum of its `AWS/Logs` `IncomingBytes` metric (uncompressed
+/// bytes). `None` when the metric has no data there.
+pub async fn incoming_bytes(
+    clients: &super::Clients,
+    log_group: &str,
+    start: i64,
+    end: i64,
+) -> Result<Option<f64>, AwsError> {
+    // At most 1,440 points a call: a day a point covers 1,440 days.
+    let span = (end - start).max(60);
+    let period = [60, 300, 3600, 86_400]
+        .into_iter()
+        .find(|p| span / p <= 1440)
+        .unwrap_or(86_400) as i32;
+    let at = |s: i64| aws_sdk_cloudwatch::primitives::DateTime::from_secs(s);
+    let resp = clients
+        .cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/Logs")
+        .metric_name("IncomingBytes")
+        .dimensions(
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name("LogGroupName")
+                .value(log_group)
+                .build(),
+        )
+        .start_time(at(start))
+        .end_time(at(end))
+        .period(period)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .map_err(|e| from_sdk("GetMetricStatistics", e))?;
+    let points = resp.datapoints();
+    if points.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(points.iter().filter_map(|p| p.sum()).sum()))
+}

@@ -121,6 +121,9 @@ const EMULATOR_GAPS: &[&str] = &[
     "DescribeQueryDefinitions",
     "PutQueryDefinition",
     "DeleteQueryDefinition",
+    "DescribeIndexPolicies",
+    "PutIndexPolicy",
+    "DeleteIndexPolicy",
 ];
 
 /// Whether the clients talk to a custom `--endpoint-url` (set by `connect`).

@@ -120,6 +120,7 @@ impl InsightsApi for Insights {
                 records_matched: s.records_matched(),
                 records_scanned: s.records_scanned(),
                 bytes_scanned: s.bytes_scanned(),
+                bytes_skipped: s.estimated_bytes_skipped(),
             })
             .unwrap_or_default();
         Ok(Poll {

@@ -7,6 +7,7 @@ pub mod cloudwatch;
 #[cfg(feature = "lambda")]
 pub mod dynamo;
 pub mod error;
+pub mod index;
 pub mod insights;
 pub mod limit;
 pub mod logs;

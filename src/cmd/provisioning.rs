@@ -71,6 +71,10 @@ pub struct ProvisionArgs {
     /// SNS topic notified when an alarm fires and when it is OK again (repeatable).
     #[arg(long = "sns-topic-arn", value_name = "ARN", value_parser = parse_sns_topic_arn, env = "SECRET_AUDIT_SNS_TOPIC_ARN", value_delimiter = ',')]
     pub sns_topic_arns: Vec<String>,
+    /// Leave the log group's field index policy alone (by default setup
+    /// adds the fields the bundled queries filter on, so reports scan less).
+    #[arg(long, env = "SECRET_AUDIT_NO_FIELD_INDEX")]
+    pub no_field_index: bool,
 }
 
 fn parse_threshold(s: &str) -> Result<f64, String> {
@@ -108,6 +112,7 @@ impl ProvisionArgs {
             period: self.period,
             evaluation_periods: self.evaluation_periods,
             sns_topic_arns: self.sns_topic_arns.clone(),
+            field_index: !self.no_field_index,
         }
     }
 }
@@ -194,12 +199,14 @@ pub async fn read_state(clients: &Clients, target: &Target) -> Result<TargetStat
         aws::logs::metric_filters(clients, &target.log_group, Some(&target.prefix())).await?;
     let AlarmScan { managed, foreign } = aws::cloudwatch::alarms(clients, target).await?;
     let queries = aws::logs::query_definitions(clients, &target.query_prefix()).await?;
+    let index = Some(aws::index::state(clients, &target.log_group).await?);
     Ok(TargetState {
         target: target.clone(),
         existing: Existing {
             filters,
             alarms: managed,
             queries,
+            index,
         },
         foreign_alarms: foreign,
     })
@@ -277,6 +284,13 @@ pub async fn apply(
                     aws::logs::put_query_definition(clients, spec, id.as_deref()).await
                 }
                 Op::DeleteQuery { id } => aws::logs::delete_query_definition(clients, id).await,
+                Op::PutIndexPolicy {
+                    log_group,
+                    document,
+                    ledger,
+                } => aws::index::put(clients, log_group, document, ledger.as_ref()).await,
+                Op::DeleteIndexPolicy { log_group } => aws::index::delete(clients, log_group).await,
+                Op::UntagIndex { log_group } => aws::index::tag(clients, log_group, None).await,
             };
             if let Err(e) = result {
                 return Err(aws_error(e)).with_context(|| {

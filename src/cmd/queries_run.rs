@@ -209,6 +209,7 @@ fn task_result(q: &Query, o: Output) -> TaskResult {
             records_matched: o.matched as f64,
             records_scanned: o.scanned as f64,
             bytes_scanned: o.bytes as f64,
+            bytes_skipped: 0.0,
         },
         truncated: o.truncated,
         chunks: 1,

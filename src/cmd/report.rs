@@ -62,6 +62,11 @@ pub struct ReportArgs {
     /// Exit 1 when a result is possibly truncated.
     #[arg(long, env = "SECRET_AUDIT_STRICT")]
     pub strict: bool,
+    /// Run nothing: print the queries, the log groups and what the scan
+    /// would cost, from the bytes that came into them in the window
+    /// (their IncomingBytes metric).
+    #[arg(long)]
+    pub estimate: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -167,6 +172,46 @@ pub fn reads_bodies(q: &Query) -> Option<String> {
         })
 }
 
+/// The comparison with which every bundled query selects secret events:
+/// with its field indexed, `filterIndex` on it makes CloudWatch scan only
+/// the events that can match.
+pub const INDEX_FIELD: (&str, &str) = ("objectRef.resource", "secrets");
+
+/// Whether a query's filters compare [`INDEX_FIELD`] with `=`.
+fn filters_on_index_field(query: &str) -> bool {
+    use crate::insights::lang::{BinOp, Expr, Op};
+    let (stages, _) = crate::insights::lang::parse(query);
+    stages.iter().any(|s| {
+        let Op::Filter(e) = &s.op else { return false };
+        let mut hit = false;
+        e.walk(&mut |x| {
+            if let Expr::Bin(BinOp::Eq, a, b) = x {
+                hit |= matches!((&**a, &**b), (Expr::Field(f, _), Expr::Str(v))
+                    if f == INDEX_FIELD.0 && v == INDEX_FIELD.1);
+            }
+        });
+        hit
+    })
+}
+
+/// Starts with `filterIndex` each task whose query selects on
+/// [`INDEX_FIELD`] and whose every log group indexes it. A task with one
+/// log group without the index keeps its plain `filter`: `filterIndex`
+/// would return nothing from that group. Returns how many changed.
+pub fn use_filter_index(tasks: &mut [Task], indexed: &dyn Fn(&str) -> bool) -> usize {
+    let mut n = 0;
+    for t in tasks.iter_mut() {
+        if t.log_groups.iter().all(|g| indexed(g)) && filters_on_index_field(&t.query) {
+            t.query = format!(
+                "filterIndex {} = \"{}\"\n| {}",
+                INDEX_FIELD.0, INDEX_FIELD.1, t.query
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
 /// One task per query and batch of at most 50 log groups.
 pub fn tasks(queries: &[Query], groups: &[String], start: i64, end: i64) -> Vec<Task> {
     let mut out = Vec::new();
@@ -206,8 +251,13 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     let say = global.reporter();
     let queries = selected(&args, say)?;
     let (start, end) = window(&args.since, args.until.as_deref(), Utc::now())?;
-    let tasks = tasks(&queries, &groups, start, end);
+    let mut tasks = tasks(&queries, &groups, start, end);
+    if args.estimate {
+        return estimate(global, &args, &tasks, &groups, (start, end));
+    }
     let outcome = prov::with_aws(&args.aws, async |clients| {
+        let indexed = indexed_groups(clients, &groups).await?;
+        use_filter_index(&mut tasks, &|g| indexed.iter().any(|i| i == g));
         let api = crate::aws::insights::Insights::new(clients);
         let mut cfg = runner::Config::new(args.timeout);
         cfg.max_concurrent = args.max_concurrent_queries as usize;
@@ -271,6 +321,77 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// The log groups whose index policy indexes [`INDEX_FIELD`] (none where
+/// the endpoint has no index-policy API).
+async fn indexed_groups(
+    clients: &crate::aws::Clients,
+    groups: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut indexed = Vec::new();
+    for g in groups {
+        let policy = crate::aws::index::policy(clients, g)
+            .await
+            .map_err(prov::aws_error)?;
+        let fields = policy
+            .flatten()
+            .map(|p| crate::provision::index::policy_fields(&p))
+            .unwrap_or_default();
+        if fields.iter().any(|f| f == INDEX_FIELD.0) {
+            indexed.push(g.clone());
+        }
+    }
+    Ok(indexed)
+}
+
+/// `--estimate`: the queries and log groups, and what scanning the window
+/// would cost from the bytes that came into each group; nothing is run.
+fn estimate(
+    global: &GlobalArgs,
+    args: &ReportArgs,
+    tasks: &[Task],
+    groups: &[String],
+    (start, end): (i64, i64),
+) -> anyhow::Result<u8> {
+    let bytes = prov::with_aws(&args.aws, async |clients| {
+        let mut out = Vec::new();
+        for g in groups {
+            let b = crate::aws::cloudwatch::incoming_bytes(clients, g, start, end)
+                .await
+                .map_err(prov::aws_error)?;
+            out.push((g.clone(), b));
+        }
+        anyhow::Ok(out)
+    })?;
+    let est = crate::output::report::Estimate {
+        start,
+        end,
+        price_per_gb: args.price_per_gb,
+        groups: bytes,
+        queries: tasks
+            .iter()
+            .map(|t| (t.name.clone(), t.log_groups.clone()))
+            .collect(),
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    crate::output::report::write_estimate(global.output(), &est, &mut out)
+        .and_then(|()| out.flush())
+        .context("writing the estimate")?;
+    let missing: Vec<&str> = est
+        .groups
+        .iter()
+        .filter(|(_, b)| b.is_none())
+        .map(|(g, _)| g.as_str())
+        .collect();
+    if !missing.is_empty() {
+        global.reporter().line(format_args!(
+            "report: warning: no IncomingBytes data in the window for {}: counted as 0",
+            sanitize(&missing.join(", "))
+        ));
+    }
+    Ok(exit::OK)
+}
+
 fn warn_all(global: &GlobalArgs, notes: &[String]) {
     let say = global.reporter();
     for n in notes {
@@ -281,6 +402,29 @@ fn warn_all(global: &GlobalArgs, notes: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_index_only_where_every_log_group_of_a_task_has_the_index() {
+        let groups: Vec<String> = (0..60).map(|i| format!("/g/{i}")).collect();
+        let mut t = tasks(
+            &[
+                insights::find("reads-by-secret").unwrap(),
+                Query::parse("mine", "fields verb | limit 5"),
+            ],
+            &groups,
+            0,
+            10,
+        );
+        // The second batch of 10 groups has one without the index.
+        let changed = use_filter_index(&mut t, &|g| g != "/g/55");
+        assert_eq!(changed, 1);
+        assert!(t[0]
+            .query
+            .starts_with("filterIndex objectRef.resource = \"secrets\"\n| filter @logStream"));
+        assert!(t[1].query.starts_with("filter @logStream"));
+        // A query that does not select on the field is left alone.
+        assert_eq!(t[2].query, "fields verb | limit 5");
+    }
 
     #[test]
     fn groups_are_batched_by_fifty() {

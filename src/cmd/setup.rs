@@ -207,6 +207,13 @@ async fn plan(
             ))
             .into());
         }
+        // A policy setup cannot merge into stops setup before any write.
+        if let (Some(st), Some((_, want))) = (&state.existing.index, &desired.index) {
+            if st.supported {
+                crate::provision::index::merge(st, want)
+                    .map_err(|e| AppError::Service(e.to_string()))?;
+            }
+        }
         plans.push((t.clone(), plan_setup(&desired, &state.existing)));
     }
     Ok(plans)

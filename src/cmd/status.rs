@@ -164,9 +164,10 @@ async fn alert_stack_status(clients: &crate::aws::Clients, t: &Target) -> anyhow
 /// What setup manages for a target, each resource against what exists.
 fn resource_status(t: &Target, st: &prov::TargetState, settings: &Settings) -> Vec<Row> {
     let mut rows = Vec::new();
-    let plan = plan_setup(&prov::desired(t, settings), &st.existing);
+    let desired = prov::desired(t, settings);
+    let plan = plan_setup(&desired, &st.existing);
     for c in plan {
-        let (state, detail) = match c.action {
+        let (state, mut detail) = match c.action {
             Action::Unchanged => ("present", String::new()),
             Action::Update => ("drifted", format!("differs: {}", c.fields.join(", "))),
             Action::Create => ("missing", String::new()),
@@ -176,6 +177,13 @@ fn resource_status(t: &Target, st: &prov::TargetState, settings: &Settings) -> V
             ),
             Action::Unsupported => ("unsupported by endpoint", String::new()),
         };
+        if let (Kind::IndexPolicy, Action::Create | Action::Update) = (c.kind, c.action) {
+            let missing = match (&st.existing.index, &desired.index) {
+                (Some(i), Some((_, want))) => crate::provision::index::drift(i, want),
+                _ => Vec::new(),
+            };
+            detail = format!("not indexed: {}", missing.join(", "));
+        }
         let alarm_state = if c.kind == Kind::Alarm {
             st.existing
                 .alarms

@@ -52,6 +52,8 @@ pub struct Statistics {
     pub records_matched: f64,
     pub records_scanned: f64,
     pub bytes_scanned: f64,
+    /// What field indexes let the query skip (CloudWatch's estimate).
+    pub bytes_skipped: f64,
 }
 
 impl Statistics {
@@ -59,6 +61,7 @@ impl Statistics {
         self.records_matched += o.records_matched;
         self.records_scanned += o.records_scanned;
         self.bytes_scanned += o.bytes_scanned;
+        self.bytes_skipped += o.bytes_skipped;
     }
 }
 
@@ -919,6 +922,7 @@ mod tests {
                 records_matched: 1.0,
                 records_scanned: 10.0,
                 bytes_scanned: 100.0,
+                bytes_skipped: 0.0,
             },
         }
     }

@@ -74,6 +74,7 @@ mod tests {
             filters: vec![filter],
             alarms: vec![],
             queries: Some(vec![]),
+            index: None,
         };
         let plans = vec![(t, plan_setup(&before, &existing))];
         for f in OutputFormat::ALL {

@@ -48,9 +48,14 @@ pub fn document(results: &[TaskResult], price_per_gb: f64) -> Value {
                     "records_matched": r.statistics.records_matched,
                     "records_scanned": r.statistics.records_scanned,
                     "bytes_scanned": r.statistics.bytes_scanned,
+                    "bytes_skipped": r.statistics.bytes_skipped,
                     "queries_run": r.chunks,
                 },
                 "estimated_cost_usd": cost(r.statistics.bytes_scanned, price_per_gb),
+                "estimated_cost_without_index_usd": cost(
+                    r.statistics.bytes_scanned + r.statistics.bytes_skipped,
+                    price_per_gb
+                ),
                 "truncated": r.truncated,
                 "columns": r.columns,
                 "rows": rows,
@@ -140,7 +145,13 @@ pub fn write_offline(
             let mut doc = document(std::slice::from_ref(r), price_per_gb);
             let q = &mut doc["queries"][0];
             if let Some(m) = q.as_object_mut() {
-                for k in ["log_groups", "start", "end", "status"] {
+                for k in [
+                    "log_groups",
+                    "start",
+                    "end",
+                    "status",
+                    "estimated_cost_without_index_usd",
+                ] {
                     m.remove(k);
                 }
                 m.insert("inputs".into(), json!(inputs));
@@ -180,6 +191,97 @@ pub fn write_offline(
     }
 }
 
+/// What `report --estimate` shows: the window, each log group's incoming
+/// bytes (`None`: no metric data), each query's log groups.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    pub start: i64,
+    pub end: i64,
+    pub price_per_gb: f64,
+    pub groups: Vec<(String, Option<f64>)>,
+    pub queries: Vec<(String, Vec<String>)>,
+}
+
+impl Estimate {
+    /// The bytes a query over these log groups scans at most.
+    pub fn bytes(&self, groups: &[String]) -> f64 {
+        groups
+            .iter()
+            .filter_map(|g| self.groups.iter().find(|(n, _)| n == g))
+            .filter_map(|(_, b)| *b)
+            .sum()
+    }
+}
+
+/// `report --estimate`, before anything is spent.
+pub fn write_estimate(format: OutputFormat, e: &Estimate, out: &mut dyn Write) -> io::Result<()> {
+    let queries: Vec<(String, &Vec<String>, f64)> = e
+        .queries
+        .iter()
+        .map(|(name, groups)| (name.clone(), groups, e.bytes(groups)))
+        .collect();
+    let total: f64 = queries.iter().map(|q| q.2).sum();
+    if format == OutputFormat::Json {
+        let doc = json!({
+            "schema_version": SCHEMA_VERSION,
+            "estimate": true,
+            "start": time(e.start),
+            "end": time(e.end),
+            "price_per_gb": e.price_per_gb,
+            "log_groups": e.groups.iter().map(|(g, b)| json!({"name": g, "incoming_bytes": b})).collect::<Vec<_>>(),
+            "queries": queries.iter().map(|(n, g, b)| json!({
+                "name": n, "log_groups": g, "estimated_bytes_scanned": b,
+                "estimated_cost_usd": cost(*b, e.price_per_gb),
+            })).collect::<Vec<_>>(),
+            "estimated_cost_usd": cost(total, e.price_per_gb),
+        });
+        let mut buf = Vec::new();
+        jsonout::write(&mut buf, &doc)?;
+        return out.write_all(&buf);
+    }
+    let mut t = Table::new(&[
+        ("QUERY", false),
+        ("LOG GROUPS", false),
+        ("BYTES TO SCAN", true),
+        ("EST. COST USD", true),
+    ]);
+    for (n, g, b) in &queries {
+        t.push(vec![
+            n.clone(),
+            groups_label(g),
+            format!("{}", *b as u64),
+            format!("{:.6}", cost(*b, e.price_per_gb)),
+        ]);
+    }
+    if format == OutputFormat::Csv {
+        return t.write_csv(out);
+    }
+    let heading = format!(
+        "Estimate, {} to {}: nothing was run. {} bytes came into {} log group{} \
+         (IncomingBytes); {} queries would scan up to {} bytes: ${:.6} at ${}/GB.",
+        time(e.start),
+        time(e.end),
+        e.groups.iter().filter_map(|(_, b)| *b).sum::<f64>() as u64,
+        e.groups.len(),
+        if e.groups.len() == 1 { "" } else { "s" },
+        queries.len(),
+        total as u64,
+        cost(total, e.price_per_gb),
+        e.price_per_gb,
+    );
+    let note = "With a field index on objectRef.resource (setup adds one), a query skips \
+                the events that cannot match; only CloudWatch can say how much, and report \
+                prints it after each run (BYTES SKIPPED).";
+    if format == OutputFormat::Markdown {
+        writeln!(out, "{heading}\n")?;
+        t.write_markdown(out)?;
+        return writeln!(out, "\n{note}");
+    }
+    writeln!(out, "{heading}")?;
+    t.write_table(out)?;
+    writeln!(out, "{note}")
+}
+
 fn groups_label(groups: &[String]) -> String {
     match groups {
         [one] => one.clone(),
@@ -215,13 +317,16 @@ fn statistics(results: &[TaskResult], price_per_gb: f64) -> (Table, String) {
         ("QUERIES RUN", true),
         ("RECORDS SCANNED", true),
         ("BYTES SCANNED", true),
+        ("BYTES SKIPPED", true),
         ("EST. COST USD", true),
         ("TRUNCATED", false),
     ]);
     let mut total_bytes = 0.0;
+    let mut total_skipped = 0.0;
     let mut total_records = 0.0;
     for r in results {
         total_bytes += r.statistics.bytes_scanned;
+        total_skipped += r.statistics.bytes_skipped;
         total_records += r.statistics.records_scanned;
         summary.push(vec![
             r.name.clone(),
@@ -230,6 +335,7 @@ fn statistics(results: &[TaskResult], price_per_gb: f64) -> (Table, String) {
             r.chunks.to_string(),
             format!("{}", r.statistics.records_scanned as u64),
             format!("{}", r.statistics.bytes_scanned as u64),
+            format!("{}", r.statistics.bytes_skipped as u64),
             format!("{:.6}", cost(r.statistics.bytes_scanned, price_per_gb)),
             if r.truncated {
                 "possibly truncated".into()
@@ -242,12 +348,19 @@ fn statistics(results: &[TaskResult], price_per_gb: f64) -> (Table, String) {
         .first()
         .map(|r| format!("{} to {}", time(r.start), time(r.end)))
         .unwrap_or_default();
-    let heading = format!(
+    let mut heading = format!(
         "Logs Insights, {window}: {} records and {} bytes scanned, estimated cost ${:.6} at ${price_per_gb}/GB",
         total_records as u64,
         total_bytes as u64,
         cost(total_bytes, price_per_gb)
     );
+    if total_skipped > 0.0 {
+        heading.push_str(&format!(
+            "; field indexes skipped {} bytes, which would have cost ${:.6} more",
+            total_skipped as u64,
+            cost(total_skipped, price_per_gb)
+        ));
+    }
     (summary, heading)
 }
 
@@ -267,6 +380,7 @@ mod tests {
                 records_matched: 3.0,
                 records_scanned: 300.0,
                 bytes_scanned: 2.0 * (1u64 << 30) as f64,
+                bytes_skipped: 6.0 * (1u64 << 30) as f64,
             },
             truncated: false,
             chunks: 1,
@@ -296,7 +410,11 @@ mod tests {
             assert!(!q[k].is_null(), "{k}");
         }
         assert_eq!(q["start"], "2026-11-28T11:00:00Z");
+        // $0.005 per GB (GiB) scanned: 2 GiB scanned, 6 more skipped by
+        // the field indexes.
         assert_eq!(q["estimated_cost_usd"], 0.01);
+        assert_eq!(q["estimated_cost_without_index_usd"], 0.04);
+        assert_eq!(q["statistics"]["bytes_skipped"], 6.0 * (1u64 << 30) as f64);
         assert_eq!(q["rows"][0]["reads\u{9b}"], "7");
     }
 
@@ -315,6 +433,18 @@ mod tests {
             assert!(!text.contains('\u{9b}'), "{f:?}: {text}");
             assert!(text.contains("kube-system"), "{f:?}");
         }
+    }
+
+    #[test]
+    fn the_heading_says_what_the_indexes_saved() {
+        let (_, heading) = statistics(&[result()], 0.005);
+        assert!(
+            heading.ends_with(
+                "2147483648 bytes scanned, estimated cost $0.010000 at $0.005/GB; field indexes \
+                 skipped 6442450944 bytes, which would have cost $0.030000 more"
+            ),
+            "{heading}"
+        );
     }
 
     #[test]

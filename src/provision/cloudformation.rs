@@ -69,6 +69,12 @@ pub fn template(targets: &[Target], settings: &Settings) -> Value {
             let short = q.name.strip_prefix(&t.query_prefix()).unwrap_or(&q.name);
             add(camel(&[&t.name, short, "query"]), query(q));
         }
+        if let Some((log_group, fields)) = &d.index {
+            add(
+                camel(&[&t.name, "field-index-policy"]),
+                field_index(t, log_group, fields),
+            );
+        }
     }
     let mut parameters = Map::new();
     for (suffix, param) in THRESHOLD_PARAMETERS {
@@ -110,6 +116,23 @@ pub fn template(targets: &[Target], settings: &Settings) -> Value {
             HAS_TOPICS: {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": TOPICS_PARAMETER}]}, ""]}]},
         },
         "Resources": resources,
+    })
+}
+
+/// The fields setup indexes, as an account-level field index policy scoped
+/// to the log group: a stack cannot own a policy of a log group EKS made.
+/// A log group's own index policy overrides it (`setup` merges into that
+/// one instead).
+fn field_index(t: &Target, log_group: &str, fields: &[String]) -> Value {
+    json!({
+        "Type": "AWS::Logs::AccountPolicy",
+        "Properties": {
+            "PolicyName": format!("{}field-index", t.prefix()),
+            "PolicyType": "FIELD_INDEX_POLICY",
+            "Scope": "ALL",
+            "SelectionCriteria": format!("LogGroupNamePrefix IN [{}]", json!(log_group)),
+            "PolicyDocument": json!({"Fields": fields}).to_string(),
+        },
     })
 }
 
@@ -222,8 +245,19 @@ mod tests {
             &Settings::default(),
         );
         let r = t["Resources"].as_object().unwrap();
-        // Per target: three filters, three alarms, seven saved queries.
-        assert_eq!(r.len(), 26);
+        // Per target: three filters, three alarms, seven saved queries and
+        // the field index policy.
+        assert_eq!(r.len(), 28);
+        let index = &r["ProdEuFieldIndexPolicy"]["Properties"];
+        assert_eq!(index["PolicyType"], "FIELD_INDEX_POLICY");
+        assert_eq!(
+            index["SelectionCriteria"],
+            "LogGroupNamePrefix IN [\"/aws/eks/prod-eu/cluster\"]"
+        );
+        assert_eq!(
+            index["PolicyDocument"],
+            r#"{"Fields":["objectRef.resource","stage","verb","responseStatus.code"]}"#
+        );
         assert!(r.contains_key("ProdEuSecretReadsFilter"));
         assert!(r.contains_key("DevSecretDeniedAlarm"));
         assert!(r.contains_key("ProdEuReadsBySecretQuery"));

@@ -3,6 +3,7 @@
 //! writes these types, `cmd/setup`, `status` and `teardown` glue them.
 
 pub mod cloudformation;
+pub mod index;
 pub mod plan;
 pub mod samples;
 pub mod spec;
@@ -22,6 +23,9 @@ pub struct Existing {
     pub alarms: Vec<ExistingAlarm>,
     /// `None` when the endpoint does not implement query definitions.
     pub queries: Option<Vec<ExistingQuery>>,
+    /// The log group's field index policy; `None` when not read (setup
+    /// `--no-field-index`).
+    pub index: Option<index::IndexState>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

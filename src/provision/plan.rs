@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::index::{self, IndexWrite, Ledger, Source};
 use super::spec::{AlarmSpec, Desired, MetricFilterSpec, QuerySpec};
 use super::{Existing, ExistingQuery};
 
@@ -15,6 +16,7 @@ pub enum Kind {
     MetricFilter,
     Alarm,
     QueryDefinition,
+    IndexPolicy,
 }
 
 impl Kind {
@@ -23,6 +25,7 @@ impl Kind {
             Kind::MetricFilter => "metric-filter",
             Kind::Alarm => "alarm",
             Kind::QueryDefinition => "query-definition",
+            Kind::IndexPolicy => "field-index-policy",
         }
     }
 }
@@ -78,6 +81,19 @@ pub enum Op {
     },
     DeleteQuery {
         id: String,
+    },
+    /// The log group's own index policy, then its ledger tag (`None`:
+    /// removed).
+    PutIndexPolicy {
+        log_group: String,
+        document: String,
+        ledger: Option<Ledger>,
+    },
+    DeleteIndexPolicy {
+        log_group: String,
+    },
+    UntagIndex {
+        log_group: String,
     },
 }
 
@@ -261,7 +277,45 @@ pub fn plan_setup(desired: &Desired, existing: &Existing) -> Vec<Change> {
             ));
         }
     }
+    out.extend(index_change(desired, existing));
     out
+}
+
+/// The log group's field index policy: create it or add the missing fields
+/// (merged with what is there, `provision::index`), or leave it.
+fn index_change(desired: &Desired, existing: &Existing) -> Option<Change> {
+    let (log_group, fields) = desired.index.as_ref()?;
+    let st = existing.index.as_ref()?;
+    let kind = Kind::IndexPolicy;
+    if !st.supported {
+        return Some(change(
+            kind,
+            log_group,
+            Action::Unsupported,
+            vec![],
+            Op::None,
+        ));
+    }
+    let own = st
+        .policy
+        .as_ref()
+        .is_some_and(|p| p.source == Source::LogGroup);
+    Some(match index::merge(st, fields) {
+        Ok(Some(IndexWrite::Put { document, ledger })) => change(
+            kind,
+            log_group,
+            if own { Action::Update } else { Action::Create },
+            if own { vec!["fields"] } else { vec![] },
+            Op::PutIndexPolicy {
+                log_group: log_group.clone(),
+                document,
+                ledger,
+            },
+        ),
+        // A policy setup cannot merge into is refused before planning
+        // (`setup`); here it is left as it is.
+        _ => change(kind, log_group, Action::Unchanged, vec![], Op::None),
+    })
 }
 
 /// How the wanted and the existing resources of a kind are named.
@@ -359,7 +413,46 @@ pub fn plan_teardown(existing: &Existing, query_names: &[String]) -> Vec<Change>
             }
         }
     }
+    out.extend(index_teardown(existing));
     out
+}
+
+/// Takes back from the log group's index policy exactly what setup added.
+fn index_teardown(existing: &Existing) -> Option<Change> {
+    let st = existing.index.as_ref()?;
+    let (kind, lg) = (Kind::IndexPolicy, &st.log_group);
+    if !st.supported {
+        return Some(change(kind, lg, Action::Unsupported, vec![], Op::None));
+    }
+    let log_group = lg.clone();
+    Some(match index::unmerge(st) {
+        Ok(Some(IndexWrite::Put { document, ledger })) => change(
+            kind,
+            lg,
+            Action::Update,
+            vec!["fields"],
+            Op::PutIndexPolicy {
+                log_group,
+                document,
+                ledger,
+            },
+        ),
+        Ok(Some(IndexWrite::Delete)) => change(
+            kind,
+            lg,
+            Action::Delete,
+            vec![],
+            Op::DeleteIndexPolicy { log_group },
+        ),
+        Ok(Some(IndexWrite::Untag)) => change(
+            kind,
+            lg,
+            Action::Delete,
+            vec!["tag"],
+            Op::UntagIndex { log_group },
+        ),
+        Ok(None) | Err(_) => return None,
+    })
 }
 
 /// How many metric filters a plan adds to its log group.
@@ -407,6 +500,7 @@ mod tests {
                     })
                     .collect(),
             ),
+            index: None,
         }
     }
 
@@ -579,5 +673,103 @@ mod tests {
         want.unit = None;
         have.unit = Some("None".into());
         assert!(filter_diff(&want, &have).is_empty());
+    }
+
+    fn index_state(policy: Option<&str>, supported: bool) -> index::IndexState {
+        index::IndexState {
+            log_group: "/aws/eks/prod/cluster".into(),
+            supported,
+            policy: policy.map(|d| index::Policy {
+                source: Source::LogGroup,
+                document: d.into(),
+            }),
+            ledger: None,
+        }
+    }
+
+    #[test]
+    fn the_field_index_policy_is_planned_with_the_rest() {
+        let d = desired(&Target::cluster("prod"), &Settings::default());
+        let mut e = existing_from(&d);
+        // Nothing read (--no-field-index): no row.
+        assert!(plan_setup(&d, &e)
+            .iter()
+            .all(|c| c.kind != Kind::IndexPolicy));
+        e.index = Some(index_state(None, true));
+        let plan = plan_setup(&d, &e);
+        let c = plan.iter().find(|c| c.kind == Kind::IndexPolicy).unwrap();
+        assert_eq!(
+            (c.action, c.name.as_str()),
+            (Action::Create, "/aws/eks/prod/cluster")
+        );
+        let Op::PutIndexPolicy {
+            document, ledger, ..
+        } = &c.op
+        else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            document,
+            r#"{"Fields":["objectRef.resource","stage","verb","responseStatus.code"]}"#
+        );
+        assert!(ledger.as_ref().unwrap().created);
+        // Someone else's policy: updated, theirs kept.
+        e.index = Some(index_state(Some(r#"{"Fields":["requestURI"]}"#), true));
+        let plan = plan_setup(&d, &e);
+        let c = plan.iter().find(|c| c.kind == Kind::IndexPolicy).unwrap();
+        assert_eq!(
+            (c.action, c.fields.clone()),
+            (Action::Update, vec!["fields"])
+        );
+        // An endpoint without the API.
+        e.index = Some(index_state(None, false));
+        let c = plan_setup(&d, &e)
+            .into_iter()
+            .find(|c| c.kind == Kind::IndexPolicy)
+            .unwrap();
+        assert_eq!(c.action, Action::Unsupported);
+        // Without --no-field-index's opposite, nothing is wanted.
+        let off = desired(
+            &Target::cluster("prod"),
+            &Settings {
+                field_index: false,
+                ..Settings::default()
+            },
+        );
+        assert!(plan_setup(&off, &e)
+            .iter()
+            .all(|c| c.kind != Kind::IndexPolicy));
+    }
+
+    #[test]
+    fn teardown_takes_back_the_fields_setup_added() {
+        let mut st = index_state(
+            Some(r#"{"Fields":["requestURI","objectRef.resource"]}"#),
+            true,
+        );
+        let mut e = Existing {
+            index: Some(st.clone()),
+            ..Existing::default()
+        };
+        // No ledger: setup added nothing here.
+        assert!(plan_teardown(&e, &[])
+            .iter()
+            .all(|c| c.kind != Kind::IndexPolicy));
+        st.ledger = Some(Ledger {
+            added: vec!["objectRef.resource".into()],
+            carried: vec![],
+            created: false,
+        });
+        e.index = Some(st);
+        let plan = plan_teardown(&e, &[]);
+        let c = plan.iter().find(|c| c.kind == Kind::IndexPolicy).unwrap();
+        assert_eq!(
+            c.op,
+            Op::PutIndexPolicy {
+                log_group: "/aws/eks/prod/cluster".into(),
+                document: r#"{"Fields":["requestURI"]}"#.into(),
+                ledger: None,
+            }
+        );
     }
 }

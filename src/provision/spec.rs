@@ -138,6 +138,9 @@ pub struct Settings {
     pub period: i32,
     pub evaluation_periods: i32,
     pub sns_topic_arns: Vec<String>,
+    /// Keep the bundled queries' `=`/`IN` fields in the log group's field
+    /// index policy.
+    pub field_index: bool,
 }
 
 impl Default for Settings {
@@ -154,6 +157,7 @@ impl Default for Settings {
             period: 300,
             evaluation_periods: 1,
             sns_topic_arns: Vec::new(),
+            field_index: true,
         }
     }
 }
@@ -216,6 +220,9 @@ pub struct Desired {
     pub filters: Vec<MetricFilterSpec>,
     pub alarms: Vec<AlarmSpec>,
     pub queries: Vec<QuerySpec>,
+    /// The log group and the fields its index policy must hold (none with
+    /// `--no-field-index`).
+    pub index: Option<(String, Vec<String>)>,
 }
 
 struct Signal<'a> {
@@ -274,6 +281,9 @@ pub fn desired(target: &Target, s: &Settings) -> Desired {
         filters,
         alarms,
         queries,
+        index: s
+            .field_index
+            .then(|| (target.log_group.clone(), super::index::wanted())),
     }
 }
 
