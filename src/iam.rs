@@ -286,6 +286,30 @@ mod tests {
     }
 
     #[test]
+    fn the_field_index_policy_is_on_star_and_its_tag_on_the_log_group() {
+        let has = |sid: &str, command: &str, action: &str| {
+            let p = policy(&[command], &ctx(vec![Target::cluster("prod")]));
+            statement(&p, sid)
+                .is_some_and(|s| s["Action"].as_array().unwrap().contains(&json!(action)))
+        };
+        for (command, action) in [
+            ("setup", "logs:PutIndexPolicy"),
+            ("setup", "logs:DescribeIndexPolicies"),
+            ("teardown", "logs:DeleteIndexPolicy"),
+            ("status", "logs:DescribeIndexPolicies"),
+            ("report", "logs:DescribeIndexPolicies"),
+            ("report", "cloudwatch:GetMetricStatistics"),
+        ] {
+            assert!(
+                has("NoResourceLevelPermissions", command, action),
+                "{command} {action}"
+            );
+        }
+        assert!(has("AuditLogGroups", "setup", "logs:TagResource"));
+        assert!(has("AuditLogGroups", "teardown", "logs:UntagResource"));
+    }
+
+    #[test]
     fn alarm_actions_are_scoped_to_the_managed_alarm_prefix() {
         let p = policy(&["setup"], &ctx(vec![Target::cluster("prod")]));
         let alarms = statement(&p, "ManagedAlarms").unwrap();

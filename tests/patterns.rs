@@ -378,6 +378,15 @@ fn the_cloudformation_template_matches_what_setup_creates() {
                 q["Name"].as_str().unwrap().into(),
             ));
         }
+        // The field index policy, scoped to the log group.
+        for p in of_type("AWS::Logs::AccountPolicy") {
+            let criteria = p["SelectionCriteria"].as_str().unwrap();
+            let group = criteria
+                .strip_prefix("LogGroupNamePrefix IN [\"")
+                .and_then(|c| c.strip_suffix("\"]"))
+                .unwrap();
+            in_template.push(("field-index-policy".into(), group.into()));
+        }
         in_template.sort();
         assert_eq!(in_template, planned);
 
