@@ -407,13 +407,32 @@ fn a_query_that_cannot_run_offline_is_refused_with_the_reason() {
             "query q:1:15: the `unmask` command is not supported offline",
         ),
         (
-            "fields jsonparse(@message) as j",
+            "fields jsonparse(verb) as j",
             "query q:1:8: the function jsonparse is not supported offline",
         ),
         (
             "fields requestObject.data as d",
             "query q reads `requestObject.data`: request and response bodies",
         ),
+        // Bodies are removed from the column `@message` only: any other
+        // way of showing it is refused.
+        (
+            "fields @message as m",
+            "query q shows `@message` through `fields`: request and response bodies",
+        ),
+        (
+            "fields concat(@message, \"\") as m",
+            "query q shows `@message` through `fields`",
+        ),
+        (
+            "stats latest(@message) as m",
+            "query q shows `@message` through `stats`",
+        ),
+        (
+            "parse @message /\"data\":(?<d>.*)/",
+            "query q shows `@message` through `parse`",
+        ),
+        ("parse \"*\" as x", "query q shows `@message` through `parse`"),
         (
             "stats count(*) as n by verb | summarize n",
             "query q:1:31: unknown-command: `summarize` is not a Logs Insights command",

@@ -73,7 +73,7 @@ fn query(name: &str) -> anyhow::Result<Query> {
 fn engine(q: &Query, log_stream: &str) -> anyhow::Result<Engine> {
     if let Some(field) = reads_bodies(q) {
         return Err(AppError::Usage(format!(
-            "query {} reads `{}`: request and response bodies may hold secret values, \
+            "query {} {}: request and response bodies may hold secret values, \
              which secret-audit never prints",
             sanitize(&q.name),
             sanitize(&field)

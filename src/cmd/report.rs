@@ -137,7 +137,7 @@ pub fn selected(args: &ReportArgs, say: Reporter) -> anyhow::Result<Vec<Query>> 
         let q = Query::parse(&stem, &text);
         if let Some(field) = reads_bodies(&q) {
             return Err(AppError::Usage(format!(
-                "query file {} reads `{}`: request and response bodies may hold secret values, \
+                "query file {} {}: request and response bodies may hold secret values, \
                  which secret-audit never prints",
                 path.display(),
                 sanitize(&field)
@@ -159,17 +159,49 @@ pub fn selected(args: &ReportArgs, say: Reporter) -> anyhow::Result<Vec<Query>> 
     Ok(out)
 }
 
-/// The first request or response body field a query reads, if any.
+/// How a query would show request or response bodies, if it would: it
+/// reads a body field, or it shows `@message` some other way than as the
+/// column `@message` (the one place bodies are removed): renamed,
+/// computed on, aggregated or parsed.
 pub fn reads_bodies(q: &Query) -> Option<String> {
-    q.commands()
-        .iter()
-        .flat_map(crate::insights::syntax::field_refs)
-        .map(|(f, _)| f)
-        .find(|f| {
-            runner::BODY_FIELDS
-                .iter()
-                .any(|b| f == b || f.starts_with(&format!("{b}.")))
-        })
+    use crate::insights::lang::{parse, Expr, Op};
+    let body = |f: &str| {
+        runner::BODY_FIELDS
+            .iter()
+            .any(|b| f == *b || f.starts_with(&format!("{b}.")))
+    };
+    let (stages, errors) = parse(&q.body);
+    if !errors.is_empty() {
+        // Not the grammar's: the words it names, at least.
+        return q
+            .commands()
+            .iter()
+            .flat_map(crate::insights::syntax::field_refs)
+            .map(|(f, _)| f)
+            .find(|f| body(f) || f == "@message")
+            .filter(|f| f != "@message" || !q.commands().iter().all(|c| c.name == "filter"))
+            .map(|f| format!("reads `{f}`"));
+    }
+    let message = |e: &Expr| e.fields().iter().any(|(f, _)| *f == "@message");
+    for s in &stages {
+        if let Some((f, _)) = s.exprs().iter().flat_map(|e| e.fields()).find(|(f, _)| body(f)) {
+            return Some(format!("reads `{f}`"));
+        }
+        let shown = match &s.op {
+            Op::Fields(items) | Op::Display(items) => items.iter().any(|i| {
+                message(&i.expr)
+                    && !(matches!(&i.expr, Expr::Field(f, _) if f == "@message")
+                        && i.alias.as_deref().is_none_or(|a| a == "@message"))
+            }),
+            Op::Stats { aggs, by } => aggs.iter().chain(by).any(|i| message(&i.expr)),
+            Op::Parse { source, .. } => message(source),
+            _ => false,
+        };
+        if shown {
+            return Some(format!("shows `@message` through `{}`", s.name));
+        }
+    }
+    None
 }
 
 /// The comparison with which every bundled query selects secret events:

@@ -680,8 +680,19 @@ pub const BODY_FIELDS: [&str; 2] = ["requestObject", "responseObject"];
 /// Removes request and response bodies from an `@message` (the whole audit
 /// event): secret values never leave the tool. Says whether it removed any.
 pub fn redact(column: &str, value: &str) -> (String, bool) {
-    if column != "@message" || !BODY_FIELDS.iter().any(|f| value.contains(f)) {
+    if !BODY_FIELDS.iter().any(|f| value.contains(f)) {
         return (value.to_owned(), false);
+    }
+    if column != "@message" {
+        // A body in any other column (a query kept it some other way): a
+        // JSON key of one is enough to withhold the value.
+        if !BODY_FIELDS.iter().any(|f| value.contains(&format!("\"{f}\""))) {
+            return (value.to_owned(), false);
+        }
+        return (
+            "[withheld: a value that may carry a request or response body]".to_owned(),
+            true,
+        );
     }
     match serde_json::from_str::<serde_json::Value>(value) {
         Ok(serde_json::Value::Object(mut m)) => {
@@ -1407,6 +1418,9 @@ mod tests {
             redact("user", "requestObject"),
             ("requestObject".to_owned(), false)
         );
+        // Anywhere else, a value holding a body is withheld whole.
+        let (v, removed) = redact("m", ev);
+        assert!(removed && !v.contains("aHVudGVy"), "{v}");
     }
 
     #[test]
