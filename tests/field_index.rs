@@ -30,6 +30,8 @@ const WANTED: [&str; 4] = ["objectRef.resource", "stage", "verb", "responseStatu
 struct Fake {
     /// Each log group's own policy document.
     own: HashMap<String, String>,
+    /// When a log group's own policy was last put (epoch ms; 0 if seeded).
+    updated: HashMap<String, i64>,
     /// An account-level policy document that applies to every log group.
     account: Option<String>,
     /// StartQuery query strings, in order.
@@ -105,8 +107,9 @@ fn forward(upstream: u16, head: &[String], body: &[u8]) -> (String, String, Vec<
 /// pass the request on.
 fn answer(fake: &Shared, target: &str, body: &Value) -> Option<Value> {
     let mut f = fake.lock().unwrap();
-    let policy = |lg: &str, doc: &str, source: &str| {
-        let mut p = json!({"logGroupIdentifier": lg, "policyDocument": doc, "source": source});
+    let policy = |lg: &str, doc: &str, source: &str, updated: i64| {
+        let mut p = json!({"logGroupIdentifier": lg, "policyDocument": doc, "source": source,
+                           "lastUpdateTime": updated});
         if source == "ACCOUNT" {
             p["policyName"] = json!("someone-elses-account-policy");
         }
@@ -115,9 +118,10 @@ fn answer(fake: &Shared, target: &str, body: &Value) -> Option<Value> {
     Some(match target {
         "Logs_20140328.DescribeIndexPolicies" => {
             let lg = body["logGroupIdentifiers"][0].as_str().unwrap().to_owned();
+            let updated = f.updated.get(&lg).copied().unwrap_or(0);
             let found = match (f.own.get(&lg), &f.account) {
-                (Some(doc), _) => vec![policy(&lg, doc, "LOG_GROUP")],
-                (None, Some(doc)) => vec![policy(&lg, doc, "ACCOUNT")],
+                (Some(doc), _) => vec![policy(&lg, doc, "LOG_GROUP", updated)],
+                (None, Some(doc)) => vec![policy(&lg, doc, "ACCOUNT", 0)],
                 (None, None) => vec![],
             };
             json!({ "indexPolicies": found })
@@ -126,7 +130,9 @@ fn answer(fake: &Shared, target: &str, body: &Value) -> Option<Value> {
             let lg = body["logGroupIdentifier"].as_str().unwrap().to_owned();
             let doc = body["policyDocument"].as_str().unwrap().to_owned();
             f.own.insert(lg.clone(), doc.clone());
-            json!({ "indexPolicy": policy(&lg, &doc, "LOG_GROUP") })
+            let now = chrono::Utc::now().timestamp_millis();
+            f.updated.insert(lg.clone(), now);
+            json!({ "indexPolicy": policy(&lg, &doc, "LOG_GROUP", now) })
         }
         "Logs_20140328.DeleteIndexPolicy" => {
             f.own.remove(body["logGroupIdentifier"].as_str().unwrap());
@@ -419,6 +425,22 @@ fn report_uses_filter_index_only_where_every_log_group_has_the_index() {
         !q.is_empty()
             && q.iter().all(|s| s
                 .starts_with("filterIndex objectRef.resource = \"secrets\"\n| filter @logStream")),
+        "{q:?}"
+    );
+
+    // An index made after the window began: filterIndex would hide the
+    // events before it, so the plain filter stays.
+    let now = chrono::Utc::now().timestamp_millis();
+    fake.lock()
+        .unwrap()
+        .updated
+        .insert(staging.clone(), now - 3_600_000);
+    fake.lock().unwrap().queries.clear();
+    let o = run_via(&url, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let q = fake.lock().unwrap().queries.clone();
+    assert!(
+        !q.is_empty() && q.iter().all(|s| s.starts_with("filter @logStream")),
         "{q:?}"
     );
 }

@@ -66,6 +66,7 @@ pub async fn policy(
             _ => Source::LogGroup,
         },
         document: p.policy_document().unwrap_or("{}").to_owned(),
+        updated_ms: p.last_update_time(),
     })))
 }
 

@@ -209,31 +209,42 @@ pub fn reads_bodies(q: &Query) -> Option<String> {
 /// the events that can match.
 pub const INDEX_FIELD: (&str, &str) = ("objectRef.resource", "secrets");
 
-/// Whether a query's filters compare [`INDEX_FIELD`] with `=`.
+/// Whether a query keeps only events with [`INDEX_FIELD`]: one of its
+/// commands before any other kind is a `filter` whose top-level `and`
+/// terms include the comparison (so `filterIndex` on it drops nothing the
+/// query keeps).
 fn filters_on_index_field(query: &str) -> bool {
     use crate::insights::lang::{BinOp, Expr, Op};
-    let (stages, _) = crate::insights::lang::parse(query);
-    stages.iter().any(|s| {
-        let Op::Filter(e) = &s.op else { return false };
-        let mut hit = false;
-        e.walk(&mut |x| {
-            if let Expr::Bin(BinOp::Eq, a, b) = x {
-                hit |= matches!((&**a, &**b), (Expr::Field(f, _), Expr::Str(v))
-                    if f == INDEX_FIELD.0 && v == INDEX_FIELD.1);
-            }
-        });
-        hit
-    })
+    fn conjunct(e: &Expr) -> bool {
+        match e {
+            Expr::Bin(BinOp::And, a, b) => conjunct(a) || conjunct(b),
+            Expr::Bin(BinOp::Eq, a, b) => matches!((&**a, &**b), (Expr::Field(f, _), Expr::Str(v))
+                if f == INDEX_FIELD.0 && v == INDEX_FIELD.1),
+            _ => false,
+        }
+    }
+    let (stages, errors) = crate::insights::lang::parse(query);
+    errors.is_empty()
+        && stages
+            .iter()
+            .take_while(|s| matches!(s.op, Op::Filter(_)))
+            .any(|s| matches!(&s.op, Op::Filter(e) if conjunct(e)))
 }
 
-/// Starts with `filterIndex` each task whose query selects on
-/// [`INDEX_FIELD`] and whose every log group indexes it. A task with one
-/// log group without the index keeps its plain `filter`: `filterIndex`
-/// would return nothing from that group. Returns how many changed.
-pub fn use_filter_index(tasks: &mut [Task], indexed: &dyn Fn(&str) -> bool) -> usize {
+/// Starts with `filterIndex` each task whose query keeps only events with
+/// [`INDEX_FIELD`] and whose every log group has indexed it since before
+/// the window began (`indexed_since`, epoch ms): `filterIndex` returns
+/// nothing from a log group without the index, and only events indexed
+/// after the policy was made. Otherwise the plain `filter` stays (it uses
+/// the index where it can). Returns how many changed.
+pub fn use_filter_index(tasks: &mut [Task], indexed_since: &dyn Fn(&str) -> Option<i64>) -> usize {
     let mut n = 0;
     for t in tasks.iter_mut() {
-        if t.log_groups.iter().all(|g| indexed(g)) && filters_on_index_field(&t.query) {
+        let covered = t
+            .log_groups
+            .iter()
+            .all(|g| indexed_since(g).is_some_and(|ms| ms <= t.start * 1000));
+        if covered && filters_on_index_field(&t.query) {
             t.query = format!(
                 "filterIndex {} = \"{}\"\n| {}",
                 INDEX_FIELD.0, INDEX_FIELD.1, t.query
@@ -288,8 +299,10 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
         return estimate(global, &args, &tasks, &groups, (start, end));
     }
     let outcome = prov::with_aws(&args.aws, async |clients| {
-        let indexed = indexed_groups(clients, &groups).await?;
-        use_filter_index(&mut tasks, &|g| indexed.iter().any(|i| i == g));
+        let indexed = indexed_groups(clients, &groups, say).await;
+        use_filter_index(&mut tasks, &|g| {
+            indexed.iter().find(|(i, _)| i == g).map(|(_, since)| *since)
+        });
         let api = crate::aws::insights::Insights::new(clients);
         let mut cfg = runner::Config::new(args.timeout);
         cfg.max_concurrent = args.max_concurrent_queries as usize;
@@ -353,26 +366,37 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// The log groups whose index policy indexes [`INDEX_FIELD`] (none where
-/// the endpoint has no index-policy API).
+/// The log groups whose index policy indexes [`INDEX_FIELD`], each with
+/// when the policy last changed (epoch ms; 0 when unknown is not assumed:
+/// such a group is left out). None where the endpoint has no index-policy
+/// API or the call is refused: report then keeps plain filters.
 async fn indexed_groups(
     clients: &crate::aws::Clients,
     groups: &[String],
-) -> anyhow::Result<Vec<String>> {
+    say: crate::output::diag::Reporter,
+) -> Vec<(String, i64)> {
     let mut indexed = Vec::new();
     for g in groups {
-        let policy = crate::aws::index::policy(clients, g)
-            .await
-            .map_err(prov::aws_error)?;
-        let fields = policy
-            .flatten()
-            .map(|p| crate::provision::index::policy_fields(&p))
-            .unwrap_or_default();
-        if fields.iter().any(|f| f == INDEX_FIELD.0) {
-            indexed.push(g.clone());
+        let policy = match crate::aws::index::policy(clients, g).await {
+            Ok(p) => p.flatten(),
+            Err(e) => {
+                say.line(format_args!(
+                    "report: warning: the field index policy of {} could not be read ({}); its queries use plain filters",
+                    sanitize(g),
+                    sanitize(&e.to_string())
+                ));
+                None
+            }
+        };
+        let Some(p) = policy else { continue };
+        let indexed_field = crate::provision::index::indexed_fields(&p)
+            .iter()
+            .any(|f| f == INDEX_FIELD.0);
+        if let (true, Some(since)) = (indexed_field, p.updated_ms) {
+            indexed.push((g.clone(), since));
         }
     }
-    Ok(indexed)
+    indexed
 }
 
 /// `--estimate`: the queries and log groups, and what scanning the window
@@ -448,7 +472,7 @@ mod tests {
             10,
         );
         // The second batch of 10 groups has one without the index.
-        let changed = use_filter_index(&mut t, &|g| g != "/g/55");
+        let changed = use_filter_index(&mut t, &|g| (g != "/g/55").then_some(0));
         assert_eq!(changed, 1);
         assert!(t[0]
             .query
@@ -456,6 +480,19 @@ mod tests {
         assert!(t[1].query.starts_with("filter @logStream"));
         // A query that does not select on the field is left alone.
         assert_eq!(t[2].query, "fields verb | limit 5");
+        // An index made after the window began would hide older events.
+        let mut t = tasks(&[insights::find("reads-by-secret").unwrap()], &groups[..1], 100, 200);
+        assert_eq!(use_filter_index(&mut t, &|_| Some(100_001)), 0);
+        assert_eq!(use_filter_index(&mut t, &|_| Some(100_000)), 1);
+        // The comparison must be a term every kept event meets.
+        for query in [
+            "filter objectRef.resource = \"secrets\" or verb = \"delete\"",
+            "filter not (objectRef.resource = \"secrets\")",
+            "fields verb | filter objectRef.resource = \"secrets\"",
+        ] {
+            let mut t = tasks(&[Query::parse("q", query)], &groups[..1], 0, 10);
+            assert_eq!(use_filter_index(&mut t, &|_| Some(0)), 0, "{query}");
+        }
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub enum Source {
 pub struct Policy {
     pub source: Source,
     pub document: String,
+    /// When it last changed (epoch milliseconds): `filterIndex` sees only
+    /// events indexed after that.
+    pub updated_ms: Option<i64>,
 }
 
 /// What setup did to a log group's policy: the fields it added, the
@@ -165,7 +168,27 @@ fn object(log_group: &str, doc: &str) -> Result<Map<String, Value>, IndexError> 
     }
 }
 
-/// Every field a document indexes: `Fields`, then `FieldsV2`'s keys.
+/// The fields a document indexes (`Fields`, and `FieldsV2` entries of type
+/// `FIELD_INDEX`; a `FACET` is not an index `=` can use).
+pub fn index_fields_of(doc: &Map<String, Value>) -> Vec<String> {
+    let mut out: Vec<String> = doc
+        .get("Fields")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if let Some(v2) = doc.get("FieldsV2").and_then(Value::as_object) {
+        for (k, v) in v2 {
+            let facet = v.get("type").and_then(Value::as_str) == Some("FACET");
+            if !facet && !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Every field a document names (`Fields`, then `FieldsV2`'s keys, facets
+/// too): what the quota of 20 counts.
 pub fn fields_of(doc: &Map<String, Value>) -> Vec<String> {
     let mut out: Vec<String> = doc
         .get("Fields")
@@ -188,21 +211,16 @@ pub fn fields_of(doc: &Map<String, Value>) -> Vec<String> {
 }
 
 /// The fields a policy indexes.
-pub fn policy_fields(p: &Policy) -> Vec<String> {
+pub fn indexed_fields(p: &Policy) -> Vec<String> {
     match serde_json::from_str::<Value>(&p.document) {
-        Ok(Value::Object(m)) => fields_of(&m),
+        Ok(Value::Object(m)) => index_fields_of(&m),
         _ => Vec::new(),
     }
 }
 
 /// The fields a log group's policy indexes now (empty without one).
 pub fn indexed(state: &IndexState) -> Vec<String> {
-    state
-        .policy
-        .as_ref()
-        .and_then(|p| object(&state.log_group, &p.document).ok())
-        .map(|m| fields_of(&m))
-        .unwrap_or_default()
+    state.policy.as_ref().map(indexed_fields).unwrap_or_default()
 }
 
 /// What setup writes so that the log group indexes `wanted`: `None` when
@@ -213,7 +231,7 @@ pub fn merge(state: &IndexState, wanted: &[String]) -> Result<Option<IndexWrite>
         Some(p) => (object(lg, &p.document)?, p.source == Source::LogGroup),
         None => (Map::new(), false),
     };
-    let present = fields_of(&doc);
+    let present = index_fields_of(&doc);
     let missing: Vec<String> = wanted
         .iter()
         .filter(|w| !present.contains(w))

@@ -682,6 +682,7 @@ mod tests {
             policy: policy.map(|d| index::Policy {
                 source: Source::LogGroup,
                 document: d.into(),
+                updated_ms: None,
             }),
             ledger: None,
         }

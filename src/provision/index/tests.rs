@@ -11,6 +11,7 @@ fn state(policy: Option<(&str, Source)>, ledger: Option<Ledger>) -> IndexState {
         policy: policy.map(|(d, source)| Policy {
             source,
             document: d.into(),
+            updated_ms: None,
         }),
         ledger,
     }
@@ -28,6 +29,7 @@ fn setup(s: &IndexState) -> (IndexWrite, IndexState) {
         policy: Some(Policy {
             source: Source::LogGroup,
             document: document.clone(),
+            updated_ms: None,
         }),
         ledger: ledger.clone(),
     };
