@@ -432,7 +432,10 @@ fn a_query_that_cannot_run_offline_is_refused_with_the_reason() {
             "parse @message /\"data\":(?<d>.*)/",
             "query q shows `@message` through `parse`",
         ),
-        ("parse \"*\" as x", "query q shows `@message` through `parse`"),
+        (
+            "parse \"*\" as x",
+            "query q shows `@message` through `parse`",
+        ),
         (
             "stats count(*) as n by verb | summarize n",
             "query q:1:31: unknown-command: `summarize` is not a Logs Insights command",

@@ -4,7 +4,7 @@
 use aws_sdk_cloudwatchlogs::types::IndexSource;
 
 use super::error::{from_sdk, AwsError, ErrorKind};
-use crate::provision::index::{IndexState, Ledger, Policy, Source, LEDGER_TAG};
+use crate::provision::index::{IndexState, Ledger, Policy, Source, LEDGER_TAGS};
 
 /// The index policy that applies to a log group and setup's ledger tag;
 /// `supported` is false when the endpoint has no index-policy API.
@@ -29,10 +29,7 @@ pub async fn state(clients: &super::Clients, log_group: &str) -> Result<IndexSta
             .send()
             .await
             .map_err(|e| from_sdk("ListTagsForResource", e))?;
-        st.ledger = tags
-            .tags()
-            .and_then(|t| t.get(LEDGER_TAG))
-            .and_then(|v| Ledger::from_tag(v));
+        st.ledger = Ledger::from_tags(|k| tags.tags().and_then(|t| t.get(k)).cloned());
     }
     Ok(st)
 }
@@ -55,6 +52,9 @@ pub async fn policy(
             let e = from_sdk("DescribeIndexPolicies", e);
             return if e.is(ErrorKind::NotImplemented) {
                 Ok(None)
+            } else if e.is(ErrorKind::NotFound) {
+                // No log group, so no policy.
+                Ok(Some(None))
             } else {
                 Err(e)
             };
@@ -91,14 +91,18 @@ async fn arn(clients: &super::Clients, log_group: &str) -> Result<Option<String>
         }))
 }
 
-/// Puts the log group's own index policy, then sets (or, with `None`,
-/// removes) the ledger tag.
+/// Puts the log group's own index policy with the ledger tags: tagged
+/// first when setup adds (a policy is never changed without its record),
+/// untagged after when teardown takes back (`None`).
 pub async fn put(
     clients: &super::Clients,
     log_group: &str,
     document: &str,
     ledger: Option<&Ledger>,
 ) -> Result<(), AwsError> {
+    if ledger.is_some() {
+        tag(clients, log_group, ledger).await?;
+    }
     clients
         .logs
         .put_index_policy()
@@ -107,7 +111,10 @@ pub async fn put(
         .send()
         .await
         .map_err(|e| from_sdk("PutIndexPolicy", e))?;
-    tag(clients, log_group, ledger).await
+    if ledger.is_none() {
+        tag(clients, log_group, None).await?;
+    }
+    Ok(())
 }
 
 /// Deletes the log group's own index policy and the ledger tag.
@@ -132,20 +139,21 @@ pub async fn tag(
         return Ok(());
     };
     match ledger {
-        Some(l) => clients
-            .logs
-            .tag_resource()
-            .resource_arn(&arn)
-            .tags(LEDGER_TAG, l.to_tag())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| from_sdk("TagResource", e)),
+        Some(l) => {
+            let mut req = clients.logs.tag_resource().resource_arn(&arn);
+            for (k, v) in l.to_tags() {
+                req = req.tags(k, v);
+            }
+            req.send()
+                .await
+                .map(|_| ())
+                .map_err(|e| from_sdk("TagResource", e))
+        }
         None => clients
             .logs
             .untag_resource()
             .resource_arn(&arn)
-            .tag_keys(LEDGER_TAG)
+            .set_tag_keys(Some(LEDGER_TAGS.map(str::to_owned).to_vec()))
             .send()
             .await
             .map(|_| ())

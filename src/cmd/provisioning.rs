@@ -194,12 +194,21 @@ pub struct TargetState {
     pub foreign_alarms: Vec<String>,
 }
 
-pub async fn read_state(clients: &Clients, target: &Target) -> Result<TargetState, AwsError> {
+/// What exists for a target; the field index policy only `with_index`
+/// (not with `--no-field-index`, which needs no permission for it).
+pub async fn read_state(
+    clients: &Clients,
+    target: &Target,
+    with_index: bool,
+) -> Result<TargetState, AwsError> {
     let filters =
         aws::logs::metric_filters(clients, &target.log_group, Some(&target.prefix())).await?;
     let AlarmScan { managed, foreign } = aws::cloudwatch::alarms(clients, target).await?;
     let queries = aws::logs::query_definitions(clients, &target.query_prefix()).await?;
-    let index = Some(aws::index::state(clients, &target.log_group).await?);
+    let index = match with_index {
+        true => Some(aws::index::state(clients, &target.log_group).await?),
+        false => None,
+    };
     Ok(TargetState {
         target: target.clone(),
         existing: Existing {

@@ -184,7 +184,12 @@ pub fn reads_bodies(q: &Query) -> Option<String> {
     }
     let message = |e: &Expr| e.fields().iter().any(|(f, _)| *f == "@message");
     for s in &stages {
-        if let Some((f, _)) = s.exprs().iter().flat_map(|e| e.fields()).find(|(f, _)| body(f)) {
+        if let Some((f, _)) = s
+            .exprs()
+            .iter()
+            .flat_map(|e| e.fields())
+            .find(|(f, _)| body(f))
+        {
             return Some(format!("reads `{f}`"));
         }
         let shown = match &s.op {
@@ -301,7 +306,10 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<u8> {
     let outcome = prov::with_aws(&args.aws, async |clients| {
         let indexed = indexed_groups(clients, &groups, say).await;
         use_filter_index(&mut tasks, &|g| {
-            indexed.iter().find(|(i, _)| i == g).map(|(_, since)| *since)
+            indexed
+                .iter()
+                .find(|(i, _)| i == g)
+                .map(|(_, since)| *since)
         });
         let api = crate::aws::insights::Insights::new(clients);
         let mut cfg = runner::Config::new(args.timeout);
@@ -481,7 +489,12 @@ mod tests {
         // A query that does not select on the field is left alone.
         assert_eq!(t[2].query, "fields verb | limit 5");
         // An index made after the window began would hide older events.
-        let mut t = tasks(&[insights::find("reads-by-secret").unwrap()], &groups[..1], 100, 200);
+        let mut t = tasks(
+            &[insights::find("reads-by-secret").unwrap()],
+            &groups[..1],
+            100,
+            200,
+        );
         assert_eq!(use_filter_index(&mut t, &|_| Some(100_001)), 0);
         assert_eq!(use_filter_index(&mut t, &|_| Some(100_000)), 1);
         // The comparison must be a term every kept event meets.

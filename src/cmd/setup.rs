@@ -192,7 +192,7 @@ async fn plan(
 ) -> anyhow::Result<Vec<(Target, Vec<Change>)>> {
     let mut plans: Vec<(Target, Vec<Change>)> = Vec::new();
     for t in targets {
-        let state = prov::read_state(clients, t)
+        let state = prov::read_state(clients, t, settings.field_index)
             .await
             .map_err(prov::aws_error)?;
         let desired = prov::desired(t, settings);

@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
             let (row, group) = log_group_status(t, streams, now_ms);
             rows.push(row);
             groups.push(group);
-            let st = prov::read_state(clients, t)
+            let st = prov::read_state(clients, t, settings.field_index)
                 .await
                 .map_err(prov::aws_error)?;
             rows.extend(resource_status(t, &st, &settings));

@@ -24,7 +24,7 @@ pub fn run(global: &GlobalArgs, args: TeardownArgs) -> anyhow::Result<u8> {
     prov::with_aws(&args.aws, async |clients| {
         let mut plans = Vec::new();
         for t in &targets {
-            let state = prov::read_state(clients, t)
+            let state = prov::read_state(clients, t, true)
                 .await
                 .map_err(prov::aws_error)?;
             plans.push((

@@ -686,7 +686,10 @@ pub fn redact(column: &str, value: &str) -> (String, bool) {
     if column != "@message" {
         // A body in any other column (a query kept it some other way): a
         // JSON key of one is enough to withhold the value.
-        if !BODY_FIELDS.iter().any(|f| value.contains(&format!("\"{f}\""))) {
+        if !BODY_FIELDS
+            .iter()
+            .any(|f| value.contains(&format!("\"{f}\"")))
+        {
             return (value.to_owned(), false);
         }
         return (

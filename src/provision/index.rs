@@ -24,8 +24,15 @@ use crate::insights::lang::{BinOp, Expr, Op};
 /// Fields a policy may hold.
 pub const MAX_FIELDS: usize = 20;
 
-/// The log group tag that says what setup added to its index policy.
-pub const LEDGER_TAG: &str = "secret-audit:field-index";
+/// The log group tags that say what setup did to its index policy: the
+/// fields it added, the account-level fields it carried in (each list
+/// space-separated) and whether it created the policy. Tag values allow
+/// only letters, digits, spaces and `_ . : / = + - @`, 256 at most.
+pub const TAG_ADDED: &str = "secret-audit:field-index-added";
+pub const TAG_CARRIED: &str = "secret-audit:field-index-carried";
+pub const TAG_CREATED: &str = "secret-audit:field-index-created";
+pub const LEDGER_TAGS: [&str; 3] = [TAG_ADDED, TAG_CARRIED, TAG_CREATED];
+const MAX_TAG_VALUE: usize = 256;
 
 /// The fields the bundled queries compare with `=` or `IN` in a `filter`
 /// (CloudWatch indexes `@logStream` itself), in order of first use.
@@ -83,34 +90,37 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The tag value: `added=a,b;carried=c;created=yes`.
-    pub fn to_tag(&self) -> String {
-        format!(
-            "added={};carried={};created={}",
-            self.added.join(","),
-            self.carried.join(","),
-            if self.created { "yes" } else { "no" }
-        )
+    /// The tags that record it. Carried fields a tag cannot hold (too many,
+    /// or characters a tag value refuses) are not recorded, and the ledger
+    /// then says setup did not create the policy: teardown keeps them in
+    /// the log group's policy rather than guess.
+    pub fn to_tags(&self) -> Vec<(&'static str, String)> {
+        let fits = |v: &str| {
+            v.len() <= MAX_TAG_VALUE
+                && v.chars()
+                    .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+        };
+        let carried = self.carried.join(" ");
+        let (carried, created) = if fits(&carried) {
+            (carried, self.created)
+        } else {
+            (String::new(), false)
+        };
+        vec![
+            (TAG_ADDED, self.added.join(" ")),
+            (TAG_CARRIED, carried),
+            (TAG_CREATED, if created { "yes" } else { "no" }.to_owned()),
+        ]
     }
 
-    pub fn from_tag(tag: &str) -> Option<Ledger> {
-        let mut l = Ledger::default();
-        for part in tag.split(';') {
-            let (k, v) = part.split_once('=')?;
-            let list = || {
-                v.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            };
-            match k {
-                "added" => l.added = list(),
-                "carried" => l.carried = list(),
-                "created" => l.created = v == "yes",
-                _ => return None,
-            }
-        }
-        Some(l)
+    /// The ledger the tags record, if they do.
+    pub fn from_tags(get: impl Fn(&str) -> Option<String>) -> Option<Ledger> {
+        let list = |v: String| v.split_whitespace().map(str::to_owned).collect();
+        Some(Ledger {
+            added: list(get(TAG_ADDED)?),
+            carried: get(TAG_CARRIED).map(list).unwrap_or_default(),
+            created: get(TAG_CREATED).as_deref() == Some("yes"),
+        })
     }
 }
 
@@ -174,7 +184,11 @@ pub fn index_fields_of(doc: &Map<String, Value>) -> Vec<String> {
     let mut out: Vec<String> = doc
         .get("Fields")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(v2) = doc.get("FieldsV2").and_then(Value::as_object) {
         for (k, v) in v2 {
@@ -220,7 +234,11 @@ pub fn indexed_fields(p: &Policy) -> Vec<String> {
 
 /// The fields a log group's policy indexes now (empty without one).
 pub fn indexed(state: &IndexState) -> Vec<String> {
-    state.policy.as_ref().map(indexed_fields).unwrap_or_default()
+    state
+        .policy
+        .as_ref()
+        .map(indexed_fields)
+        .unwrap_or_default()
 }
 
 /// What setup writes so that the log group indexes `wanted`: `None` when
@@ -258,20 +276,21 @@ pub fn merge(state: &IndexState, wanted: &[String]) -> Result<Option<IndexWrite>
             fields: wanted.join(", "),
         });
     }
-    let before = state.ledger.clone().unwrap_or_default();
-    let mut added = before.added;
-    added.extend(
-        missing
-            .into_iter()
-            .filter(|m| !added.contains(m))
-            .collect::<Vec<_>>(),
-    );
     let ledger = if own {
+        let before = state.ledger.clone().unwrap_or_default();
+        let mut added = before.added;
+        added.extend(
+            missing
+                .into_iter()
+                .filter(|m| !added.contains(m))
+                .collect::<Vec<_>>(),
+        );
         Ledger { added, ..before }
     } else {
-        // Creating the log group's own policy.
+        // Creating the log group's own policy: an older ledger (of a
+        // policy since deleted) no longer says anything.
         Ledger {
-            added,
+            added: missing,
             carried: present,
             created: true,
         }

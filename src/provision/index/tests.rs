@@ -146,6 +146,22 @@ fn drift_names_the_fields_missing_and_setup_adds_them_back() {
     };
     // The ledger still says what setup added first, once each.
     assert_eq!(ledger.unwrap().added, wanted());
+    // Someone deleted the policy, and an account-level one indexes
+    // `objectRef.resource` now: setup's new ledger names only what it adds,
+    // so teardown will not take the account's field away.
+    let mut gone = after.clone();
+    gone.policy = Some(Policy {
+        source: Source::Account,
+        document: r#"{"Fields":["objectRef.resource"]}"#.into(),
+        updated_ms: None,
+    });
+    let (w, _) = setup(&gone);
+    let IndexWrite::Put { ledger, .. } = w else {
+        panic!()
+    };
+    let ledger = ledger.unwrap();
+    assert_eq!(ledger.added, ["stage", "verb", "responseStatus.code"]);
+    assert_eq!(ledger.carried, ["objectRef.resource"]);
     // Someone deleted the policy: teardown only removes the tag.
     after.policy = None;
     assert_eq!(unmerge(&after).unwrap(), Some(IndexWrite::Untag));
@@ -174,7 +190,32 @@ fn the_ledger_tag_reads_back() {
         carried: vec![],
         created: true,
     };
-    assert_eq!(l.to_tag(), "added=a,b.c;carried=;created=yes");
-    assert_eq!(Ledger::from_tag(&l.to_tag()), Some(l));
-    assert_eq!(Ledger::from_tag("nonsense"), None);
+    let tags = l.to_tags();
+    assert_eq!(
+        tags,
+        [
+            (TAG_ADDED, "a b.c".to_owned()),
+            (TAG_CARRIED, String::new()),
+            (TAG_CREATED, "yes".to_owned())
+        ]
+    );
+    let get = |k: &str| tags.iter().find(|(t, _)| *t == k).map(|(_, v)| v.clone());
+    assert_eq!(Ledger::from_tags(get), Some(l));
+    assert_eq!(Ledger::from_tags(|_| None), None);
+    // Carried fields a tag value cannot hold: not recorded, and teardown
+    // will not delete the policy on their account.
+    let odd = Ledger {
+        added: vec!["a".into()],
+        carried: vec!["weird$field".into()],
+        created: true,
+    };
+    assert_eq!(
+        odd.to_tags()[1..],
+        [(TAG_CARRIED, String::new()), (TAG_CREATED, "no".to_owned())]
+    );
+    let long = Ledger {
+        carried: (0..30).map(|i| format!("field.number.{i}")).collect(),
+        ..odd
+    };
+    assert_eq!(long.to_tags()[2].1, "no");
 }
