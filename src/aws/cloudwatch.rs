@@ -179,6 +179,27 @@ pub async fn delete_alarm(clients: &super::Clients, name: &str) -> Result<(), Aw
     Ok(())
 }
 
+/// The period of a GetMetricStatistics call over `start..end` (epoch
+/// seconds) made at `now`: under 1,440 points, and no finer than CloudWatch
+/// keeps points of that age (1 minute for 15 days, 5 minutes for 63, then
+/// an hour).
+pub fn metric_period(start: i64, end: i64, now: i64) -> i32 {
+    let age = now - start;
+    let finest = if age > 63 * 86_400 {
+        3600
+    } else if age > 15 * 86_400 {
+        300
+    } else {
+        60
+    };
+    let span = (end - start).max(60);
+    [60i64, 300, 3600, 86_400]
+        .into_iter()
+        .filter(|p| *p >= finest)
+        .find(|p| (span + p - 1) / p < 1440)
+        .unwrap_or(86_400) as i32
+}
+
 /// Bytes that came into a log group between `start` and `end` (epoch
 /// seconds): the sum of its `AWS/Logs` `IncomingBytes` metric (uncompressed
 /// bytes). `None` when the metric has no data there.
@@ -188,12 +209,7 @@ pub async fn incoming_bytes(
     start: i64,
     end: i64,
 ) -> Result<Option<f64>, AwsError> {
-    // At most 1,440 points a call: a day a point covers 1,440 days.
-    let span = (end - start).max(60);
-    let period = [60, 300, 3600, 86_400]
-        .into_iter()
-        .find(|p| span / p <= 1440)
-        .unwrap_or(86_400) as i32;
+    let period = metric_period(start, end, chrono::Utc::now().timestamp());
     let at = |s: i64| aws_sdk_cloudwatch::primitives::DateTime::from_secs(s);
     let resp = clients
         .cloudwatch
@@ -218,4 +234,24 @@ pub async fn incoming_bytes(
         return Ok(None);
     }
     Ok(Some(points.iter().filter_map(|p| p.sum()).sum()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_period;
+
+    #[test]
+    fn the_period_keeps_under_the_point_limit_and_the_retention() {
+        let now = 100 * 86_400;
+        let day = 86_400;
+        // 24 h is 1,440 minutes: one more than a call may return.
+        assert_eq!(metric_period(now - day, now, now), 300);
+        assert_eq!(metric_period(now - 3600, now, now), 60);
+        assert_eq!(metric_period(now - 30 * day, now, now), 3600);
+        // A day 20 days ago: 5-minute points at best.
+        assert_eq!(metric_period(now - 20 * day, now - 19 * day, now), 300);
+        // 70 days ago: hours.
+        assert_eq!(metric_period(now - 70 * day, now - 69 * day, now), 3600);
+        assert_eq!(metric_period(0, 10_000 * day, now), 86_400);
+    }
 }

@@ -228,6 +228,17 @@ pub fn function(name: &str) -> Option<&'static Function> {
 pub fn parse(text: &str) -> (Vec<Stage>, Vec<SyntaxError>) {
     let mut stages = Vec::new();
     let mut errors = Vec::new();
+    let chars = text.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        errors.push(SyntaxError {
+            offset: 0,
+            rule: RULE_SYNTAX,
+            message: format!(
+                "the query has {chars} characters; Logs Insights takes at most {MAX_QUERY_CHARS}"
+            ),
+        });
+        return (stages, errors);
+    }
     for cmd in syntax::parse(text) {
         match stage(&cmd) {
             Ok(s) => stages.push(s),
@@ -267,6 +278,10 @@ fn stage(cmd: &Command) -> Result<Stage, SyntaxError> {
         op,
     })
 }
+
+/// The longest query Logs Insights takes (and a bound on how deep a chain
+/// of operators gets).
+pub const MAX_QUERY_CHARS: usize = 10_000;
 
 /// Nesting past this is an error, not a stack overflow.
 const MAX_DEPTH: usize = 64;

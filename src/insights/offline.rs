@@ -68,7 +68,7 @@ impl Val {
         match self {
             Val::Num(n) => Some(*n),
             Val::Time(t) => Some(*t as f64),
-            Val::Str(s) => s.trim().parse().ok(),
+            Val::Str(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
             Val::Null => None,
         }
     }
@@ -321,6 +321,16 @@ impl Engine {
             for e in s.exprs() {
                 check(e, &mut regexes, s.name == "stats")?;
             }
+            if let Op::Stats { aggs, .. } = &s.op {
+                if let Some(i) = aggs.iter().find(
+                    |i| !matches!(&i.expr, Expr::Call(f, _, _) if AGGREGATES.contains(&f.as_str())),
+                ) {
+                    return Err(Unsupported {
+                        what: format!("`{}` (arithmetic on an aggregate)", i.text),
+                        offset: i.offset,
+                    });
+                }
+            }
         }
         let barrier = stages
             .iter()
@@ -368,9 +378,22 @@ impl Engine {
     /// them need not be parsed.
     pub fn needles(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // Fields a command makes (`fields x as y`, `parse`) are not the
+        // event's: a filter on them says nothing of its text.
+        let mut made: Vec<&str> = Vec::new();
         for s in &self.stages[..self.barrier] {
-            if let Op::Filter(e) = &s.op {
-                needles(e, &mut out);
+            match &s.op {
+                Op::Filter(e) => needles(e, &made, &mut out),
+                Op::Fields(items) | Op::Display(items) => {
+                    made.extend(items.iter().map(|i| i.name()));
+                }
+                Op::Parse { names, pattern, .. } => {
+                    made.extend(names.iter().map(String::as_str));
+                    if let Expr::Regex(r) = pattern {
+                        made.extend(self.regexes[r].capture_names().flatten());
+                    }
+                }
+                _ => {}
             }
         }
         out
@@ -661,16 +684,21 @@ fn check(
 /// The plain words a filter requires fields to equal (in every conjunct),
 /// quoted as JSON writes them: only letters, digits, `-`, `_`, `.` and `:`,
 /// which JSON never escapes.
-fn needles(e: &Expr, out: &mut Vec<String>) {
+fn needles(e: &Expr, made: &[&str], out: &mut Vec<String>) {
     match e {
         Expr::Bin(BinOp::And, a, b) => {
-            needles(a, out);
-            needles(b, out);
+            needles(a, made, out);
+            needles(b, made, out);
         }
         Expr::Bin(BinOp::Eq, a, b) => match (&**a, &**b) {
+            // A value that reads as a number or a boolean may be one in the
+            // event (`code = "403"` matches 403, written without quotes).
             (Expr::Field(f, _), Expr::Str(s)) | (Expr::Str(s), Expr::Field(f, _))
                 if !f.starts_with('@')
+                    && !made.contains(&f.as_str())
                     && !s.is_empty()
+                    && s.trim().parse::<f64>().is_err()
+                    && !["true", "false", "null"].contains(&s.as_str())
                     && s.bytes()
                         .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(&c)) =>
             {

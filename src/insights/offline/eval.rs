@@ -92,18 +92,19 @@ impl Engine {
                 best.map_or(Val::Null, Val::Num)
             }
             "bin" => match (row.time, num(0)) {
-                (Some(t), Some(p)) if p >= 1.0 => Val::Time(t.div_euclid(p as i64) * p as i64),
+                (Some(t), Some(p)) if p >= 1.0 => {
+                    floor_to(t, p as i64).map_or(Val::Null, Val::Time)
+                }
                 _ => Val::Null,
             },
             "datefloor" | "dateceil" => match (arg(0), num(1)) {
                 (Val::Time(t), Some(p)) if p >= 1.0 => {
                     let p = p as i64;
-                    let floor = t.div_euclid(p) * p;
-                    Val::Time(if name == "dateceil" && floor != t {
-                        floor + p
-                    } else {
-                        floor
-                    })
+                    let t = match floor_to(t, p) {
+                        Some(f) if name == "dateceil" && f != t => f.checked_add(p),
+                        other => other,
+                    };
+                    t.map_or(Val::Null, Val::Time)
                 }
                 _ => Val::Null,
             },
@@ -168,6 +169,11 @@ impl Engine {
             _ => false,
         })
     }
+}
+
+/// `t` rounded down to a multiple of `p`; `None` past the range of times.
+fn floor_to(t: i64, p: i64) -> Option<i64> {
+    t.div_euclid(p).checked_mul(p)
 }
 
 /// Equal as numbers when both read as numbers, else as text.

@@ -225,4 +225,51 @@ fn what_is_not_run_offline_is_refused() {
         "the function jsonparse"
     );
     assert_eq!(refuse("fields count(*) as n"), "the function count");
+    assert_eq!(
+        refuse("stats sum(x) * 2 as double"),
+        "`sum(x) * 2` (arithmetic on an aggregate)"
+    );
+}
+
+#[test]
+fn needles_are_only_words_the_raw_event_must_hold() {
+    let needles = |text: &str| Engine::new(lang::parse(text).0, "s").unwrap().needles();
+    assert_eq!(
+        needles("filter objectRef.resource = \"secrets\" and stage = \"ResponseComplete\""),
+        ["\"secrets\"", "\"ResponseComplete\""]
+    );
+    // A number or a boolean may be written without quotes in the event.
+    assert!(needles("filter responseStatus.code = \"403\"").is_empty());
+    assert!(needles("filter dryRun = \"true\"").is_empty());
+    // A field a command made is not in the event's text.
+    assert!(needles(
+        "fields coalesce(user.username, \"anonymous\") as u | filter u = \"anonymous\""
+    )
+    .is_empty());
+    assert!(needles("parse verb /(?<v>\\w+)/ | filter v = \"watch\"").is_empty());
+    // Either side of an `or` may hold: no needle.
+    assert!(needles("filter verb = \"get\" or verb = \"list\"").is_empty());
+    // And the engine agrees with what the needles let through.
+    let e = [r#"{"responseStatus":{"code":403}}"#];
+    assert_eq!(
+        run(
+            "filter responseStatus.code = \"403\" | fields responseStatus.code",
+            &e
+        )
+        .rows
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn odd_numbers_and_huge_times_neither_match_wrongly_nor_panic() {
+    let e = [r#"{"x":"NaN","y":"inf","z":"Infinity"}"#];
+    assert_eq!(col("filter x = \"NaN\" | fields x", &e), ["NaN"]);
+    assert!(col("filter y = z | fields y", &e).is_empty());
+    let o = run(
+        "fields datefloor(frommillis(-1e19), 7) as a, dateceil(frommillis(1e19), 2) as b, bin(1e300) as c",
+        &[A],
+    );
+    assert_eq!(o.rows.len(), 1);
 }
