@@ -384,6 +384,14 @@ fn a_policy_that_cannot_take_our_fields_stops_setup_before_any_write() {
             .unwrap()
     });
     assert!(filters.metric_filters().is_empty());
+    // status says so too, rather than "present".
+    let o = run_via(&url, &["status", "--cluster", "prod", "--check"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("field-index-policy /aws/eks/prod/cluster is drifted (not indexed: objectRef.resource, stage, verb, responseStatus.code)"),
+        "{}",
+        stderr(&o)
+    );
     // And with --no-field-index, setup leaves the policy alone.
     let o = run_via(&url, &["setup", "--cluster", "prod", "--no-field-index"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));

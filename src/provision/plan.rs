@@ -312,9 +312,10 @@ fn index_change(desired: &Desired, existing: &Existing) -> Option<Change> {
                 ledger,
             },
         ),
-        // A policy setup cannot merge into is refused before planning
-        // (`setup`); here it is left as it is.
-        _ => change(kind, log_group, Action::Unchanged, vec![], Op::None),
+        Ok(_) => change(kind, log_group, Action::Unchanged, vec![], Op::None),
+        // A policy setup cannot merge into (over the quota, unreadable):
+        // `setup` refuses it before planning; `status` shows it drifted.
+        Err(_) => change(kind, log_group, Action::Update, vec!["fields"], Op::None),
     })
 }
 
