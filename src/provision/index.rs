@@ -178,9 +178,18 @@ fn object(log_group: &str, doc: &str) -> Result<Map<String, Value>, IndexError> 
     }
 }
 
-/// The fields a document indexes (`Fields`, and `FieldsV2` entries of type
-/// `FIELD_INDEX`; a `FACET` is not an index `=` can use).
-pub fn index_fields_of(doc: &Map<String, Value>) -> Vec<String> {
+/// Which of a document's fields to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    /// The fields it indexes: `Fields`, and `FieldsV2` entries of type
+    /// `FIELD_INDEX` (a `FACET` is not an index `=` can use).
+    Indexes,
+    /// Every field it names, facets too: what the quota of 20 counts.
+    All,
+}
+
+/// A document's fields: `Fields`, then `FieldsV2`'s keys, as `listed` says.
+fn fields_of(doc: &Map<String, Value>, listed: Listed) -> Vec<String> {
     let mut out: Vec<String> = doc
         .get("Fields")
         .and_then(Value::as_array)
@@ -193,7 +202,8 @@ pub fn index_fields_of(doc: &Map<String, Value>) -> Vec<String> {
     if let Some(v2) = doc.get("FieldsV2").and_then(Value::as_object) {
         for (k, v) in v2 {
             let facet = v.get("type").and_then(Value::as_str) == Some("FACET");
-            if !facet && !out.contains(k) {
+            let listed = listed == Listed::All || !facet;
+            if listed && !out.contains(k) {
                 out.push(k.clone());
             }
         }
@@ -201,33 +211,10 @@ pub fn index_fields_of(doc: &Map<String, Value>) -> Vec<String> {
     out
 }
 
-/// Every field a document names (`Fields`, then `FieldsV2`'s keys, facets
-/// too): what the quota of 20 counts.
-pub fn fields_of(doc: &Map<String, Value>) -> Vec<String> {
-    let mut out: Vec<String> = doc
-        .get("Fields")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(v2) = doc.get("FieldsV2").and_then(Value::as_object) {
-        out.extend(
-            v2.keys()
-                .filter(|k| !out.contains(k))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-    }
-    out
-}
-
 /// The fields a policy indexes.
 pub fn indexed_fields(p: &Policy) -> Vec<String> {
     match serde_json::from_str::<Value>(&p.document) {
-        Ok(Value::Object(m)) => index_fields_of(&m),
+        Ok(Value::Object(m)) => fields_of(&m, Listed::Indexes),
         _ => Vec::new(),
     }
 }
@@ -249,7 +236,7 @@ pub fn merge(state: &IndexState, wanted: &[String]) -> Result<Option<IndexWrite>
         Some(p) => (object(lg, &p.document)?, p.source == Source::LogGroup),
         None => (Map::new(), false),
     };
-    let present = index_fields_of(&doc);
+    let present = fields_of(&doc, Listed::Indexes);
     let missing: Vec<String> = wanted
         .iter()
         .filter(|w| !present.contains(w))
@@ -268,7 +255,7 @@ pub fn merge(state: &IndexState, wanted: &[String]) -> Result<Option<IndexWrite>
         .unwrap_or_default();
     list.extend(missing.iter().map(|f| Value::String(f.clone())));
     doc.insert("Fields".into(), Value::Array(list));
-    let count = fields_of(&doc).len();
+    let count = fields_of(&doc, Listed::All).len();
     if count > MAX_FIELDS {
         return Err(IndexError::TooMany {
             log_group: lg.clone(),
@@ -321,7 +308,7 @@ pub fn unmerge(state: &IndexState) -> Result<Option<IndexWrite>, IndexError> {
                 .is_none_or(|f| !ledger.added.iter().any(|a| a == f))
         });
     }
-    let left = fields_of(&doc);
+    let left = fields_of(&doc, Listed::All);
     let only_carried =
         left.iter().all(|f| ledger.carried.contains(f)) && doc.keys().all(|k| k == "Fields");
     if left.is_empty() || (ledger.created && only_carried) {
