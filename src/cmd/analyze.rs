@@ -14,6 +14,7 @@ use crate::cli::GlobalArgs;
 use crate::error::{exit, AppError};
 use crate::input::{self, Format, ReadOptions};
 use crate::output::analysis::{self, Analysis};
+use crate::output::sanitize::sanitize;
 use crate::output::OutputFormat;
 use crate::timearg::parse_window;
 
@@ -174,6 +175,50 @@ pub fn at_least_one(s: &str, otherwise: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{s:?} is not a whole number")),
     }
+}
+
+/// Reads `paths` as `analyze` does (every core, or `threads`; no progress
+/// bar) for a command that puts each record to the probe of `settings`;
+/// says each input's problem, and how many records were malformed and not
+/// `not_done` (e.g. "tested"), as warnings.
+pub fn read_probed(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+    format: Option<Format>,
+    threads: Option<usize>,
+    settings: Arc<Settings>,
+    not_done: &str,
+) -> anyhow::Result<(crate::audit::shard::Shard, Vec<input::InputReport>)> {
+    let inputs = input::collect_inputs(paths)?;
+    // Large files are scanned through mapped windows; this makes a file
+    // that shrinks under them a read error instead of the end of the process.
+    input::install_fault_handler();
+    crate::output::diag::install_interrupt_message();
+    let opts = ReadOptions {
+        threads: input::threads(threads),
+        format,
+        range_size: input::RANGE_SIZE,
+        window: input::WINDOW,
+        progress: Arc::new(input::NoProgress),
+    };
+    let (shard, reports) = input::read_all(&inputs, settings, &opts);
+    let say = global.reporter();
+    for r in &reports {
+        if let Some(p) = &r.problem {
+            say.line(format_args!(
+                "warning: {}: {}",
+                sanitize(&r.path),
+                sanitize(p)
+            ));
+        }
+    }
+    if shard.counts.malformed > 0 {
+        say.line(format_args!(
+            "warning: {} malformed record(s) not {not_done} (secret-audit analyze -v names them)",
+            shard.counts.malformed
+        ));
+    }
+    Ok((shard, reports))
 }
 
 /// A byte size: a number with an optional K, M or G (binary) suffix.

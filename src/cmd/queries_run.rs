@@ -11,9 +11,10 @@ use crate::audit::origin::Origin;
 use crate::audit::scan;
 use crate::audit::shard::{Settings, Stamp};
 use crate::cli::GlobalArgs;
+use crate::cmd::analyze::read_probed;
 use crate::cmd::report::reads_bodies;
 use crate::error::{exit, AppError};
-use crate::input::{self, Format, ReadOptions};
+use crate::input::Format;
 use crate::insights::lang;
 use crate::insights::offline::{Engine, Event, Output};
 use crate::insights::runner::{self, Statistics, TaskResult};
@@ -142,33 +143,14 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, out: &mut dyn Write) -> anyhow::
         classify: false,
         ..Default::default()
     });
-    let inputs = input::collect_inputs(&args.paths)?;
-    input::install_fault_handler();
-    crate::output::diag::install_interrupt_message();
-    let opts = ReadOptions {
-        threads: input::threads(args.threads),
-        format: args.format,
-        range_size: input::RANGE_SIZE,
-        window: input::WINDOW,
-        progress: Arc::new(input::NoProgress),
-    };
-    let (shard, reports) = input::read_all(&inputs, settings, &opts);
-    let say = global.reporter();
-    for r in &reports {
-        if let Some(p) = &r.problem {
-            say.line(format_args!(
-                "warning: {}: {}",
-                sanitize(&r.path),
-                sanitize(p)
-            ));
-        }
-    }
-    if shard.counts.malformed > 0 {
-        say.line(format_args!(
-            "warning: {} malformed record(s) not read (secret-audit analyze -v names them)",
-            shard.counts.malformed
-        ));
-    }
+    let (shard, reports) = read_probed(
+        global,
+        &args.paths,
+        args.format,
+        args.threads,
+        settings,
+        "read",
+    )?;
     drop(shard);
     let engine = Arc::try_unwrap(engine)
         .map_err(|_| anyhow::anyhow!("the query engine is still shared after reading"))?;

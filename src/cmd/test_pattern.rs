@@ -14,10 +14,10 @@ use clap::Args;
 
 use crate::audit::shard::Settings;
 use crate::cli::GlobalArgs;
+use crate::cmd::analyze::read_probed;
 use crate::error::{exit, AppError};
-use crate::input::{self, Format, ReadOptions};
+use crate::input::Format;
 use crate::output::pattern_test::{self, Example, PatternTest};
-use crate::output::sanitize::sanitize;
 use crate::pattern::Pattern;
 
 #[derive(Debug, Args)]
@@ -53,35 +53,15 @@ pub fn run(global: &GlobalArgs, args: TestPatternArgs) -> anyhow::Result<u8> {
         probe: Some(Arc::new(move |rec: &[u8], _: &_, _: &_| probe.matches(rec))),
         ..Default::default()
     });
-    let inputs = input::collect_inputs(&args.paths)?;
-    // Large files are scanned through mapped windows; this makes a file
-    // that shrinks under them a read error instead of the end of the process.
-    input::install_fault_handler();
-    crate::output::diag::install_interrupt_message();
-    let opts = ReadOptions {
-        threads: input::threads(args.threads),
-        format: args.format,
-        range_size: input::RANGE_SIZE,
-        window: input::WINDOW,
-        progress: Arc::new(input::NoProgress),
-    };
-    let (shard, reports) = input::read_all(&inputs, settings, &opts);
+    let (shard, reports) = read_probed(
+        global,
+        &args.paths,
+        args.format,
+        args.threads,
+        settings,
+        "tested",
+    )?;
     let c = &shard.counts;
-    for r in &reports {
-        if let Some(p) = &r.problem {
-            say.line(format_args!(
-                "warning: {}: {}",
-                sanitize(&r.path),
-                sanitize(p)
-            ));
-        }
-    }
-    if c.malformed > 0 {
-        say.line(format_args!(
-            "warning: {} malformed record(s) not tested (secret-audit analyze -v names them)",
-            c.malformed
-        ));
-    }
     let examples: Vec<Example> = shard
         .probe_examples
         .iter()
