@@ -371,29 +371,11 @@ fn set_up(emu: &common::Emu, steps: &[&str]) {
             }
             // GIB gibibytes of IncomingBytes into the cluster's log group,
             // HOURS ago.
-            ["incoming-bytes", cluster, gib, hours] => emu.block_on(async {
-                use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-                let at = chrono::Utc::now().timestamp() - hours.parse::<i64>().unwrap() * 3600;
-                let datum = MetricDatum::builder()
-                    .metric_name("IncomingBytes")
-                    .dimensions(
-                        Dimension::builder()
-                            .name("LogGroupName")
-                            .value(format!("/aws/eks/{cluster}/cluster"))
-                            .build(),
-                    )
-                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(at))
-                    .value(gib.parse::<f64>().unwrap() * (1u64 << 30) as f64)
-                    .unit(StandardUnit::Bytes)
-                    .build();
-                emu.cw
-                    .put_metric_data()
-                    .namespace("AWS/Logs")
-                    .metric_data(datum)
-                    .send()
-                    .await
-                    .unwrap();
-            }),
+            ["incoming-bytes", cluster, gib, hours] => emu.incoming_bytes(
+                &format!("/aws/eks/{cluster}/cluster"),
+                gib.parse::<f64>().unwrap() * (1u64 << 30) as f64,
+                chrono::Utc::now().timestamp() - hours.parse::<i64>().unwrap() * 3600,
+            ),
             // An SNS topic with an SQS queue of the same name subscribed.
             ["sns-queue", name] => {
                 emu.topic_with_queue(name);

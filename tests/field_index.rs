@@ -544,31 +544,9 @@ fn the_estimate_prices_the_window_from_incoming_bytes_and_runs_nothing() {
     let (prod, _) = (e.audit_group("prod"), e.audit_group("staging"));
     let gib = (1u64 << 30) as f64;
     let now = chrono::Utc::now().timestamp();
-    e.block_on(async {
-        for (ago, bytes) in [(3600, gib), (1800, 2.0 * gib), (5 * 3600, 50.0 * gib)] {
-            e.cw.put_metric_data()
-                .namespace("AWS/Logs")
-                .metric_data(
-                    aws_sdk_cloudwatch::types::MetricDatum::builder()
-                        .metric_name("IncomingBytes")
-                        .dimensions(
-                            aws_sdk_cloudwatch::types::Dimension::builder()
-                                .name("LogGroupName")
-                                .value(&prod)
-                                .build(),
-                        )
-                        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                            now - ago,
-                        ))
-                        .value(bytes)
-                        .unit(aws_sdk_cloudwatch::types::StandardUnit::Bytes)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-        }
-    });
+    for (ago, bytes) in [(3600, gib), (1800, 2.0 * gib), (5 * 3600, 50.0 * gib)] {
+        e.incoming_bytes(&prod, bytes, now - ago);
+    }
     let o = e.run(&[
         "report",
         "--cluster",

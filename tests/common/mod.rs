@@ -176,6 +176,32 @@ impl Emu {
         group
     }
 
+    /// `bytes` of the `AWS/Logs` `IncomingBytes` metric into `group`, at
+    /// `at` (epoch seconds), as CloudWatch Logs publishes it.
+    pub fn incoming_bytes(&self, group: &str, bytes: f64, at: i64) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+        let dimension = Dimension::builder()
+            .name("LogGroupName")
+            .value(group)
+            .build();
+        let datum = MetricDatum::builder()
+            .metric_name("IncomingBytes")
+            .dimensions(dimension)
+            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(at))
+            .value(bytes)
+            .unit(StandardUnit::Bytes)
+            .build();
+        self.block_on(async {
+            self.cw
+                .put_metric_data()
+                .namespace("AWS/Logs")
+                .metric_data(datum)
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     pub fn group_with_stream(&self, group: &str, stream: &str) {
         self.group_with_events(
             group,
