@@ -172,15 +172,15 @@ pub fn reads_bodies(q: &Query) -> Option<String> {
     };
     let (stages, errors) = parse(&q.body);
     if !errors.is_empty() {
-        // Not the grammar's: the words it names, at least.
-        return q
-            .commands()
-            .iter()
-            .flat_map(crate::insights::syntax::field_refs)
-            .map(|(f, _)| f)
-            .find(|f| body(f) || f == "@message")
-            .filter(|f| f != "@message" || !q.commands().iter().all(|c| c.name == "filter"))
-            .map(|f| format!("reads `{f}`"));
+        // Not the grammar's: the words it names, at least (`@message`
+        // only selects in a `filter`).
+        return q.commands().iter().find_map(|c| {
+            crate::insights::syntax::field_refs(c)
+                .into_iter()
+                .map(|(f, _)| f)
+                .find(|f| body(f) || (f == "@message" && c.name != "filter"))
+                .map(|f| format!("reads `{f}`"))
+        });
     }
     let message = |e: &Expr| e.fields().iter().any(|(f, _)| *f == "@message");
     for s in &stages {
@@ -506,6 +506,22 @@ mod tests {
             let mut t = tasks(&[Query::parse("q", query)], &groups[..1], 0, 10);
             assert_eq!(use_filter_index(&mut t, &|_| Some(0)), 0, "{query}");
         }
+    }
+
+    #[test]
+    fn a_query_the_grammar_refuses_is_still_checked_for_bodies() {
+        let q = |t: &str| reads_bodies(&Query::parse("q", t));
+        // `@message` in a filter only selects; the body field after it is
+        // what is refused.
+        assert_eq!(
+            q("filter @message like /x/ and requestObject.data = 1 | summarize"),
+            Some("reads `requestObject.data`".into())
+        );
+        assert_eq!(q("filter @message like /x/ | summarize"), None);
+        assert_eq!(
+            q("fields @message | summarize"),
+            Some("reads `@message`".into())
+        );
     }
 
     #[test]
